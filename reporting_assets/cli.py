@@ -1,0 +1,171 @@
+"""`reporting …`: the commands analysts and operators run (demo data, demo run, materialize)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from reporting_assets.config import ConfigError, get_settings, load_settings, resolve
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """Executive reporting platform on Dagster."""
+
+
+@main.command("check-config")
+@click.argument("path", required=False)
+def check_config(path: str | None) -> None:
+    """Validate a configuration file (default: REPORTING_CONFIG or the bundled demo config)."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"OK: {len(settings.metrics)} metrics, {len(settings.alert_rules)} alert rules, "
+        f"{len(settings.reports)} reports, {len(settings.distribution_lists)} distribution lists"
+    )
+
+
+def demo_spec(
+    days: int | None, events_per_day: int | None, end: date | None, export_format: str | None = None
+):
+    from reporting_assets.demo.generator import DemoSpec
+    from reporting_assets.partitions import latest_complete_day
+
+    s = get_settings()
+    end = end or latest_complete_day(timezone=s.calendar.report_timezone)
+    days = days or s.demo.days
+    start = end - timedelta(days=days - 1) if days else s.calendar.history_start
+    return DemoSpec(
+        seed=s.demo.seed,
+        start=start,
+        end=end,
+        events_per_day=events_per_day or s.demo.events_per_day,
+        starting_accounts=s.demo.starting_accounts,
+        timezone=s.calendar.report_timezone,
+        export_format=export_format or s.sources.posthog.export_format,
+    )
+
+
+def ensure_demo_data(spec, output_dir: Path, *, force: bool = False) -> dict:
+    """Generate the demo company unless the same spec is already on disk."""
+    from reporting_assets.demo.generator import generate_demo_company, spec_json
+
+    manifest_path = output_dir / "anomalies.json"
+    if not force and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("spec") == spec_json(spec):
+            return manifest
+    return generate_demo_company(spec, output_dir)
+
+
+@main.command("demo-data")
+@click.option("--days", type=int, default=None, help="Days of history (default: from config).")
+@click.option("--events-per-day", type=int, default=None, help="Product events on day one.")
+@click.option(
+    "--end",
+    "end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day (default: yesterday in the report time zone).",
+)
+@click.option("--format", "export_format", type=click.Choice(["parquet", "jsonl"]), default=None)
+@click.option("--output", type=click.Path(), default=None, help="Folder (default: from config).")
+@click.option("--force", is_flag=True, help="Regenerate even if the same data exists.")
+def demo_data(days, events_per_day, end, export_format, output, force) -> None:
+    """Generate the demo company: PostHog batch-export files, warehouse, anomaly manifest."""
+    spec = demo_spec(days, events_per_day, end.date() if end else None, export_format)
+    out = resolve(output or get_settings().demo.output_dir)
+    manifest = ensure_demo_data(spec, out, force=force)
+    total = sum(manifest["events_per_day"].values())
+    click.echo(
+        f"Demo company in {out}: {spec.start} to {spec.end}, {total:,} events in "
+        f"{manifest['event_files']} files"
+    )
+    for a in manifest["anomalies"]:
+        click.echo(f"  anomaly {a['date']}: {a['kind']} ({a['expectation']})")
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or resolve("var/dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    (home / "dagster.yaml").touch()
+    return home
+
+
+def run_job(job_name: str, partition_key: str) -> bool:
+    """Run a job for one partition in this process, recorded in the Dagster instance."""
+    import dagster as dg
+
+    from reporting_assets.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    status = "succeeded" if result.success else "FAILED"
+    click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
+    return result.success
+
+
+@main.command("materialize")
+@click.argument("job_name")
+@click.option("--partition", "partition_key", required=True)
+def materialize(job_name: str, partition_key: str) -> None:
+    """Run JOB_NAME for one partition (e.g. `reporting materialize daily_sources_job
+    --partition 2026-11-27`)."""
+    _dagster_home()
+    if not run_job(job_name, partition_key):
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--days", type=int, default=None)
+@click.option("--events-per-day", type=int, default=None)
+def demo(days, events_per_day) -> None:
+    """Generate the demo company and materialize everything for the latest complete day."""
+    settings = get_settings()
+    spec = demo_spec(days, events_per_day, None)
+    out = resolve(settings.demo.output_dir)
+    click.echo(f"1. Demo company {spec.start} – {spec.end} in {out}")
+    manifest = ensure_demo_data(spec, out)
+    click.echo(
+        f"   {sum(manifest['events_per_day'].values()):,} PostHog events, "
+        f"{sum(manifest['table_rows'].values()):,} warehouse rows"
+    )
+    home = _dagster_home()
+    day = spec.end.isoformat()
+    click.echo(
+        f"2. Materializing the latest complete day ({day}, "
+        f"{settings.calendar.report_timezone}); Dagster instance in {home}"
+    )
+    ok = run_job("daily_sources_job", day)
+    data_root = resolve(settings.storage.data_root)
+    click.echo("3. Produced:")
+    for f in sorted((data_root / "assets").glob(f"*/{day}.parquet")):
+        click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
+    click.echo(
+        "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000), then Assets → "
+        "lineage, to browse what ran."
+    )
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

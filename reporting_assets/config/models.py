@@ -1,0 +1,283 @@
+"""The shape of the business configuration: what a business owner may tune, and its rules.
+
+Every knob a business owner changes (targets, ranges, alert thresholds, reports, distribution
+lists, channels) is declared here and validated when the YAML is loaded. Secrets never appear in
+this file: a setting that needs one names the environment variable that holds it (`*_env`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in data:
+                lowered = str(key).lower()
+                if any(w in lowered for w in SECRET_WORDS) and not lowered.endswith("_env"):
+                    raise ValueError(
+                        f"'{key}' looks like a secret; secrets come only from environment "
+                        f"variables: set '{key}_env' to the variable's name instead"
+                    )
+        return data
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not ENV_NAME.match(value):
+        raise ValueError(f"'{value}' is not an environment variable name (A-Z, 0-9, _)")
+    return value
+
+
+class Branding(Strict):
+    company_name: str
+    logo_path: str | None = None
+    primary_color: str = "#1F3A5F"
+    accent_color: str = "#2E86AB"
+
+    @field_validator("primary_color", "accent_color")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not HEX_COLOR.match(v):
+            raise ValueError(f"'{v}' is not a #RRGGBB color")
+        return v
+
+
+class Calendar(Strict):
+    """When periods start and end: all labels are computed in `report_timezone`, never UTC."""
+
+    report_timezone: str = "America/New_York"
+    history_start: date
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{v}'") from exc
+        return v
+
+
+class Storage(Strict):
+    """Where data, artifacts and the app database live (relative paths are under REPORTING_HOME)."""
+
+    data_root: str = "var/data"
+    artifact_root: str = "var/artifacts"
+    app_database_url: str | None = None
+    app_database_url_env: str | None = "REPORTING_APP_DATABASE_URL"
+
+    _env = field_validator("app_database_url_env")(_check_env_name)
+
+
+class PostHogSource(Strict):
+    """Where product events come from: the demo generator, batch-export files, or the Query API."""
+
+    backend: Literal["demo", "batch_export", "query_api"] = "demo"
+    export_path: str = "var/demo/posthog/events"
+    export_format: Literal["parquet", "jsonl"] = "parquet"
+    host: str = "https://us.posthog.com"
+    project_id: str | None = None
+    api_key_env: str = "POSTHOG_API_KEY"
+    page_size: int = Field(50_000, ge=1, le=50_000)
+
+    _env = field_validator("api_key_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _query_api_needs_project(self) -> PostHogSource:
+        if self.backend == "query_api" and not self.project_id:
+            raise ValueError("backend 'query_api' needs project_id")
+        return self
+
+
+class WarehouseSource(Strict):
+    """Where cost and operations views are read: the embedded DuckDB file or PostgreSQL."""
+
+    backend: Literal["duckdb", "postgres"] = "duckdb"
+    duckdb_path: str = "var/demo/warehouse.duckdb"
+    postgres_url_env: str = "WAREHOUSE_POSTGRES_URL"
+
+    _env = field_validator("postgres_url_env")(_check_env_name)
+
+
+class Sources(Strict):
+    posthog: PostHogSource = PostHogSource()
+    warehouse: WarehouseSource = WarehouseSource()
+
+
+class DemoCompany(Strict):
+    """The deterministic demo company: how much history and how many events per day."""
+
+    seed: int = 7
+    days: int | None = Field(None, ge=30)  # None: from calendar.history_start to yesterday
+    events_per_day: int = Field(2_000, ge=100)
+    starting_accounts: int = Field(400, ge=20)
+    output_dir: str = "var/demo"
+
+
+class Metric(Strict):
+    """A metric a report shows: how to read it, its target, and the range a valid value lies in."""
+
+    label: str
+    unit: Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
+    direction: Literal["higher_is_better", "lower_is_better", "neutral"] = "neutral"
+    description: str
+    target: float | None = None
+    valid_range: tuple[float | None, float | None] = (None, None)
+
+    @model_validator(mode="after")
+    def _range_order(self) -> Metric:
+        low, high = self.valid_range
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"valid_range minimum {low} is above its maximum {high}")
+        return self
+
+
+class AlertRule(Strict):
+    """A business rule that raises an alert when a metric crosses its thresholds."""
+
+    name: str
+    metric: str
+    scope: str = "total"
+    comparison: Literal["above", "below", "change_vs_previous", "deviation_from_baseline"]
+    warning: float
+    critical: float
+    min_duration_days: int = Field(1, ge=1)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> AlertRule:
+        # For "below" rules a lower value is worse, so the critical threshold must be the lower
+        # one; every other comparison is "higher is worse".
+        if self.comparison == "below":
+            if self.critical > self.warning:
+                raise ValueError(
+                    f"rule '{self.name}' fires when the metric is below its thresholds, so "
+                    f"critical ({self.critical}) must not be above warning ({self.warning})"
+                )
+        elif self.critical < self.warning:
+            raise ValueError(
+                f"rule '{self.name}' fires when the metric is {self.comparison.replace('_', ' ')}"
+                f" its thresholds, so critical ({self.critical}) must not be below warning "
+                f"({self.warning})"
+            )
+        return self
+
+
+class Report(Strict):
+    """A report: its cadence, what it contains, who gets it, in which formats, and its review."""
+
+    title: str
+    cadence: Literal["daily", "weekly", "monthly"]
+    owner: str
+    sections: list[str] = Field(min_length=1)
+    audiences: list[Literal["executive", "board", "c_suite", "vp_operations", "strategy"]]
+    formats: list[Literal["pdf", "xlsx", "email", "pptx"]] = Field(min_length=1)
+    approval: Literal["auto", "manual"] = "auto"
+    distribution_lists: list[str] = Field(default_factory=list)
+    channels: list[Literal["email", "slack", "teams", "webhook", "dashboard"]] = Field(
+        default_factory=lambda: ["email"]
+    )
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_email(cls, v: str) -> str:
+        if not EMAIL.match(v):
+            raise ValueError(f"owner '{v}' is not an email address")
+        return v
+
+
+class DistributionList(Strict):
+    """Primary recipients (To) and stakeholders kept informed (Cc)."""
+
+    to: list[str] = Field(min_length=1)
+    cc: list[str] = Field(default_factory=list)
+
+    @field_validator("to", "cc")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return v
+
+
+class EmailChannel(Strict):
+    mode: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: str = "var/outbox"
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username_env: str | None = "SMTP_USERNAME"
+    password_env: str | None = "SMTP_PASSWORD"
+    sender: str = "reports@example.com"
+    allowed_domains: list[str] = Field(default_factory=list)
+    list_unsubscribe_url: str = "https://reports.example.com/unsubscribe"
+    max_attachment_mb: float = Field(10.0, gt=0)
+
+    _env = field_validator("username_env", "password_env")(_check_env_name)
+
+
+class WebhookChannel(Strict):
+    enabled: bool = False
+    url_env: str
+    signing_secret_env: str | None = None
+
+    _env = field_validator("url_env", "signing_secret_env")(_check_env_name)
+
+
+class Channels(Strict):
+    email: EmailChannel = EmailChannel()
+    slack: WebhookChannel = WebhookChannel(url_env="SLACK_WEBHOOK_URL")
+    teams: WebhookChannel = WebhookChannel(url_env="TEAMS_WEBHOOK_URL")
+    webhook: WebhookChannel = WebhookChannel(
+        url_env="REPORT_WEBHOOK_URL", signing_secret_env="REPORT_WEBHOOK_SECRET"
+    )
+
+
+class Settings(Strict):
+    """The whole business configuration of one reporting deployment."""
+
+    branding: Branding
+    calendar: Calendar
+    storage: Storage = Storage()
+    sources: Sources = Sources()
+    demo: DemoCompany = DemoCompany()
+    metrics: dict[str, Metric]
+    alert_rules: list[AlertRule] = Field(default_factory=list)
+    reports: dict[str, Report]
+    distribution_lists: dict[str, DistributionList]
+    channels: Channels = Channels()
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Settings:
+        for i, rule in enumerate(self.alert_rules):
+            if rule.metric not in self.metrics:
+                raise ValueError(
+                    f"alert_rules[{i}] ('{rule.name}') uses unknown metric '{rule.metric}'"
+                )
+        names = [r.name for r in self.alert_rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"alert rule names must be unique: {', '.join(dupes)}")
+        for key, report in self.reports.items():
+            for lst in report.distribution_lists:
+                if lst not in self.distribution_lists:
+                    raise ValueError(f"reports.{key} uses unknown distribution list '{lst}'")
+        return self

@@ -1,0 +1,14 @@
+"""The one Dagster code location of the reporting platform."""
+
+import dagster as dg
+
+from reporting_assets.config import get_settings
+from reporting_assets.jobs import daily_sources_job
+from reporting_assets.resources import build_resources
+from reporting_assets.sources.assets import source_assets
+
+defs = dg.Definitions(
+    assets=[*source_assets],
+    jobs=[daily_sources_job],
+    resources=build_resources(get_settings()),
+)

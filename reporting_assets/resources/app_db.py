@@ -1,0 +1,80 @@
+"""The app database: small transactional records (source loads now; ledger, reviews and
+notifications later). SQLite by default, PostgreSQL in production, through SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+
+from reporting_assets.config import resolve
+
+metadata = sa.MetaData()
+
+source_loads = sa.Table(
+    "source_loads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("asset", sa.String(200), nullable=False),
+    sa.Column("partition_key", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("backend", sa.String(64), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@lru_cache(maxsize=16)
+def make_engine(url: str) -> sa.Engine:
+    """An engine that waits for locks instead of failing: SQLite in WAL mode with a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - executed by SQLAlchemy
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        metadata.create_all(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+class AppDatabase(dg.ConfigurableResource):
+    """Transactional store for what the platform records about itself."""
+
+    url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite file")
+    sqlite_path: str = "var/data/app.db"
+
+    @property
+    def engine(self) -> sa.Engine:
+        url = self.url
+        if not url:
+            path = resolve(self.sqlite_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{path}"
+        return make_engine(url)
+
+    def record_source_load(
+        self, asset: str, partition_key: str, run_id: str, rows: int, backend: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                source_loads.insert().values(
+                    asset=asset,
+                    partition_key=partition_key,
+                    run_id=run_id,
+                    rows=rows,
+                    backend=backend,
+                    loaded_at=datetime.now(UTC),
+                )
+            )

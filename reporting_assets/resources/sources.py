@@ -1,0 +1,63 @@
+"""Dagster resources for the data sources: PostHog events and the warehouse views.
+
+Each wraps a plain client chosen by config: PostHog through the Query API, batch-export files or
+the demo company; the warehouse on the embedded DuckDB file or PostgreSQL. Secrets (API keys,
+database URLs) come from environment variables through `dg.EnvVar`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from reporting_assets.config import resolve
+from reporting_assets.lib.events import read_batch_export
+from reporting_assets.lib.warehouse import Warehouse
+from reporting_assets.resources.posthog_api import PostHogAuthError, PostHogQueryClient
+
+
+class PostHogEventsResource(dg.ConfigurableResource):
+    """Raw PostHog events for a time window, from the configured back-end."""
+
+    backend: Literal["demo", "batch_export", "query_api"] = "demo"
+    export_path: str = "var/demo/posthog/events"
+    host: str = "https://us.posthog.com"
+    project_id: str | None = None
+    api_key: str | None = Field(default=None, description="Personal API key (from POSTHOG_API_KEY)")
+    page_size: int = 50_000
+
+    def events_between(self, start_utc: datetime, end_utc: datetime) -> pl.DataFrame:
+        """Events with start_utc <= timestamp < end_utc: uuid, event, distinct_id, timestamp,
+        properties (raw JSON)."""
+        if self.backend == "query_api":
+            if not self.api_key:
+                raise PostHogAuthError(
+                    "PostHog API key is not set: export POSTHOG_API_KEY with a personal API key "
+                    "that has the query:read scope"
+                )
+            client = PostHogQueryClient(
+                self.host, self.project_id or "", self.api_key, page_size=self.page_size
+            )
+            return client.fetch_events(start_utc, end_utc)
+        return read_batch_export(str(resolve(self.export_path)), start_utc, end_utc)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Read-only access to the warehouse views (cost, incidents, tickets, deploys, …)."""
+
+    backend: Literal["duckdb", "postgres"] = "duckdb"
+    duckdb_path: str = "var/demo/warehouse.duckdb"
+    postgres_url: str | None = Field(default=None, description="From WAREHOUSE_POSTGRES_URL")
+    postgres_schema: str = "public"
+
+    def client(self) -> Warehouse:
+        return Warehouse(
+            self.backend,
+            duckdb_path=resolve(self.duckdb_path),
+            postgres_url=self.postgres_url,
+            postgres_schema=self.postgres_schema,
+        )

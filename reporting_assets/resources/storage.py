@@ -1,0 +1,51 @@
+"""Where asset values live: one Parquet file per asset partition, under a configurable root.
+
+Every partition is written to a temporary file and renamed into place, so concurrent runs of the
+same partition never leave a half-written or duplicated file, and readers (DuckDB, Polars, other
+runs) never take a lock. The root may be a local folder or an object-store URL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from upath import UPath
+
+from reporting_assets.config import resolve
+
+
+class _ParquetPartitions(dg.UPathIOManager):
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; "
+                "this storage keeps Polars DataFrames"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        with tmp.open("wb") as fh:
+            obj.write_parquet(fh, compression="zstd")
+        if tmp.protocol in ("", "file", "local"):
+            os.replace(Path(tmp.path), Path(path.path))
+        else:
+            tmp.rename(path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+        with path.open("rb") as fh:
+            return pl.read_parquet(fh)
+
+
+class PartitionedParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """Stores each asset partition as `<root>/<asset>/<partition>.parquet`."""
+
+    root: str = "var/data/assets"
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _ParquetPartitions:
+        root = self.root if "://" in self.root else str(resolve(self.root))
+        return _ParquetPartitions(base_path=UPath(root))

@@ -2,12 +2,10 @@
 
 import dagster as dg
 
-from reporting_assets.partitions import daily_partitions
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
     "daily_sources_job",
     selection=dg.AssetSelection.groups(SOURCES_GROUP),
-    partitions_def=daily_partitions,
     description="Load every source for one New York day.",
 )

@@ -424,7 +424,7 @@ class CompanySimulation:
         )
         frame = pl.DataFrame(
             {
-                "uuid": self._uuids(rng, ts),
+                "uuid": pl.Series(self._uuids(rng, ts), dtype=pl.String),
                 "event": pl.Series(event, dtype=pl.String),
                 "timestamp_us": ts,
                 "ingest_us": ts + ingest_lag,

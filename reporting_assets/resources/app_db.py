@@ -27,6 +27,26 @@ source_loads = sa.Table(
 )
 
 
+def create_schema(engine: sa.Engine) -> None:
+    """Create missing tables; safe when several processes start at once on a new database."""
+    if engine.dialect.name == "postgresql":
+        # Serialize concurrent creators; the second finds the tables and creates nothing.
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(704372)"))
+            metadata.create_all(conn)
+        return
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.OperationalError:
+            # Another process created the table between our check and our CREATE.
+            if set(metadata.tables) <= set(sa.inspect(engine).get_table_names()):
+                return
+            if attempt == 4:
+                raise
+
+
 @lru_cache(maxsize=16)
 def make_engine(url: str) -> sa.Engine:
     """An engine that waits for locks instead of failing: SQLite in WAL mode with a busy timeout."""
@@ -40,12 +60,12 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        metadata.create_all(engine)
+        create_schema(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     engine = sa.create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    create_schema(engine)
     return engine
 
 

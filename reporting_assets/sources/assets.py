@@ -35,7 +35,7 @@ def posthog_events(
     window = day_window(context.partition_key)
     events = typed_events(posthog.events_between(window.start_utc, window.end_utc))
     app_db.record_source_load(
-        "posthog_events", context.partition_key, context.run_id, events.height, posthog.backend
+        "posthog_events", context.partition_key, context.run.run_id, events.height, posthog.backend
     )
     counts = events.group_by("event").len().sort("len", descending=True)
     return dg.Output(
@@ -178,7 +178,7 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
         window = day_window(context.partition_key)
         frame = read_warehouse_source(source, warehouse, window)
         app_db.record_source_load(
-            source.name, context.partition_key, context.run_id, frame.height, warehouse.backend
+            source.name, context.partition_key, context.run.run_id, frame.height, warehouse.backend
         )
         return dg.Output(
             frame,

@@ -1,0 +1,31 @@
+# reporting_assets: the commands a user runs. Each sets up what it needs first.
+.PHONY: demo test ui bench setup setup-test lint clean
+
+setup:
+	scripts/bootstrap.sh demo
+
+setup-test:
+	scripts/bootstrap.sh test
+
+## Generate the demo company and materialize everything for the latest complete period.
+demo: setup
+	.venv/bin/reporting demo
+
+## Start PostgreSQL, run the whole test suite, stop PostgreSQL.
+test: setup-test
+	scripts/run-tests.sh
+
+## The Dagster UI on http://127.0.0.1:3000 (asset lineage, partitions, runs of `make demo`).
+ui: setup
+	mkdir -p var/dagster_home && touch var/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/var/dagster_home .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M).
+bench: setup
+	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
+
+lint: setup-test
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+clean:
+	rm -rf var bench/out

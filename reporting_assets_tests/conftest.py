@@ -1,0 +1,113 @@
+"""Shared fixtures: a small demo company, a private REPORTING_HOME, and the test PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+# Everything the tests write (demo data, asset files, app database, Dagster homes) goes under a
+# private folder; relative config paths resolve against it.
+_HOME = Path(tempfile.mkdtemp(prefix="reporting-tests-"))
+os.environ["REPORTING_HOME"] = str(_HOME)
+os.environ.pop("REPORTING_CONFIG", None)
+
+# A small company: 100 days ending on 2026-03-15, so it spans the March DST change and holds
+# every anomaly (the earliest sits 40 days before the end).
+DEMO_END = date(2026, 3, 15)
+DEMO_DAYS = 100
+DEMO_EVENTS_PER_DAY = 300
+DEMO_ACCOUNTS = 60
+
+
+def demo_spec(seed: int = 7, export_format: str = "parquet"):
+    from reporting_assets.demo.generator import DemoSpec
+
+    return DemoSpec(
+        seed=seed,
+        start=date.fromordinal(DEMO_END.toordinal() - DEMO_DAYS + 1),
+        end=DEMO_END,
+        events_per_day=DEMO_EVENTS_PER_DAY,
+        starting_accounts=DEMO_ACCOUNTS,
+        export_format=export_format,
+    )
+
+
+@pytest.fixture(scope="session")
+def reporting_home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def demo_company(reporting_home: Path) -> dict:
+    """The demo company at the configured demo location (var/demo under REPORTING_HOME)."""
+    from reporting_assets.demo.generator import generate_demo_company
+
+    out = reporting_home / "var" / "demo"
+    manifest = generate_demo_company(demo_spec(), out, progress=False)
+    manifest["path"] = out
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def demo_company_jsonl(reporting_home: Path) -> dict:
+    from reporting_assets.demo.generator import generate_demo_company
+
+    out = reporting_home / "var" / "demo-jsonl"
+    manifest = generate_demo_company(demo_spec(export_format="jsonl"), out, progress=False)
+    manifest["path"] = out
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The PostgreSQL server `make test` starts (scripts/run-tests.sh)."""
+    url = os.environ.get("REPORTING_TEST_PG_URL")
+    if not url:
+        pytest.fail(
+            "REPORTING_TEST_PG_URL is not set: run the suite with `make test`, which starts a "
+            "throwaway PostgreSQL, or export the URL of one you started yourself"
+        )
+    return url
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> str:
+    """A fresh, empty database on the test server; dropped afterwards."""
+    import psycopg2
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    base, _, _ = pg_url.rpartition("/")
+    yield f"{base}/{name}"
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def pg_parts(url: str) -> dict:
+    """host/port/user/db of a postgresql:// URL, for dagster-postgres config."""
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    return {
+        "hostname": u.hostname,
+        "port": u.port or 5432,
+        "username": u.username or "postgres",
+        "password": u.password or "",
+        "db_name": u.path.lstrip("/"),
+    }
+
+
+def manifest_dates(manifest: dict) -> dict[str, str]:
+    return {a["kind"]: a["date"] for a in manifest["anomalies"]}
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts the services the tests need, runs pytest, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pgdir=$(mktemp -d /tmp/reporting-pg.XXXXXX)
+port=${REPORTING_TEST_PG_PORT:-54329}
+trap 'scripts/test-postgres.sh stop "$pgdir"' EXIT
+REPORTING_TEST_PG_URL=$(scripts/test-postgres.sh start "$pgdir" "$port")
+export REPORTING_TEST_PG_URL
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/pytest "$@"

@@ -77,16 +77,14 @@ def stage(name: str, events: int) -> dict:
             partition_key=DAY.isoformat(),
             resources={
                 "io_manager": PartitionedParquetIOManager(root=str(work / "assets")),
-                "posthog": PostHogEventsResource(backend="batch_export",
-                                                 export_path=str(export)),
+                "posthog": PostHogEventsResource(backend="batch_export", export_path=str(export)),
                 "app_db": AppDatabase(sqlite_path=str(work / "app.db")),
             },
         )
         rows = result.asset_materializations_for_node("posthog_events")[0].metadata["rows"].value
     else:
         raise SystemExit(f"unknown stage {name}")
-    return {"stage": name, "seconds": time.perf_counter() - t0, "rows": rows,
-            "peak_mb": _peak_mb()}
+    return {"stage": name, "seconds": time.perf_counter() - t0, "rows": rows, "peak_mb": _peak_mb()}
 
 
 def generate(events: int) -> dict:
@@ -99,13 +97,18 @@ def generate(events: int) -> dict:
         work / "demo",
         progress=False,
     )
-    return {"stage": "generate_day", "seconds": time.perf_counter() - t0,
-            "rows": manifest["events_per_day"][DAY.isoformat()], "peak_mb": _peak_mb()}
+    return {
+        "stage": "generate_day",
+        "seconds": time.perf_counter() - t0,
+        "rows": manifest["events_per_day"][DAY.isoformat()],
+        "peak_mb": _peak_mb(),
+    }
 
 
 def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -127,24 +130,32 @@ def main() -> None:
     print(f"Generating one New York day ({DAY}) of about {args.events:,} events …", flush=True)
     results = [_child(["--generate", "--events", str(args.events)])]
     for name in ("read_export", "type_properties", "write_partition", "posthog_events_asset"):
-        runs = [_child(["--stage", name, "--events", str(args.events)])
-                for _ in range(args.repeat)]
-        results.append({
-            "stage": name,
-            "seconds": statistics.median(r["seconds"] for r in runs),
-            "runs": [round(r["seconds"], 3) for r in runs],
-            "rows": runs[0]["rows"],
-            "peak_mb": max(r["peak_mb"] for r in runs),
-        })
-    print(f"\n| stage | median s | runs (s) | rows | rows/s | peak RSS MB |")
+        runs = [_child(["--stage", name, "--events", str(args.events)]) for _ in range(args.repeat)]
+        results.append(
+            {
+                "stage": name,
+                "seconds": statistics.median(r["seconds"] for r in runs),
+                "runs": [round(r["seconds"], 3) for r in runs],
+                "rows": runs[0]["rows"],
+                "peak_mb": max(r["peak_mb"] for r in runs),
+            }
+        )
+    print("\n| stage | median s | runs (s) | rows | rows/s | peak RSS MB |")
     print("|---|---:|---|---:|---:|---:|")
     for r in results:
         rate = r["rows"] / r["seconds"] if r["seconds"] else float("nan")
         runs = ", ".join(f"{s:.2f}" for s in r.get("runs", [r["seconds"]]))
-        print(f"| {r['stage']} | {r['seconds']:.2f} | {runs} | {r['rows']:,} | {rate:,.0f} "
-              f"| {r['peak_mb']:,.0f} |")
-    meta = {"events": args.events, "day": DAY.isoformat(), "cpus": os.cpu_count(),
-            "python": sys.version.split()[0], "results": results}
+        print(
+            f"| {r['stage']} | {r['seconds']:.2f} | {runs} | {r['rows']:,} | {rate:,.0f} "
+            f"| {r['peak_mb']:,.0f} |"
+        )
+    meta = {
+        "events": args.events,
+        "day": DAY.isoformat(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "results": results,
+    }
     (OUT / f"sources-{args.events}.json").write_text(json.dumps(meta, indent=2))
 
 

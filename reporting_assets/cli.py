@@ -101,7 +101,9 @@ def _dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or resolve("var/dagster_home"))
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    (home / "dagster.yaml").touch()
+    config = home / "dagster.yaml"
+    if not config.exists() or not config.read_text().strip():
+        config.write_text("telemetry:\n  enabled: false\n")
     return home
 
 

@@ -136,6 +136,24 @@ def materialize(job_name: str, partition_key: str) -> None:
         sys.exit(1)
 
 
+def partition_range(start: date, end: date) -> list[str]:
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+@main.command("backfill")
+@click.argument("job_name")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+def backfill(job_name: str, start, end) -> None:
+    """Run JOB_NAME for every day from --start to --end, oldest first (history checks read the
+    days before)."""
+    _dagster_home()
+    failed = [k for k in partition_range(start.date(), end.date()) if not run_job(job_name, k)]
+    if failed:
+        click.secho(f"{len(failed)} day(s) failed: {', '.join(failed)}", fg="red", err=True)
+        sys.exit(1)
+
+
 @main.command("demo")
 @click.option("--days", type=int, default=None)
 @click.option("--events-per-day", type=int, default=None)

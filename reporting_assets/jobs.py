@@ -2,10 +2,17 @@
 
 import dagster as dg
 
+from reporting_assets.metrics.assets import METRICS_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
     "daily_sources_job",
     selection=dg.AssetSelection.groups(SOURCES_GROUP),
     description="Load every source for one New York day.",
+)
+
+daily_metrics_job = dg.define_asset_job(
+    "daily_metrics_job",
+    selection=dg.AssetSelection.groups(SOURCES_GROUP, METRICS_GROUP),
+    description="Load one New York day's sources and compute, check and alert on its metrics.",
 )

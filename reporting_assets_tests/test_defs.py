@@ -27,8 +27,23 @@ EXPECTED_ASSETS = {
     "initiative_milestones": ("sources", "daily"),
     "initiative_ledger": ("sources", "daily"),
     "industry_benchmarks": ("sources", "daily"),
+    "account_activity_daily": ("metrics_daily", "daily"),
+    "revenue_protection_daily": ("metrics_daily", "daily"),
+    "cost_optimization_daily": ("metrics_daily", "daily"),
+    "operational_efficiency_daily": ("metrics_daily", "daily"),
+    "critical_alerts_daily": ("metrics_daily", "daily"),
 }
-EXPECTED_JOBS = {"daily_sources_job": set(EXPECTED_ASSETS)}
+SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
+EXPECTED_JOBS = {"daily_sources_job": SOURCES, "daily_metrics_job": set(EXPECTED_ASSETS)}
+GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
+EXPECTED_CHECKS = {
+    "posthog_events": {"posthog_events_matches_schema", "posthog_events_complete"},
+    **{s: {f"{s}_complete"} for s in SOURCES - {"posthog_events"}},
+    "account_activity_daily": {"account_activity_daily_complete"},
+    **{m: {f"{m}_{g}" for g in GATES} for m in (
+        "revenue_protection_daily", "cost_optimization_daily", "operational_efficiency_daily",
+        "critical_alerts_daily")},
+}  # fmt: skip
 
 
 def _partition_kind(pdef) -> str | None:
@@ -48,6 +63,14 @@ def test_asset_snapshot():
         node = graph.get(key)
         actual[key.to_user_string()] = (node.group_name, _partition_kind(node.partitions_def))
     assert actual == EXPECTED_ASSETS
+
+
+def test_check_snapshot():
+    graph = defs.resolve_asset_graph()
+    actual = {}
+    for key in graph.asset_check_keys:
+        actual.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+    assert actual == EXPECTED_CHECKS
 
 
 def test_partitions_are_in_the_report_timezone():

@@ -180,6 +180,16 @@ class AlertRule(Strict):
         return self
 
 
+class Quality(Strict):
+    """How strict the automated quality gates are."""
+
+    history_weeks: int = Field(8, ge=2, le=52)
+    history_z_threshold: float = Field(4.0, gt=0)
+    history_severity: Literal["ERROR", "WARN"] = "WARN"
+    min_volume_share: float = Field(0.6, gt=0, le=1)
+    identity_tolerance_usd: float = Field(0.01, ge=0)
+
+
 class Report(Strict):
     """A report: its cadence, what it contains, who gets it, in which formats, and its review."""
 
@@ -261,6 +271,7 @@ class Settings(Strict):
     demo: DemoCompany = DemoCompany()
     metrics: dict[str, Metric]
     alert_rules: list[AlertRule] = Field(default_factory=list)
+    quality: Quality = Quality()
     reports: dict[str, Report]
     distribution_lists: dict[str, DistributionList]
     channels: Channels = Channels()

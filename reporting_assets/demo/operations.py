@@ -64,7 +64,12 @@ def cloud_costs(
             cost *= rng.normal(1.0, 0.035)
             if cost_spike == day and service == "compute" and team == "data":
                 cost *= 3.5
-            rows.append((day, service, vendor, team, round(max(cost, 0.0), 2)))
+            # How busy the resources behind the line were; the idle cluster barely works.
+            busy = 0.03 if usage_share == 0 else 0.45 + 0.3 * min(activity[day], 1.3) / 1.3
+            utilization = float(np.clip(busy + rng.normal(0, 0.02), 0.0, 1.0))
+            rows.append(
+                (day, service, vendor, team, round(max(cost, 0.0), 2), round(utilization, 4))
+            )
     return pl.DataFrame(
         rows,
         orient="row",
@@ -74,6 +79,7 @@ def cloud_costs(
             "vendor": pl.String,
             "team": pl.String,
             "cost_usd": pl.Float64,
+            "utilization": pl.Float64,
         },
     )
 

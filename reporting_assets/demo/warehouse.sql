@@ -25,7 +25,8 @@ CREATE TABLE cloud_costs (
     service         VARCHAR NOT NULL,
     vendor          VARCHAR NOT NULL,
     team            VARCHAR NOT NULL,
-    cost_usd        DOUBLE PRECISION NOT NULL
+    cost_usd        DOUBLE PRECISION NOT NULL,
+    utilization     DOUBLE PRECISION            -- share of provisioned capacity used, 0..1
 );
 
 CREATE TABLE cost_budgets (
@@ -116,7 +117,7 @@ CREATE TABLE industry_benchmarks (
 
 -- Views: what the reporting platform reads. Budgets are spread evenly over the month's days.
 CREATE VIEW v_daily_cloud_cost AS
-SELECT c.cost_date, c.service, c.vendor, c.team, c.cost_usd,
+SELECT c.cost_date, c.service, c.vendor, c.team, c.cost_usd, c.utilization,
        b.monthly_budget_usd / b.days_in_month AS daily_budget_usd
 FROM cloud_costs c
 LEFT JOIN cost_budgets b

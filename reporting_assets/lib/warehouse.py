@@ -24,6 +24,7 @@ VIEW_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "vendor": pl.String(),
         "team": pl.String(),
         "cost_usd": pl.Float64(),
+        "utilization": pl.Float64(),
         "daily_budget_usd": pl.Float64(),
     },
     "v_cost_savings": {

@@ -7,7 +7,7 @@ import dagster as dg
 from reporting_assets.config import Settings
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
-from reporting_assets.resources.storage import PartitionedParquetIOManager
+from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
 
 
 def _optional_env(name: str | None) -> dg.EnvVar | None:
@@ -24,8 +24,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
     export_path = ph.export_path
     if ph.backend == "demo":
         export_path = f"{settings.demo.output_dir}/posthog/events"
+    assets_root = f"{settings.storage.data_root}/assets"
     return {
-        "io_manager": PartitionedParquetIOManager(root=f"{settings.storage.data_root}/assets"),
+        "io_manager": PartitionedParquetIOManager(root=assets_root),
+        "asset_history": AssetHistory(root=assets_root),
         "posthog": PostHogEventsResource(
             backend=ph.backend,
             export_path=export_path,

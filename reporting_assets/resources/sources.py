@@ -30,9 +30,11 @@ class PostHogEventsResource(dg.ConfigurableResource):
     api_key: str | None = Field(default=None, description="Personal API key (from POSTHOG_API_KEY)")
     page_size: int = 50_000
 
-    def events_between(self, start_utc: datetime, end_utc: datetime) -> pl.DataFrame:
+    def events_between(
+        self, start_utc: datetime, end_utc: datetime, problems: list[str] | None = None
+    ) -> pl.DataFrame:
         """Events with start_utc <= timestamp < end_utc: uuid, event, distinct_id, timestamp,
-        properties (raw JSON)."""
+        properties (raw JSON). Problems found in export files are appended to `problems`."""
         if self.backend == "query_api":
             if not self.api_key:
                 raise PostHogAuthError(
@@ -43,7 +45,7 @@ class PostHogEventsResource(dg.ConfigurableResource):
                 self.host, self.project_id or "", self.api_key, page_size=self.page_size
             )
             return client.fetch_events(start_utc, end_utc)
-        return read_batch_export(str(resolve(self.export_path)), start_utc, end_utc)
+        return read_batch_export(str(resolve(self.export_path)), start_utc, end_utc, problems)
 
 
 class WarehouseResource(dg.ConfigurableResource):

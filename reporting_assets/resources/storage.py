@@ -49,3 +49,41 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManagerFactory):
     def create_io_manager(self, context: dg.InitResourceContext) -> _ParquetPartitions:
         root = self.root if "://" in self.root else str(resolve(self.root))
         return _ParquetPartitions(base_path=UPath(root))
+
+
+class AssetHistory(dg.ConfigurableResource):
+    """Earlier partitions of stored assets, for trailing windows and history checks.
+
+    Partitions that were never materialized are skipped, so a check early in the history (or
+    after a gap) compares against what exists and says how much that was.
+    """
+
+    root: str = "var/data/assets"
+
+    def _base(self) -> UPath:
+        return UPath(self.root if "://" in self.root else str(resolve(self.root)))
+
+    def path(self, asset: str, partition_key: str) -> UPath:
+        return self._base() / asset / f"{partition_key}.parquet"
+
+    def read(self, asset: str, partition_keys: list[str]) -> pl.DataFrame | None:
+        """The stored partitions that exist, concatenated; None when none exists."""
+        frames = []
+        for key in partition_keys:
+            path = self.path(asset, key)
+            if path.exists():
+                with path.open("rb") as fh:
+                    frames.append(pl.read_parquet(fh))
+        return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+    def row_counts(self, asset: str, partition_keys: list[str]) -> dict[str, int]:
+        """Rows per stored partition, read from the Parquet footers only."""
+        import pyarrow.parquet as pq
+
+        counts = {}
+        for key in partition_keys:
+            path = self.path(asset, key)
+            if path.exists():
+                with path.open("rb") as fh:
+                    counts[key] = pq.ParquetFile(fh).metadata.num_rows
+        return counts

@@ -5,40 +5,87 @@ replaces that day's file, it never appends. Warehouse rows are taken "as of" the
 so a later resolution or milestone never leaks into an earlier day's picture.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.lib.events import typed_events
+from reporting_assets.config import get_settings
+from reporting_assets.lib.events import property_problems, typed_events
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.partitions import DayWindow, daily_partitions, day_window
+from reporting_assets.quality.checks import CheckOutcome, completeness, schema_problems
+from reporting_assets.quality.dagster_checks import COMPLETE, SCHEMA, check_specs, to_result
+from reporting_assets.quality.schemas import AccountSnapshot, CloudCosts, PostHogEvents, RawEvents
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
+from reporting_assets.resources.storage import AssetHistory
 
 SOURCES_GROUP = "sources"
 
 
+def same_weekday_keys(day: date, weeks: int) -> list[str]:
+    """Partition keys of the same weekday in the `weeks` weeks before `day`."""
+    return [(day - timedelta(weeks=w)).isoformat() for w in range(1, weeks + 1)]
+
+
+def posthog_event_checks(
+    events: pl.DataFrame,
+    raw: pl.DataFrame,
+    problems: list[str],
+    earlier_counts: list[int],
+    min_volume_share: float,
+) -> dict[str, CheckOutcome]:
+    """Schema and completeness of a day of PostHog events."""
+    raw_problems, _ = schema_problems(raw, RawEvents)
+    typed_problems, cases = schema_problems(events, PostHogEvents)
+    schema = problems + raw_problems + property_problems(raw) + typed_problems
+    metadata = {"rows": events.height}
+    if not cases.is_empty():
+        metadata["failure_cases"] = markdown_preview(cases.head(20))
+    return {
+        SCHEMA: CheckOutcome(
+            not schema, "ERROR",
+            "; ".join(schema[:5]) if schema else "every event has its columns, types and values",
+            metadata, schema,
+        ),
+        COMPLETE: completeness(
+            events, PostHogEvents, sources={"posthog": events.height},
+            volume=("events", float(events.height), [float(c) for c in earlier_counts]),
+            min_volume_share=min_volume_share,
+        ),
+    }  # fmt: skip
+
+
 # PostHog is the source of truth for what customers did: billing lifecycle events and product
-# usage. Everything in revenue protection starts here.
+# usage. Everything in revenue protection starts here. Its checks block every metric downstream:
+# a tracking outage or a broken export must never reach an executive as a real drop in revenue.
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=SOURCES_GROUP,
     kinds={"posthog", "polars", "parquet"},
-    code_version="1",
+    check_specs=check_specs("posthog_events", [SCHEMA, COMPLETE]),
+    code_version="2",
 )
 def posthog_events(
-    context: dg.AssetExecutionContext, posthog: PostHogEventsResource, app_db: AppDatabase
-) -> dg.Output[pl.DataFrame]:
+    context: dg.AssetExecutionContext,
+    posthog: PostHogEventsResource,
+    app_db: AppDatabase,
+    asset_history: AssetHistory,
+):
     """Every product and billing event customers generated during the day (PostHog)."""
     window = day_window(context.partition_key)
-    events = typed_events(posthog.events_between(window.start_utc, window.end_utc))
+    problems: list[str] = []
+    raw = posthog.events_between(window.start_utc, window.end_utc, problems)
+    events = typed_events(raw)
     app_db.record_source_load(
         "posthog_events", context.partition_key, context.run.run_id, events.height, posthog.backend
     )
     counts = events.group_by("event").len().sort("len", descending=True)
-    return dg.Output(
+    yield dg.Output(
         events,
         metadata={
             "rows": events.height,
@@ -49,6 +96,13 @@ def posthog_events(
             "events_by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
         },
     )
+    quality = get_settings().quality
+    earlier = asset_history.row_counts("posthog_events", same_weekday_keys(window.day, 4))
+    outcomes = posthog_event_checks(
+        events, raw, problems, list(earlier.values()), quality.min_volume_share
+    )
+    for family, outcome in outcomes.items():
+        yield to_result("posthog_events", family, outcome)
 
 
 @dataclass(frozen=True)
@@ -62,6 +116,29 @@ class WarehouseSource:
     # column -> derived columns; values after the end of the day are hidden ("as of" the day)
     as_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
     kinds: frozenset[str] = frozenset({"duckdb", "polars"})
+    post: Callable[[pl.DataFrame, DayWindow], pl.DataFrame] | None = None
+    # Must the day have rows (costs are booked every day; incidents are not opened every day)?
+    required: bool = False
+    model: type[pa.DataFrameModel] | None = None
+
+
+def opening_and_closing(history: pl.DataFrame, window: DayWindow) -> pl.DataFrame:
+    """One row per account: its state at the end of the day, and at the end of the day before
+    (the opening state; null for accounts created during the day)."""
+
+    def valid_on(d):
+        return (pl.col("valid_from") <= d) & (
+            pl.col("valid_to").is_null() | (pl.col("valid_to") > d)
+        )
+
+    closing = history.filter(valid_on(window.day)).drop("valid_from", "valid_to")
+    opening = history.filter(valid_on(window.day - timedelta(days=1))).select(
+        "account_id",
+        pl.col("plan").alias("opening_plan"),
+        pl.col("status").alias("opening_status"),
+        pl.col("mrr").alias("opening_mrr"),
+    )
+    return closing.join(opening, on="account_id", how="left").sort("account_id")
 
 
 WAREHOUSE_SOURCES = (
@@ -71,6 +148,8 @@ WAREHOUSE_SOURCES = (
         "cost_date = :day",
         "What the company spent on each cloud service and vendor during the day, with the "
         "day's share of the budget.",
+        required=True,
+        model=CloudCosts,
     ),
     WarehouseSource(
         "cost_savings",
@@ -101,12 +180,17 @@ WAREHOUSE_SOURCES = (
         "v_deploy_runs",
         "started_at >= :start_utc AND started_at < :end_utc",
         "Deploys and data pipeline runs started during the day, with their outcome.",
+        required=True,
     ),
     WarehouseSource(
         "account_snapshot",
         "v_account_history",
-        "valid_from <= :day AND (valid_to IS NULL OR valid_to > :day)",
-        "Every customer account as it stood at the end of the day: plan, seats, MRR, status.",
+        "valid_from <= :day AND (valid_to IS NULL OR valid_to > :prev_day)",
+        "Every customer account as it stood at the start and at the end of the day: plan, "
+        "seats, MRR and status.",
+        post=opening_and_closing,
+        required=True,
+        model=AccountSnapshot,
     ),
     WarehouseSource(
         "strategic_initiatives",
@@ -133,6 +217,7 @@ WAREHOUSE_SOURCES = (
         "v_industry_benchmarks",
         "",
         "Industry percentiles for common SaaS KPIs, for companies of our size.",
+        required=True,
     ),
 )
 
@@ -155,12 +240,13 @@ def read_warehouse_source(
     """The rows of one warehouse source for a day, as of the end of that day."""
     params = {
         "day": window.day,
+        "prev_day": window.day - timedelta(days=1),
         "start_utc": window.start_utc.replace(tzinfo=None),
         "end_utc": window.end_utc.replace(tzinfo=None),
     }
     used = {k: v for k, v in params.items() if f":{k}" in source.where}
-    frame = warehouse.client().read(source.view, source.where, used)
-    return as_of(frame, source, window)
+    frame = as_of(warehouse.client().read(source.view, source.where, used), source, window)
+    return source.post(frame, window) if source.post else frame
 
 
 def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
@@ -170,17 +256,18 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
         group_name=SOURCES_GROUP,
         kinds=set(source.kinds),
         description=source.description,
-        code_version="1",
+        check_specs=check_specs(source.name, [COMPLETE]),
+        code_version="2",
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, app_db: AppDatabase
-    ) -> dg.Output[pl.DataFrame]:
+    ):
         window = day_window(context.partition_key)
         frame = read_warehouse_source(source, warehouse, window)
         app_db.record_source_load(
             source.name, context.partition_key, context.run.run_id, frame.height, warehouse.backend
         )
-        return dg.Output(
+        yield dg.Output(
             frame,
             metadata={
                 "rows": frame.height,
@@ -190,6 +277,13 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
                 "backend": warehouse.backend,
                 "preview": dg.MetadataValue.md(markdown_preview(frame)),
             },
+        )
+        yield to_result(
+            source.name,
+            COMPLETE,
+            completeness(
+                frame, source.model, sources={source.view: frame.height} if source.required else {}
+            ),
         )
 
     return _asset

@@ -1,0 +1,62 @@
+"""Thin glue from plain check outcomes to Dagster asset checks."""
+
+import dagster as dg
+
+from reporting_assets.quality.checks import CheckOutcome
+
+COMPLETE = "complete"
+BUSINESS_RULES = "within_business_rules"
+HISTORY = "consistent_with_history"
+ALERT_THRESHOLDS = "alert_thresholds_valid"
+SCHEMA = "matches_schema"
+
+DESCRIPTIONS = {
+    COMPLETE: "Completeness: required columns present and non-null, every source contributed "
+    "data for the day, and the volume is plausible against the same weekday in earlier weeks.",
+    BUSINESS_RULES: "Business logic: every value inside its configured range, and the "
+    "identities hold (components sum to totals, opening + movements = closing).",
+    HISTORY: "Consistency with history: each headline metric against its same-weekday baseline "
+    "over the trailing weeks (robust z-score).",
+    ALERT_THRESHOLDS: "Alert-threshold validation: the alert rules are sane for these metrics "
+    "and every breach raised its alert.",
+    SCHEMA: "Schema: every column present with its type, no nulls where a value is required, no "
+    "duplicated events, no negative money.",
+}
+
+
+def check_name(asset: str, family: str) -> str:
+    return f"{asset}_{family}"
+
+
+def check_specs(
+    asset: str, families: list[str], *, history_blocking: bool = False
+) -> list[dg.AssetCheckSpec]:
+    """Check specs declared on the asset; ERROR checks block everything downstream."""
+    return [
+        dg.AssetCheckSpec(
+            check_name(asset, f),
+            asset=asset,
+            description=DESCRIPTIONS[f],
+            blocking=history_blocking if f == HISTORY else True,
+        )
+        for f in families
+    ]
+
+
+def to_result(asset: str, family: str, outcome: CheckOutcome) -> dg.AssetCheckResult:
+    metadata = {
+        k: (dg.MetadataValue.md(v) if isinstance(v, str) and "|" in v else v)
+        for k, v in outcome.metadata.items()
+        if v is not None
+    }
+    metadata["summary"] = outcome.description
+    if outcome.problems:
+        metadata["problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in outcome.problems))
+    return dg.AssetCheckResult(
+        check_name=check_name(asset, family),
+        asset_key=asset,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity(outcome.severity),
+        description=outcome.description,
+        metadata=metadata,
+    )

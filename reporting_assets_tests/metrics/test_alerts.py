@@ -96,7 +96,7 @@ def test_one_row_per_rule_and_scope():
 
 
 def test_inverted_thresholds_are_rejected_at_load():
-    with pytest.raises(ValidationError, match="critical \\(3.0\\) must not be below warning"):
+    with pytest.raises(ValidationError, match=r"critical \(3.0\) must not be below warning"):
         rule(warning=5, critical=3)
     with pytest.raises(ValidationError, match="must not be above warning"):
         rule(comparison="below", warning=0.8, critical=0.9)

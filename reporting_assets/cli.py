@@ -107,8 +107,9 @@ def _dagster_home() -> Path:
     return home
 
 
-def run_job(job_name: str, partition_key: str) -> bool:
-    """Run a job for one partition in this process, recorded in the Dagster instance."""
+def run_job(job_name: str, partition_key: str, *, quiet: bool = False) -> bool:
+    """Run a job for one partition in this process, recorded in the Dagster instance; print
+    one line, and the checks that failed."""
     import dagster as dg
 
     from reporting_assets.definitions import defs
@@ -118,10 +119,24 @@ def run_job(job_name: str, partition_key: str) -> bool:
             partition_key=partition_key,
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
+    failed = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+    ]
     status = "succeeded" if result.success else "FAILED"
-    click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
+    if not (quiet and result.success and not failed):
+        click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
+    for check in failed:
+        severity = check.severity.value
+        click.echo(f"    {severity} {check.check_name}: {check.description}")
+    if not result.success and not failed:
+        for e in result.all_events:
+            if e.event_type_value == "STEP_FAILURE":
+                click.echo(f"    step {e.step_key} failed: {e.step_failure_data.error.message}")
     return result.success
 
 
@@ -154,11 +169,41 @@ def backfill(job_name: str, start, end) -> None:
         sys.exit(1)
 
 
+# Anomalies the demo injects on purpose that must stop the day's reports (the quality gate
+# doing its job), as opposed to anomalies that must raise alerts.
+BLOCKING_ANOMALIES = {"tracking_outage"}
+
+
+def _print_latest(data_root: Path, day: str) -> None:
+    import polars as pl
+
+    alerts_file = data_root / "assets" / "critical_alerts_daily" / f"{day}.parquet"
+    if not alerts_file.exists():
+        return
+    alerts = pl.read_parquet(alerts_file).filter(pl.col("severity") != "info")
+    click.echo(f"   Alerts on {day}: " + ("none" if alerts.is_empty() else ""))
+    for a in alerts.iter_rows(named=True):
+        click.echo(f"     {a['severity'].upper():8} {a['rule']}: {a['message']}")
+    revenue = pl.read_parquet(data_root / "assets" / "revenue_protection_daily" / f"{day}.parquet")
+    total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
+    click.echo(
+        f"   MRR ${total['closing_mrr']:,.0f} (net new ${total['net_new_mrr']:,.0f}), "
+        f"MRR at risk ${total['mrr_at_risk']:,.0f}"
+    )
+
+
 @main.command("demo")
-@click.option("--days", type=int, default=None)
+@click.option("--days", type=int, default=None, help="Days of demo history (default: config).")
 @click.option("--events-per-day", type=int, default=None)
-def demo(days, events_per_day) -> None:
-    """Generate the demo company and materialize everything for the latest complete day."""
+@click.option(
+    "--history-days",
+    type=int,
+    default=None,
+    help="Days materialized before the latest (default: the history checks' weeks).",
+)
+def demo(days, events_per_day, history_days) -> None:
+    """Generate the demo company and materialize everything for the latest complete period,
+    after the trailing weeks the history checks compare it with."""
     settings = get_settings()
     spec = demo_spec(days, events_per_day, None)
     out = resolve(settings.demo.output_dir)
@@ -169,21 +214,38 @@ def demo(days, events_per_day) -> None:
         f"{sum(manifest['table_rows'].values()):,} warehouse rows"
     )
     home = _dagster_home()
-    day = spec.end.isoformat()
+    history_days = history_days if history_days is not None else settings.quality.history_weeks * 7
+    first = max(spec.start, spec.end - timedelta(days=history_days))
+    days_to_run = partition_range(first, spec.end)
     click.echo(
-        f"2. Materializing the latest complete day ({day}, "
-        f"{settings.calendar.report_timezone}); Dagster instance in {home}"
+        f"2. Daily sources, metrics and checks for {first} – {spec.end} "
+        f"({len(days_to_run)} days, {settings.calendar.report_timezone}); Dagster instance in "
+        f"{home}"
     )
-    ok = run_job("daily_sources_job", day)
+    expected_blocks = {a["date"]: a["kind"] for a in manifest["anomalies"]
+                       if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
+    unexpected = []
+    for key in days_to_run:
+        ok = run_job("daily_metrics_job", key, quiet=True)
+        if not ok and key in expected_blocks:
+            click.echo(
+                f"    (expected: the demo injected a {expected_blocks[key]} on {key}; the "
+                "quality gate blocked the day's reports)"
+            )
+        elif not ok:
+            unexpected.append(key)
     data_root = resolve(settings.storage.data_root)
-    click.echo("3. Produced:")
+    day = spec.end.isoformat()
+    click.echo(f"3. Produced for {day}:")
     for f in sorted((data_root / "assets").glob(f"*/{day}.parquet")):
         click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
+    _print_latest(data_root, day)
     click.echo(
-        "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000), then Assets → "
-        "lineage, to browse what ran."
+        "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
+        "flow, an asset's Checks tab for the quality gates, Runs for what ran."
     )
-    if not ok:
+    if unexpected:
+        click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)
 
 

@@ -140,6 +140,9 @@ class Metric(Strict):
     description: str
     target: float | None = None
     valid_range: tuple[float | None, float | None] = (None, None)
+    # Compare with the same weekday in earlier weeks? Off for lumpy, event-driven metrics whose
+    # normal days already swing widely (churn, incidents); alert rules watch those instead.
+    history_check: bool = True
 
     @model_validator(mode="after")
     def _range_order(self) -> Metric:

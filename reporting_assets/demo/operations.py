@@ -202,8 +202,8 @@ def support_tickets(
         n = int(rng.poisson(len(accounts) * 0.018 * WEEKDAY_FACTOR[day.weekday()]))
         for k, opened in enumerate(_instants(rng, day, tz, n)):
             p = int(rng.choice(4, p=PRIORITY_MIX))
-            weekend = 1.8 if day.weekday() >= 5 else 1.0
-            first = float(rng.gamma(2.0, SLA_FIRST_RESPONSE_H[p] * 0.3 * weekend))
+            weekend = 1.2 if day.weekday() >= 5 else 1.0
+            first = float(rng.gamma(2.0, SLA_FIRST_RESPONSE_H[p] * 0.2 * weekend))
             resolve = first + float(rng.gamma(2.0, SLA_RESOLUTION_H[p] * 0.28))
             rows.append(
                 (

@@ -24,6 +24,7 @@ from reporting_assets.metrics.headline import (
 )
 from reporting_assets.partitions import daily_partitions, day_window
 from reporting_assets.quality import checks
+from reporting_assets.quality.checks import UNIT_FLOORS
 from reporting_assets.quality.dagster_checks import (
     ALERT_THRESHOLDS,
     BUSINESS_RULES,
@@ -89,6 +90,8 @@ def standard_gates(
     q = s.quality
     today = headline_values(asset, table)
     past = headline_history(history, asset, day, q.history_weeks * 7)
+    watched = [m for m in metrics_of(asset) if m in s.metrics and s.metrics[m].history_check]
+    floors = {m: UNIT_FLOORS[s.metrics[m].unit] for m in watched}
     rules = [r for r in s.alert_rules if r.metric in metrics_of(asset)]
     rule_problems = checks.thresholds_sane(rules, s.metrics, list(HEADLINES))
     missing = [r.metric for r in rules if today.filter(pl.col("metric") == r.metric).is_empty()]
@@ -99,10 +102,10 @@ def standard_gates(
         BUSINESS_RULES: checks.business_rules(table, model, metric_ranges(asset), identities,
                                               tolerance=q.identity_tolerance_usd,
                                               extra_problems=extra_business_problems),
-        HISTORY: checks.consistent_with_history(today, past, day,
-                                                z_threshold=q.history_z_threshold,
+        HISTORY: checks.consistent_with_history(today.filter(pl.col("metric").is_in(watched)),
+                                                past, day, z_threshold=q.history_z_threshold,
                                                 severity=q.history_severity,
-                                                weeks=q.history_weeks),
+                                                weeks=q.history_weeks, floors=floors),
         ALERT_THRESHOLDS: checks._outcome(
             rule_problems, "ERROR", f"{len(rules)} alert rule(s) sane and evaluable",
             {"rules": ", ".join(r.name for r in rules) or "none"}),
@@ -357,7 +360,8 @@ def critical_alerts_daily(
               .otherwise(pl.col("warning_threshold")), pl.col("threshold"))]),
         HISTORY: checks.consistent_with_history(
             today_count, past_counts, day, z_threshold=s.quality.history_z_threshold,
-            severity=s.quality.history_severity, weeks=s.quality.history_weeks),
+            severity=s.quality.history_severity, weeks=s.quality.history_weeks,
+            floors={"firing_alerts": 1.0}),
         ALERT_THRESHOLDS: checks.alerts_match_rules(
             alerts, s.alert_rules, s.metrics, long, day, list(HEADLINES)),
     }  # fmt: skip

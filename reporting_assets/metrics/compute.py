@@ -255,7 +255,8 @@ def operational_efficiency(
         "incidents_opened": inc_opened.height,
         "sev1_opened": inc_opened.filter(pl.col("severity") == "sev1").height,
         "incidents_resolved": inc_resolved.height,
-        "mttr_hours": mean(inc_resolved, "resolution_hours"),
+        "mttr_hours": mean(
+            inc_resolved.filter(pl.col("severity").is_in(["sev1", "sev2"])), "resolution_hours"),
         "open_incidents": incidents.filter(pl.col("resolved_at").is_null()).height,
         "tickets_opened": t_opened.height,
         "tickets_resolved": t_resolved.height,

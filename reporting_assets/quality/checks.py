@@ -17,6 +17,9 @@ from reporting_assets.config.models import AlertRule, Metric
 from reporting_assets.lib.metadata import markdown_preview
 
 Severity = Literal["ERROR", "WARN"]
+# The smallest spread worth a history warning, by metric unit.
+UNIT_FLOORS = {"usd": 100.0, "ratio": 0.02, "count": 1.0, "hours": 1.0, "minutes": 5.0,
+               "per_100_accounts": 0.5, "usd_per_k": 0.5}  # fmt: skip
 
 
 @dataclass
@@ -187,10 +190,13 @@ def consistent_with_history(
     severity: Severity = "WARN",
     weeks: int = 8,
     min_points: int = 4,
+    floors: dict[str, float] | None = None,
 ) -> CheckOutcome:
     """Each headline metric against the same weekday over the trailing weeks (robust z-score).
 
-    `today` and `history` are long frames (date, metric, scope, value).
+    `today` and `history` are long frames (date, metric, scope, value); `floors` is the smallest
+    spread that counts for each metric, in its own unit (a change of $20 in a $1 M metric is not
+    news however steady the metric was).
     """
     from reporting_assets.metrics.alerts import robust_z
 
@@ -202,7 +208,8 @@ def consistent_with_history(
             continue
         baseline = past.filter((pl.col("metric") == r["metric"]) & (pl.col("scope") == r["scope"]))
         values = [v for v in baseline.get_column("value").to_list() if v is not None]
-        z = robust_z(r["value"], values) if len(values) >= min_points else None
+        floor = (floors or {}).get(r["metric"], 0.0)
+        z = robust_z(r["value"], values, floor) if len(values) >= min_points else None
         median = statistics.median(values) if values else None
         rows.append(
             {
@@ -285,7 +292,8 @@ def alerts_match_rules(
                 return "info"
             med = statistics.median(base)
             mad = statistics.median(sorted(abs(b - med) for b in base))
-            v = abs(v - med) / max(1.4826 * mad, 0.05 * abs(med), 1e-9)
+            spread = statistics.pstdev(base)
+            v = abs(v - med) / max(1.4826 * mad, spread, 0.05 * abs(med), 1e-9)
         worse = (lambda a, t: a < t) if rule.comparison == "below" else (lambda a, t: a > t)
         if worse(v, rule.critical):
             return "critical"

@@ -42,7 +42,7 @@ def posthog_event_checks(
     """Schema and completeness of a day of PostHog events."""
     raw_problems, _ = schema_problems(raw, RawEvents)
     typed_problems, cases = schema_problems(events, PostHogEvents)
-    schema = problems + raw_problems + property_problems(raw) + typed_problems
+    schema = list(dict.fromkeys(problems + raw_problems + property_problems(raw) + typed_problems))
     metadata = {"rows": events.height}
     if not cases.is_empty():
         metadata["failure_cases"] = markdown_preview(cases.head(20))

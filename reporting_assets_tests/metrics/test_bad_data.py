@@ -1,0 +1,166 @@
+"""Bad input fails a named check with a clear message, and nothing downstream of it runs.
+
+Each case breaks one day of the demo company's PostHog export (or warehouse) in one way, runs the
+day's sources and metrics through Dagster, and looks at what happened.
+"""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from reporting_assets.config import get_settings
+from reporting_assets.metrics.assets import metric_assets
+from reporting_assets.partitions import day_window
+from reporting_assets.resources import build_resources
+from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
+from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
+from reporting_assets.sources.assets import source_assets
+
+DAY = "2026-03-10"
+
+
+def _day_files(export: Path) -> list[Path]:
+    """The export's data files that hold events of DAY (New York), with their manifests."""
+    w = day_window(DAY)
+    keep = []
+    for f in sorted(export.glob("*.parquet")):
+        lo = f.name[:25]
+        if w.start_utc.isoformat()[:10] <= lo[:10] <= w.end_utc.isoformat()[:10]:
+            keep.append(f)
+    return keep
+
+
+@pytest.fixture
+def broken_export(demo_company, tmp_path):
+    """A private copy of the export; the test edits the files of DAY through `edit`."""
+    export = tmp_path / "events"
+    shutil.copytree(demo_company["path"] / "posthog" / "events", export)
+
+    def edit(change):
+        for f in _day_files(export):
+            change(pl.read_parquet(f)).write_parquet(f)
+
+    return export, edit
+
+
+def run_day(tmp_path, export: Path | None = None, warehouse: Path | None = None):
+    resources = build_resources(get_settings())
+    resources["io_manager"] = PartitionedParquetIOManager(root=str(tmp_path / "assets"))
+    resources["asset_history"] = AssetHistory(root=str(tmp_path / "assets"))
+    if export:
+        resources["posthog"] = PostHogEventsResource(
+            backend="batch_export", export_path=str(export)
+        )
+    if warehouse:
+        resources["warehouse"] = WarehouseResource(duckdb_path=str(warehouse))
+    return dg.materialize([*source_assets, *metric_assets], partition_key=DAY,
+                          resources=resources, raise_on_error=False)  # fmt: skip
+
+
+def failed_checks(result) -> dict[str, str]:
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.description
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+    }
+
+
+def materialized(result) -> set[str]:
+    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
+            for m in [m.event_specific_data.materialization]}  # fmt: skip
+
+
+def assert_blocked(result, check: str, *phrases: str, downstream=("revenue_protection_daily",)):
+    failed = failed_checks(result)
+    assert check in failed, failed
+    for phrase in phrases:
+        assert phrase in failed[check], failed[check]
+    assert not result.success
+    done = materialized(result)
+    for asset in downstream:
+        assert asset not in done, f"{asset} ran although {check} failed"
+    assert "critical_alerts_daily" not in done
+
+
+def test_clean_day_passes_every_check(tmp_path, demo_company):
+    result = run_day(tmp_path)
+    assert result.success, failed_checks(result)
+    assert "critical_alerts_daily" in materialized(result)
+    assert not {k: v for k, v in failed_checks(result).items()}
+
+
+def test_nulls_in_required_columns(tmp_path, broken_export):
+    export, edit = broken_export
+    edit(
+        lambda f: f.with_columns(
+            distinct_id=pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise("distinct_id")
+        )
+    )
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", "'distinct_id' has", "null")
+
+
+def test_duplicate_events(tmp_path, broken_export):
+    export, edit = broken_export
+    edit(lambda f: pl.concat([f, f.head(3)]))
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", "'uuid' has", "duplicated")
+
+
+def test_negative_revenue(tmp_path, broken_export):
+    export, edit = broken_export
+    purchase = pl.col("event") == "purchase_completed"
+    negative = pl.col("properties").str.replace('"revenue":', '"revenue":-')
+    edit(lambda f: f.with_columns(properties=pl.when(purchase).then(negative)
+                                  .otherwise("properties")))  # fmt: skip
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", "amount_minor", "greater_than_or_equal")
+
+
+def test_renamed_column(tmp_path, broken_export):
+    export, edit = broken_export
+    edit(lambda f: f.rename({"distinct_id": "distinctId"}))
+    result = run_day(tmp_path, export)
+    assert_blocked(
+        result, "posthog_events_matches_schema", "column 'distinct_id' is missing", "distinctId"
+    )
+
+
+def test_changed_type(tmp_path, broken_export):
+    export, edit = broken_export
+    # Revenue sent as a decimal string instead of integer minor units.
+    edit(
+        lambda f: f.with_columns(
+            properties=pl.col("properties").str.replace(r'"revenue":(\d+)', '"revenue":"$1.00"')
+        )
+    )
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", "property 'revenue' has the wrong type")
+
+
+def test_empty_day(tmp_path, broken_export):
+    export, edit = broken_export
+    edit(lambda f: f.clear())
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_complete", "source 'posthog' contributed no rows")
+
+
+def test_missing_warehouse_day(tmp_path, demo_company):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_company["path"] / "warehouse.duckdb", warehouse)
+    con = duckdb.connect(str(warehouse))
+    con.execute("DELETE FROM cloud_costs WHERE cost_date = ?", [DAY])
+    con.close()
+    result = run_day(tmp_path, warehouse=warehouse)
+    assert_blocked(
+        result,
+        "cloud_costs_complete",
+        "v_daily_cloud_cost' contributed no rows",
+        downstream=("cost_optimization_daily",),
+    )
+    assert "revenue_protection_daily" in materialized(result)

@@ -22,7 +22,7 @@ os.environ.pop("REPORTING_CONFIG", None)
 DEMO_END = date(2026, 3, 15)
 DEMO_DAYS = 100
 DEMO_EVENTS_PER_DAY = 300
-DEMO_ACCOUNTS = 60
+DEMO_ACCOUNTS = 400
 
 
 def demo_spec(seed: int = 7, export_format: str = "parquet"):

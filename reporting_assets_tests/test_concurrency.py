@@ -13,11 +13,15 @@ import sqlalchemy as sa
 DAY = "2026-03-09"
 
 
-def test_two_runs_and_a_reader_on_the_embedded_default(demo_company, reporting_home, tmp_path):
+def test_two_runs_and_a_reader_on_the_embedded_default(demo_company, tmp_path):
+    # A private REPORTING_HOME (asset files, app database) over the shared demo company.
+    reporting_home = tmp_path / "reporting"
+    (reporting_home / "var").mkdir(parents=True)
+    (reporting_home / "var" / "demo").symlink_to(demo_company["path"])
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("")
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "REPORTING_HOME": str(reporting_home)}
     in_process = [sys.executable, "-m", "reporting_assets.cli", "materialize",
                   "daily_sources_job", "--partition", DAY]  # fmt: skip
     multiprocess = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",

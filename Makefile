@@ -20,9 +20,11 @@ ui: setup
 	mkdir -p var/dagster_home && ( [ -s var/dagster_home/dagster.yaml ] || printf "telemetry:\n  enabled: false\n" > var/dagster_home/dagster.yaml )
 	DAGSTER_HOME=$(CURDIR)/var/dagster_home .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M).
+## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):
+## the source stage, then the metric stage against pandas and bare DuckDB on the same day.
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
+	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

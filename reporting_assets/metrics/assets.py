@@ -133,12 +133,13 @@ def _emit(asset: str, table: pl.DataFrame, day: date, outcomes: dict, extra: dic
     check_specs=check_specs("account_activity_daily", [COMPLETE]),
     code_version="1",
 )
-def account_activity_daily(context: dg.AssetExecutionContext, posthog_events: pl.DataFrame):
+def account_activity_daily(context: dg.AssetExecutionContext, posthog_events: pl.LazyFrame):
     """How much each customer account used the product during the day: events, active users,
     page views and feature uses."""
     day = day_window(context.partition_key).day
     table = compute.account_activity(posthog_events, day)
-    outcome = checks.completeness(table, None, sources={"posthog_events": posthog_events.height})
+    received = posthog_events.select(pl.len()).collect().item()
+    outcome = checks.completeness(table, None, sources={"posthog_events": received})
     yield from _emit(
         "account_activity_daily", table, day, {COMPLETE: outcome}, {"active_accounts": table.height}
     )
@@ -155,7 +156,7 @@ def account_activity_daily(context: dg.AssetExecutionContext, posthog_events: pl
 )
 def revenue_protection_daily(
     context: dg.AssetExecutionContext,
-    posthog_events: pl.DataFrame,
+    posthog_events: pl.LazyFrame,
     account_snapshot: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
     asset_history: AssetHistory,
@@ -211,9 +212,9 @@ def revenue_protection_daily(
     ]  # fmt: skip
     outcomes = standard_gates(
         "revenue_protection_daily", table, RevenueProtectionDaily, day, asset_history,
-        sources={"posthog_events": posthog_events.height,
+        sources={"posthog_events": int(total.get_column("events_received")[0]),
                  "account_snapshot": account_snapshot.height},
-        volume=("events", float(posthog_events.height), volume_history),
+        volume=("events", float(total.get_column("events_received")[0]), volume_history),
         identities=identities, extra_business_problems=unbalanced,
     )  # fmt: skip
     row = total.row(0, named=True)

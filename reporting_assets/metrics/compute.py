@@ -18,10 +18,21 @@ USAGE_DROP_SHARE = 0.4
 USAGE_DROP_MIN_WEEKLY = 10
 
 
-def account_activity(events: pl.DataFrame, day: date) -> pl.DataFrame:
-    """Product activity per account for the day: events, active users, page views, features."""
+Events = pl.DataFrame | pl.LazyFrame
+# The events that move MRR or money; everything else is product usage.
+REVENUE_EVENTS = ("subscription_created", "subscription_upgraded", "subscription_downgraded",
+                  "subscription_cancelled", "subscription_renewed", "payment_failed",
+                  "payment_recovered")  # fmt: skip
+
+
+def account_activity(events: Events, day: date) -> pl.DataFrame:
+    """Product activity per account for the day: events, active users, page views, features.
+
+    `events` may be lazy (a scan of the stored day): only the columns used are read.
+    """
     return (
-        events.filter(pl.col("account_id").is_not_null())
+        events.lazy()
+        .filter(pl.col("account_id").is_not_null())
         .group_by("account_id")
         .agg(
             events=pl.len(),
@@ -40,6 +51,7 @@ def account_activity(events: pl.DataFrame, day: date) -> pl.DataFrame:
             }
         )
         .sort("account_id")
+        .collect()
     )
 
 
@@ -65,14 +77,20 @@ def _by_plan(frame: pl.DataFrame, plan_col: str, **aggs: pl.Expr) -> pl.DataFram
 
 
 def revenue_protection(
-    events: pl.DataFrame, accounts: pl.DataFrame, drops: pl.DataFrame, day: date
+    events: Events, accounts: pl.DataFrame, drops: pl.DataFrame, day: date
 ) -> pl.DataFrame:
     """MRR movements, revenue at risk and recovered, and payment health, by plan and in total.
 
-    `events` are the day's typed PostHog events, `accounts` the account snapshot (opening and
-    closing state), `drops` the accounts whose usage fell sharply.
+    `events` are the day's typed PostHog events (may be lazy), `accounts` the account snapshot
+    (opening and closing state), `drops` the accounts whose usage fell sharply.
     """
-    ev = events.with_columns(
+    lazy = events.lazy()
+    money, received = pl.collect_all([
+        lazy.filter(pl.col("event").is_in(REVENUE_EVENTS))
+        .select("event", "plan", "amount_minor", "mrr", "previous_mrr", "reason", "reactivation"),
+        lazy.group_by("plan").agg(events_received=pl.len()),
+    ])  # fmt: skip
+    ev = money.with_columns(
         amount_usd=pl.col("amount_minor").cast(pl.Float64) / 100,
         reactivation=pl.col("reactivation").fill_null(False),
     )
@@ -95,8 +113,7 @@ def revenue_protection(
         dunning_cancellations=(
             is_("subscription_cancelled") & (pl.col("reason") == "payment_failed")
         ).sum(),
-        events_received=pl.len(),
-    )  # fmt: skip
+    ).join(received, on="plan", how="full", coalesce=True)  # fmt: skip
     opening = _by_plan(
         accounts.filter(pl.col("opening_plan").is_not_null()),
         "opening_plan",
@@ -119,6 +136,8 @@ def revenue_protection(
     )
     additive = [c for c in per_plan.columns if c != "plan"]
     total = per_plan.select(pl.lit(TOTAL).alias("plan"), *[pl.col(c).sum() for c in additive])
+    # Events without a plan (anonymous visitors) count in the total only.
+    total = total.with_columns(events_received=pl.lit(received.get_column("events_received").sum()))
     table = pl.concat([per_plan, total], how="vertical_relaxed").cast(
         {c: pl.Float64 for c in additive if c.endswith(("mrr", "amount"))}
         | {c: pl.Int64 for c in additive if not c.endswith(("mrr", "amount"))}

@@ -36,7 +36,12 @@ class _ParquetPartitions(dg.UPathIOManager):
         else:
             tmp.rename(path)
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame | pl.LazyFrame:
+        # An input annotated pl.LazyFrame gets a scan: the consumer reads only the columns and
+        # rows it uses, streaming, which is what makes a 10 M-event day cheap to aggregate.
+        if context.dagster_type.typing_type is pl.LazyFrame:
+            local = path.protocol in ("", "file", "local")
+            return pl.scan_parquet(path.path if local else str(path))
         with path.open("rb") as fh:
             return pl.read_parquet(fh)
 

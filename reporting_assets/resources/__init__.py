@@ -47,3 +47,13 @@ def build_resources(settings: Settings) -> dict[str, object]:
             sqlite_path=f"{settings.storage.data_root}/app.db",
         ),
     }
+
+
+__all__ = [
+    "AppDatabase",
+    "AssetHistory",
+    "PartitionedParquetIOManager",
+    "PostHogEventsResource",
+    "WarehouseResource",
+    "build_resources",
+]

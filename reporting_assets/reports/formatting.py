@@ -1,0 +1,34 @@
+"""How numbers are written for people: one place, so a PDF, a workbook and an email agree."""
+
+from __future__ import annotations
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A number as an executive reads it: $1,234,567 · 4.2% · 12 · 3.5 h."""
+    if value is None:
+        return "–"
+    if unit == "usd":
+        return f"-${abs(value):,.0f}" if value < 0 else f"${value:,.0f}"
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    if unit == "minutes":
+        return f"{value:,.0f} min"
+    if unit in ("per_100_accounts", "usd_per_k"):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def format_delta(delta: float | None, unit: str) -> str:
+    """A change with its sign: +$1,200 · −0.8 pts · +3."""
+    if delta is None:
+        return "–"
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    magnitude = abs(delta)
+    if unit == "ratio":
+        return f"{sign}{magnitude * 100:.1f} pts"
+    body = format_value(magnitude, unit)
+    return f"{sign}{body}"

@@ -1,0 +1,108 @@
+"""What a report says, independent of its format: the numbers, the sentences and the checks.
+
+Every renderer (PDF, workbook, email, deck) takes a `ReportData` and lays it out; none of them
+computes a number of its own, so the same figure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+Status = Literal["green", "amber", "red", "grey"]
+Unit = Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline number with its comparison and status."""
+
+    key: str
+    label: str
+    unit: Unit
+    value: float | None
+    previous: float | None
+    target: float | None
+    direction: Literal["higher_is_better", "lower_is_better", "neutral"]
+    status: Status
+    description: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+
+@dataclass(frozen=True)
+class Column:
+    """How a table column is labelled and formatted."""
+
+    name: str
+    label: str
+    unit: Unit | Literal["text", "date", "bool"] = "text"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the report: a heading, a sentence or two, a table and its charts."""
+
+    key: str
+    title: str
+    intro: str
+    table: pl.DataFrame
+    columns: list[Column]
+    charts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One quality check and its result, for the quality appendix."""
+
+    asset: str
+    check: str
+    passed: bool
+    severity: str
+    description: str
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    rule: str
+    metric: str
+    severity: str
+    value: float | None
+    threshold: float
+    since: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Branding:
+    company_name: str
+    primary_color: str
+    accent_color: str
+    logo_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report for one period says."""
+
+    report_key: str
+    title: str
+    cadence: str
+    period_key: str
+    period_label: str
+    data_through: str
+    generated_at: str
+    branding: Branding
+    kpis: list[Kpi]
+    summary: list[str]
+    alerts: list[AlertRow]
+    sections: list[Section]
+    quality: list[CheckRow]
+    definitions: list[tuple[str, str, str]]  # (label, unit, what it means)
+    report_url: str = ""

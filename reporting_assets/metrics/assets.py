@@ -30,6 +30,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    check_name,
     check_specs,
     to_result,
 )
@@ -39,6 +40,7 @@ from reporting_assets.quality.schemas import (
     OperationalEfficiencyDaily,
     RevenueProtectionDaily,
 )
+from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import AssetHistory
 from reporting_assets.sources.assets import same_weekday_keys
 
@@ -112,7 +114,21 @@ def standard_gates(
     }  # fmt: skip
 
 
-def _emit(asset: str, table: pl.DataFrame, day: date, outcomes: dict, extra: dict | None = None):
+def _emit(
+    context: dg.AssetExecutionContext,
+    app_db: AppDatabase,
+    asset: str,
+    table: pl.DataFrame,
+    day: date,
+    outcomes: dict,
+    extra: dict | None = None,
+):
+    app_db.record_checks(
+        asset,
+        context.partition_key,
+        context.run.run_id,
+        {check_name(asset, f): o for f, o in outcomes.items()},
+    )
     yield dg.Output(
         table,
         metadata={
@@ -133,7 +149,9 @@ def _emit(asset: str, table: pl.DataFrame, day: date, outcomes: dict, extra: dic
     check_specs=check_specs("account_activity_daily", [COMPLETE]),
     code_version="1",
 )
-def account_activity_daily(context: dg.AssetExecutionContext, posthog_events: pl.LazyFrame):
+def account_activity_daily(
+    context: dg.AssetExecutionContext, posthog_events: pl.LazyFrame, app_db: AppDatabase
+):
     """How much each customer account used the product during the day: events, active users,
     page views and feature uses."""
     day = day_window(context.partition_key).day
@@ -141,7 +159,13 @@ def account_activity_daily(context: dg.AssetExecutionContext, posthog_events: pl
     received = posthog_events.select(pl.len()).collect().item()
     outcome = checks.completeness(table, None, sources={"posthog_events": received})
     yield from _emit(
-        "account_activity_daily", table, day, {COMPLETE: outcome}, {"active_accounts": table.height}
+        context,
+        app_db,
+        "account_activity_daily",
+        table,
+        day,
+        {COMPLETE: outcome},
+        {"active_accounts": table.height},
     )
 
 
@@ -160,6 +184,7 @@ def revenue_protection_daily(
     account_snapshot: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
     asset_history: AssetHistory,
+    app_db: AppDatabase,
 ):
     """MRR movements (new, expansion, contraction, churn), MRR at risk and revenue recovered,
     and the health of payments, by plan and in total."""
@@ -218,7 +243,7 @@ def revenue_protection_daily(
         identities=identities, extra_business_problems=unbalanced,
     )  # fmt: skip
     row = total.row(0, named=True)
-    yield from _emit("revenue_protection_daily", table, day, outcomes, {
+    yield from _emit(context, app_db, "revenue_protection_daily", table, day, outcomes, {
         "closing_mrr": row["closing_mrr"], "net_new_mrr": row["net_new_mrr"],
         "mrr_at_risk": row["mrr_at_risk"], "accounts_with_usage_drop": drops.height,
     })  # fmt: skip
@@ -237,6 +262,7 @@ def cost_optimization_daily(
     cost_savings: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
     asset_history: AssetHistory,
+    app_db: AppDatabase,
 ):
     """Cloud and vendor spend against budget, unit costs, idle and anomalous spend, and savings
     identified vs realized."""
@@ -264,7 +290,7 @@ def cost_optimization_daily(
         identities=identities,
     )  # fmt: skip
     flagged = table.filter(pl.col("anomalous") | pl.col("idle_candidate"))
-    yield from _emit("cost_optimization_daily", table, day, outcomes, {
+    yield from _emit(context, app_db, "cost_optimization_daily", table, day, outcomes, {
         "total_cost_usd": float(lines.get_column("cost_usd").sum()),
         "flagged_lines": dg.MetadataValue.md(markdown_preview(flagged.select(
             "service", "team", "cost_usd", "trailing_median_usd", "anomalous",
@@ -286,6 +312,7 @@ def operational_efficiency_daily(
     deploy_runs: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
     asset_history: AssetHistory,
+    app_db: AppDatabase,
 ):
     """Incidents and time to resolve, support backlog and SLAs, deploys and pipeline health,
     and the efficiency ratios an operations VP reads."""
@@ -298,7 +325,7 @@ def operational_efficiency_daily(
         asset_history, sources={"deploy_runs": deploy_runs.height,
                                 "account_activity_daily": account_activity_daily.height},
     )  # fmt: skip
-    yield from _emit("operational_efficiency_daily", table, window.day, outcomes)
+    yield from _emit(context, app_db, "operational_efficiency_daily", table, window.day, outcomes)
 
 
 # The alert list is what reaches executives first, so its own gate re-evaluates every rule
@@ -316,6 +343,7 @@ def critical_alerts_daily(
     cost_optimization_daily: pl.DataFrame,
     operational_efficiency_daily: pl.DataFrame,
     asset_history: AssetHistory,
+    app_db: AppDatabase,
 ):
     """Every alert rule evaluated on the day's metrics: value, threshold, severity (info,
     warning, critical) and since when it has been breaching."""
@@ -366,7 +394,7 @@ def critical_alerts_daily(
         ALERT_THRESHOLDS: checks.alerts_match_rules(
             alerts, s.alert_rules, s.metrics, long, day, list(HEADLINES)),
     }  # fmt: skip
-    yield from _emit("critical_alerts_daily", alerts, day, outcomes, {
+    yield from _emit(context, app_db, "critical_alerts_daily", alerts, day, outcomes, {
         "critical": firing.filter(pl.col("severity") == "critical").height,
         "warning": firing.filter(pl.col("severity") == "warning").height,
         "firing": dg.MetadataValue.md(markdown_preview(firing.select(

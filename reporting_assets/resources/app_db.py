@@ -26,6 +26,23 @@ source_loads = sa.Table(
     sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Every quality check result, per asset partition: the report's quality appendix and the data
+# team's notifications read it; the latest row per (asset, check, partition) is the current one.
+check_results = sa.Table(
+    "check_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("asset", sa.String(200), nullable=False),
+    sa.Column("check_name", sa.String(200), nullable=False),
+    sa.Column("partition_key", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_check_results_partition", "partition_key", "asset"),
+)
+
 
 def create_schema(engine: sa.Engine) -> None:
     """Create missing tables; safe when several processes start at once on a new database."""
@@ -83,6 +100,30 @@ class AppDatabase(dg.ConfigurableResource):
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
         return make_engine(url)
+
+    def record_checks(
+        self, asset: str, partition_key: str, run_id: str, outcomes: dict[str, object]
+    ) -> None:
+        """Keep each check outcome ({check name: CheckOutcome}) of one asset partition."""
+        now = datetime.now(UTC)
+        rows = [dict(asset=asset, check_name=name, partition_key=partition_key, run_id=run_id,
+                     passed=o.passed, severity=o.severity, description=o.description,
+                     evaluated_at=now) for name, o in outcomes.items()]  # fmt: skip
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(check_results.insert(), rows)
+
+    def latest_checks(self, partition_key: str, assets: list[str]) -> list[dict]:
+        """The latest result of every check of these assets for one partition."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(check_results)
+                .where(check_results.c.partition_key == partition_key,
+                       check_results.c.asset.in_(assets))
+                .order_by(check_results.c.id)
+            ).mappings().all()  # fmt: skip
+        latest = {(r["asset"], r["check_name"]): dict(r) for r in rows}
+        return sorted(latest.values(), key=lambda r: (assets.index(r["asset"]), r["check_name"]))
 
     def record_source_load(
         self, asset: str, partition_key: str, run_id: str, rows: int, backend: str

@@ -18,7 +18,13 @@ from reporting_assets.lib.events import property_problems, typed_events
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.partitions import DayWindow, daily_partitions, day_window
 from reporting_assets.quality.checks import CheckOutcome, completeness, schema_problems
-from reporting_assets.quality.dagster_checks import COMPLETE, SCHEMA, check_specs, to_result
+from reporting_assets.quality.dagster_checks import (
+    COMPLETE,
+    SCHEMA,
+    check_name,
+    check_specs,
+    to_result,
+)
 from reporting_assets.quality.schemas import AccountSnapshot, CloudCosts, PostHogEvents, RawEvents
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
@@ -100,6 +106,12 @@ def posthog_events(
     earlier = asset_history.row_counts("posthog_events", same_weekday_keys(window.day, 4))
     outcomes = posthog_event_checks(
         events, raw, problems, list(earlier.values()), quality.min_volume_share
+    )
+    app_db.record_checks(
+        "posthog_events",
+        context.partition_key,
+        context.run.run_id,
+        {check_name("posthog_events", f): o for f, o in outcomes.items()},
     )
     for family, outcome in outcomes.items():
         yield to_result("posthog_events", family, outcome)
@@ -278,13 +290,15 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
                 "preview": dg.MetadataValue.md(markdown_preview(frame)),
             },
         )
-        yield to_result(
+        required = {source.view: frame.height} if source.required else {}
+        outcome = completeness(frame, source.model, sources=required)
+        app_db.record_checks(
             source.name,
-            COMPLETE,
-            completeness(
-                frame, source.model, sources={source.view: frame.height} if source.required else {}
-            ),
+            context.partition_key,
+            context.run.run_id,
+            {check_name(source.name, COMPLETE): outcome},
         )
+        yield to_result(source.name, COMPLETE, outcome)
 
     return _asset
 

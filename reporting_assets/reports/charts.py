@@ -1,0 +1,186 @@
+"""Charts drawn from the metric tables (Plotly), exported in one batch through one browser.
+
+Builders are plain functions from frames to figures. `export_charts` renders every figure of a
+run through a single kaleido session (one Chromium), SVG for print and PNG for email and decks;
+starting a browser per chart costs seconds each.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+
+GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"
+FONT = "DejaVu Sans, Arial, sans-serif"
+
+
+class ChromiumMissingError(RuntimeError):
+    """Static chart export needs a Chrome or Chromium browser, and none was found."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure and the name it is exported under."""
+
+    name: str
+    figure: go.Figure
+    width: int = 900
+    height: int = 380
+
+
+def _layout(fig: go.Figure, title: str, primary: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 16, "color": primary}},
+        font={"family": FONT, "size": 12, "color": "#1F2933"},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.18, "x": 0},
+    )
+    fig.update_xaxes(showgrid=False, linecolor="#CBD2D9")
+    fig.update_yaxes(gridcolor="#E4E7EB", zeroline=False)
+    return fig
+
+
+def trend_chart(
+    history: pl.DataFrame,
+    metric: str,
+    title: str,
+    *,
+    target: float | None = None,
+    percent: bool = False,
+    money: bool = False,
+    primary: str = NEUTRAL,
+) -> go.Figure:
+    """A metric's daily values with its 7-day average and target line.
+
+    `history` is a long frame (date, metric, value).
+    """
+    series = history.filter(pl.col("metric") == metric).sort("date")
+    dates = series.get_column("date").to_list()
+    values = series.get_column("value").to_list()
+    avg = series.get_column("value").rolling_mean(7, min_samples=3).to_list()
+    fig = go.Figure()
+    fig.add_scatter(x=dates, y=values, mode="lines+markers", name="Daily", line={"color": primary,
+                    "width": 2}, marker={"size": 4})  # fmt: skip
+    fig.add_scatter(
+        x=dates, y=avg, mode="lines", name="7-day average", line={"color": MUTED, "dash": "dot"}
+    )
+    if target is not None:
+        fig.add_hline(
+            y=target,
+            line={"color": GOOD, "dash": "dash"},
+            annotation_text="target",
+            annotation_position="top left",
+        )
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    if money:
+        fig.update_yaxes(tickprefix="$", tickformat=",.0f")
+    return _layout(fig, title, primary)
+
+
+def budget_bars(costs: pl.DataFrame, title: str, primary: str = NEUTRAL) -> go.Figure:
+    """Spend per service against its budget for the day (line rows of cost_optimization_daily)."""
+    lines = (
+        costs.filter(pl.col("level") == "line")
+        .group_by("service")
+        .agg(pl.col("cost_usd").sum(), pl.col("daily_budget_usd").sum())
+        .sort("cost_usd", descending=True)
+    )
+    over = (lines.get_column("cost_usd") > lines.get_column("daily_budget_usd")).to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        x=lines.get_column("service").to_list(),
+        y=lines.get_column("cost_usd").to_list(),
+        name="Spend",
+        marker_color=[BAD if o else primary for o in over],
+    )
+    fig.add_scatter(
+        x=lines.get_column("service").to_list(),
+        y=lines.get_column("daily_budget_usd").to_list(),
+        name="Budget",
+        mode="markers",
+        marker={
+            "symbol": "line-ew",
+            "size": 28,
+            "color": "#1F2933",
+            "line": {"width": 3, "color": "#1F2933"},
+        },
+    )
+    fig.update_yaxes(tickprefix="$", tickformat=",.0f")
+    return _layout(fig, title, primary)
+
+
+def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
+    """The day's MRR bridge: opening, each movement, closing (a row of revenue_protection_daily)."""
+    steps = [
+        ("Opening", total["opening_mrr"], "absolute"),
+        ("New", total["new_mrr"], "relative"),
+        ("Reactivation", total["reactivation_mrr"], "relative"),
+        ("Expansion", total["expansion_mrr"], "relative"),
+        ("Contraction", -total["contraction_mrr"], "relative"),
+        ("Churn", -total["churned_mrr"], "relative"),
+        ("Closing", total["closing_mrr"], "total"),
+    ]
+    fig = go.Figure(go.Waterfall(
+        x=[s[0] for s in steps], y=[s[1] for s in steps], measure=[s[2] for s in steps],
+        increasing={"marker": {"color": GOOD}}, decreasing={"marker": {"color": BAD}},
+        totals={"marker": {"color": primary}}, connector={"line": {"color": MUTED}},
+        text=[f"${v:,.0f}" for v in (s[1] for s in steps)], textposition="outside",
+    ))  # fmt: skip
+    opening, closing = total["opening_mrr"], total["closing_mrr"]
+    low = min(opening, closing) - max(abs(total["net_new_mrr"]), 1) * 4
+    fig.update_yaxes(
+        range=[max(low, 0), max(opening, closing) * 1.004 + 1], tickprefix="$", tickformat=",.0f"
+    )
+    fig.update_layout(showlegend=False)
+    return _layout(fig, title, primary)
+
+
+def browser_path() -> str:
+    """The Chrome/Chromium kaleido will drive, or a clear error saying how to install one."""
+    candidates = [
+        os.environ.get("BROWSER_PATH"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ]
+    for c in candidates:
+        if c and Path(c).exists():
+            return c
+    raise ChromiumMissingError(
+        "Charts need a Chromium browser and none was found. Install it with "
+        "`sudo apt-get install -y chromium` (or run `make setup`), or point BROWSER_PATH at a "
+        "Chrome/Chromium binary."
+    )
+
+
+def export_charts(
+    charts: list[Chart], folder: Path, formats: tuple[str, ...] = ("svg", "png")
+) -> dict[str, dict[str, Path]]:
+    """Write every chart in every format through one browser; return {name: {format: path}}."""
+    import kaleido
+
+    if not charts:
+        return {}
+    os.environ.setdefault("BROWSER_PATH", browser_path())
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs, paths = [], {}
+    for chart in charts:
+        for fmt in formats:
+            path = folder / f"{chart.name}.{fmt}"
+            paths.setdefault(chart.name, {})[fmt] = path
+            opts = {"width": chart.width, "height": chart.height, "format": fmt}
+            if fmt == "png":
+                opts["scale"] = 2
+            jobs.append({"fig": chart.figure, "path": str(path), "opts": opts})
+    errors = kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False})
+    if errors:
+        raise RuntimeError(f"chart export failed: {errors[0]!r}")
+    return paths

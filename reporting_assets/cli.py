@@ -226,7 +226,9 @@ def demo(days, events_per_day, history_days) -> None:
                        if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
     unexpected = []
     for key in days_to_run:
-        ok = run_job("daily_metrics_job", key, quiet=True)
+        # The latest day also renders its reports; earlier days only feed the history checks.
+        job = "daily_report_job" if key == days_to_run[-1] else "daily_metrics_job"
+        ok = run_job(job, key, quiet=True)
         if not ok and key in expected_blocks:
             click.echo(
                 f"    (expected: the demo injected a {expected_blocks[key]} on {key}; the "
@@ -237,9 +239,16 @@ def demo(days, events_per_day, history_days) -> None:
     data_root = resolve(settings.storage.data_root)
     day = spec.end.isoformat()
     click.echo(f"3. Produced for {day}:")
-    for f in sorted((data_root / "assets").glob(f"*/{day}.parquet")):
-        click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
+    tables = sorted((data_root / "assets").glob(f"*/{day}.parquet"))
+    click.echo(
+        f"   {len(tables)} asset partitions under {(data_root / 'assets').relative_to(resolve('.'))}/"
+        f"<asset>/{day}.parquet"
+    )
     _print_latest(data_root, day)
+    artifacts = resolve(settings.storage.artifact_root)
+    for report in sorted(artifacts.glob(f"*/{day}/v*")):
+        for f in sorted(p for p in report.iterdir() if p.is_file()):
+            click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
     click.echo(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."

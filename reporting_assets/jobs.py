@@ -3,6 +3,7 @@
 import dagster as dg
 
 from reporting_assets.metrics.assets import METRICS_GROUP
+from reporting_assets.reports.assets import REPORTS_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
@@ -15,4 +16,12 @@ daily_metrics_job = dg.define_asset_job(
     "daily_metrics_job",
     selection=dg.AssetSelection.groups(SOURCES_GROUP, METRICS_GROUP),
     description="Load one New York day's sources and compute, check and alert on its metrics.",
+)
+
+daily_report_job = dg.define_asset_job(
+    "daily_report_job",
+    selection=dg.AssetSelection.groups(SOURCES_GROUP, METRICS_GROUP)
+    | (dg.AssetSelection.groups(REPORTS_GROUP) & dg.AssetSelection.assets("daily_executive")),
+    description="One New York day end to end: sources, metrics and checks, then the daily "
+    "report's PDF, workbook and email body.",
 )

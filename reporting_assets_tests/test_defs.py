@@ -32,9 +32,15 @@ EXPECTED_ASSETS = {
     "cost_optimization_daily": ("metrics_daily", "daily"),
     "operational_efficiency_daily": ("metrics_daily", "daily"),
     "critical_alerts_daily": ("metrics_daily", "daily"),
+    "daily_executive": ("reports", "daily"),
 }
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
-EXPECTED_JOBS = {"daily_sources_job": SOURCES, "daily_metrics_job": set(EXPECTED_ASSETS)}
+METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
+EXPECTED_JOBS = {
+    "daily_sources_job": SOURCES,
+    "daily_metrics_job": METRICS,
+    "daily_report_job": METRICS | {"daily_executive"},
+}
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
 EXPECTED_CHECKS = {
     "posthog_events": {"posthog_events_matches_schema", "posthog_events_complete"},

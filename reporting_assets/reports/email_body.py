@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from functools import cache
 from pathlib import Path
 
@@ -165,11 +165,15 @@ def chart_cid(report: ReportData, name: str) -> str:
 
 
 def _chart_title(report: ReportData, name: str) -> str:
+    """Alt text for a chart. It goes in an attribute, where css_inline writes `<` back unescaped
+    (valid HTML, but no reason to carry markup-looking text there), so angle brackets go."""
     pretty = name.replace("_", " ").replace("-", " ").strip().capitalize() or "Chart"
+    title = pretty
     for section in report.sections:
         if name in section.charts:
-            return f"{section.title}: {pretty.lower()}"
-    return pretty
+            title = f"{section.title}: {pretty.lower()}"
+            break
+    return re.sub(r"[<>]", "", title)
 
 
 def _context(report: ReportData) -> dict:
@@ -239,16 +243,22 @@ def build_message(
     cids = {name: chart_cid(report, name) for name, _ in inline}
 
     msg = EmailMessage()
+    msg["MIME-Version"] = "1.0"
     msg["Subject"] = subject or f"{report.title} — {report.period_label}"
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
-    msg.set_content(render_email_text(report), subtype="plain", cte="quoted-printable")
-    msg.add_alternative(render_email_html(report, cids), subtype="html", cte="quoted-printable")
-    msg.make_related()
+
+    body = MIMEPart()
+    body.set_content(render_email_text(report), subtype="plain", cte="quoted-printable")
+    body.add_alternative(render_email_html(report, cids), subtype="html", cte="quoted-printable")
+
+    msg.make_related()  # empty multipart/related; the alternative goes first, then the images
+    msg.attach(body)
     for name, png in inline:
-        msg.add_related(
+        image = MIMEPart()  # MIMEPart, not EmailMessage: no MIME-Version header on sub-parts
+        image.set_content(
             png,
             maintype="image",
             subtype="png",
@@ -256,4 +266,5 @@ def build_message(
             filename=f"{_cid_atom(name)}.png",
             disposition="inline",
         )
+        msg.attach(image)
     return msg

@@ -19,6 +19,8 @@ def _optional_env(name: str | None) -> dg.EnvVar | None:
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of this deployment, secrets from the environment only."""
+    from reporting_assets.reports.assets import ArtifactStoreResource
+
     ph = settings.sources.posthog
     wh = settings.sources.warehouse
     export_path = ph.export_path
@@ -41,6 +43,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             duckdb_path=wh.duckdb_path,
             postgres_url=_optional_env(wh.postgres_url_env),
         ),
+        "artifacts": ArtifactStoreResource(root=settings.storage.artifact_root),
         "app_db": AppDatabase(
             url=settings.storage.app_database_url
             or _optional_env(settings.storage.app_database_url_env),

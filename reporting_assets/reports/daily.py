@@ -1,0 +1,260 @@
+"""The daily executive report's content, built from the day's metric tables.
+
+Plain functions: the numbers come from the metric tables, the sentences are written from those
+numbers, and the status colours from the alert rules and targets in config.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from reporting_assets.config.models import Settings
+from reporting_assets.metrics.headline import HEADLINES, headline_values
+from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.reports.model import (
+    AlertRow,
+    Branding,
+    CheckRow,
+    Column,
+    Kpi,
+    ReportData,
+    Section,
+    Status,
+)
+
+DAILY_KPIS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
+              "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
+SEVERITY_STATUS: dict[str, Status] = {"critical": "red", "warning": "amber", "info": "green"}
+
+
+def headline(tables: dict[str, pl.DataFrame]) -> dict[str, float | None]:
+    """{metric: value} for the headline metrics the given tables hold."""
+    values: dict[str, float | None] = {}
+    for asset, table in tables.items():
+        for row in headline_values(asset, table).iter_rows(named=True):
+            values[row["metric"]] = row["value"]
+    return values
+
+
+def kpi_status(
+    metric: str, value: float | None, settings: Settings, alerts: pl.DataFrame
+) -> Status:
+    """Red / amber / green from the metric's alert rule if it has one, else from its target."""
+    if value is None:
+        return "grey"
+    rules = alerts.filter(pl.col("metric") == metric)
+    if rules.height:
+        worst = max(
+            rules.get_column("severity").to_list(), key=["info", "warning", "critical"].index
+        )
+        return SEVERITY_STATUS[worst]
+    m = settings.metrics[metric]
+    if m.target is None or m.direction == "neutral":
+        return "grey"
+    gap = (value - m.target) if m.direction == "higher_is_better" else (m.target - value)
+    if gap >= 0:
+        return "green"
+    tolerance = 0.05 if m.unit == "ratio" else abs(m.target) * 0.1
+    return "amber" if -gap <= tolerance else "red"
+
+
+def kpis(
+    today: dict,
+    previous: dict,
+    settings: Settings,
+    alerts: pl.DataFrame,
+    keys: tuple[str, ...] = DAILY_KPIS,
+) -> list[Kpi]:
+    out = []
+    for key in keys:
+        m = settings.metrics[key]
+        out.append(Kpi(key, m.label, m.unit, today.get(key), previous.get(key), m.target,
+                       m.direction, kpi_status(key, today.get(key), settings, alerts),
+                       m.description))  # fmt: skip
+    return out
+
+
+def _change_phrase(k: Kpi) -> str:
+    if k.delta is None or k.delta == 0:
+        return f"{k.label} was {format_value(k.value, k.unit)}, unchanged on the day"
+    verb = "rose" if k.delta > 0 else "fell"
+    return (
+        f"{k.label} {verb} {format_delta(k.delta, k.unit).lstrip('+−±')} to "
+        f"{format_value(k.value, k.unit)}"
+    )
+
+
+def executive_summary(
+    revenue_total: dict,
+    kpi_list: list[Kpi],
+    alerts: pl.DataFrame,
+    checks: list[CheckRow],
+    settings: Settings,
+) -> list[str]:
+    """Plain sentences written from the numbers: MRR, the biggest moves, alerts, decisions,
+    data quality."""
+    r = revenue_total
+    direction = "up" if r["net_new_mrr"] > 0 else "down" if r["net_new_mrr"] < 0 else "flat"
+    sentences = [
+        f"MRR closed at {format_value(r['closing_mrr'], 'usd')}, {direction} "
+        f"{format_value(abs(r['net_new_mrr']), 'usd')} on the day: "
+        f"{format_value(r['new_mrr'] + r['reactivation_mrr'], 'usd')} new and won back, "
+        f"{format_value(r['expansion_mrr'], 'usd')} expansion, "
+        f"{format_value(r['contraction_mrr'], 'usd')} contraction and "
+        f"{format_value(r['churned_mrr'], 'usd')} churned."
+    ]
+    moved = [k for k in kpi_list if k.key not in ("mrr", "net_new_mrr") and k.delta
+             and k.previous not in (None, 0)]  # fmt: skip
+    moved.sort(key=lambda k: abs(k.delta / k.previous), reverse=True)
+    if moved:
+        sentences.append(
+            "Biggest movements: " + "; ".join(_change_phrase(k) for k in moved[:2]) + "."
+        )
+    firing = alerts.filter(pl.col("severity") != "info").sort(
+        pl.col("severity").replace_strict({"critical": 0, "warning": 1}), "rule"
+    )
+    if firing.is_empty():
+        sentences.append("No alert rule is breached.")
+    else:
+        parts = []
+        for a in firing.iter_rows(named=True):
+            m = settings.metrics[a["metric"]]
+            parts.append(
+                f"{m.label.lower()} at {format_value(a['value'], m.unit)} "
+                f"({a['severity']}; threshold {format_value(a['threshold'], m.unit)})"
+            )
+        sentences.append(
+            f"{len(parts)} alert{'s' if len(parts) > 1 else ''} "
+            f"need{'' if len(parts) > 1 else 's'} attention: " + "; ".join(parts) + "."
+        )
+        rules = {r.name: r for r in settings.alert_rules}
+        for a in firing.filter(pl.col("severity") == "critical").iter_rows(named=True):
+            why = rules[a["rule"]].description if a["rule"] in rules else ""
+            since = a["breaching_since"]
+            sentences.append(
+                f"Decision needed: {settings.metrics[a['metric']].label.lower()} has breached its "
+                f"critical threshold since {since:%-d %B}. {why}".strip()
+            )
+    failed = [c for c in checks if not c.passed]
+    if not failed:
+        sentences.append(f"All {len(checks)} data quality checks passed.")
+    else:
+        sentences.append(
+            f"{len(checks) - len(failed)} of {len(checks)} data quality checks "
+            f"passed; {len(failed)} raised a warning (see the quality appendix)."
+        )
+    return sentences
+
+
+def period_label(day: date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def data_through(day: date, tz: str) -> str:
+    zone = {"America/New_York": "ET"}.get(tz, tz)
+    return f"Data through 11:59 pm {zone}, {day:%A} {day.day} {day:%B %Y}"
+
+
+REVENUE_COLUMNS = [
+    Column("plan", "Plan"), Column("opening_mrr", "Opening MRR", "usd"),
+    Column("new_mrr", "New", "usd"), Column("expansion_mrr", "Expansion", "usd"),
+    Column("contraction_mrr", "Contraction", "usd"), Column("churned_mrr", "Churned", "usd"),
+    Column("closing_mrr", "Closing MRR", "usd"), Column("mrr_at_risk", "MRR at risk", "usd"),
+    Column("payment_failure_rate", "Payment failures", "ratio"),
+]  # fmt: skip
+COST_COLUMNS = [
+    Column("service", "Service"), Column("vendor", "Vendor"), Column("team", "Team"),
+    Column("cost_usd", "Spend", "usd"), Column("daily_budget_usd", "Budget", "usd"),
+    Column("budget_variance", "vs budget", "ratio"),
+    Column("trailing_median_usd", "Usual (28-day median)", "usd"),
+    Column("anomalous", "Anomalous", "bool"), Column("idle_candidate", "Idle", "bool"),
+]  # fmt: skip
+OPERATIONS_COLUMNS = [Column("measure", "Measure"), Column("value", "Value", "text")]
+OPERATIONS_ROWS = [
+    ("incidents_opened", "Incidents opened", "count"), ("sev1_opened", "Sev1 opened", "count"),
+    ("mttr_hours", "MTTR (sev1–2)", "hours"), ("open_incidents", "Open incidents", "count"),
+    ("tickets_opened", "Tickets opened", "count"), ("ticket_backlog", "Backlog", "count"),
+    ("first_response_sla_rate", "First response within SLA", "ratio"),
+    ("resolution_sla_rate", "Resolution within SLA", "ratio"),
+    ("deploys", "Deploys", "count"), ("pipeline_success_rate", "Pipeline success", "ratio"),
+    ("tickets_per_100_accounts", "Tickets per 100 accounts", "per_100_accounts"),
+]  # fmt: skip
+
+
+def build_daily_report(
+    key: str,
+    day: date,
+    tables: dict[str, pl.DataFrame],
+    previous_tables: dict[str, pl.DataFrame],
+    checks: list[CheckRow],
+    settings: Settings,
+    *,
+    generated_at: datetime,
+    report_url: str = "",
+) -> ReportData:
+    """The daily executive report for `day` from the day's (and the day before's) tables."""
+    report = settings.reports[key]
+    alerts = tables["critical_alerts_daily"]
+    today_values = headline(tables)
+    previous_values = headline(previous_tables)
+    kpi_list = kpis(today_values, previous_values, settings, alerts)
+    revenue = tables["revenue_protection_daily"]
+    revenue_total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
+    costs = tables["cost_optimization_daily"]
+    ops = tables["operational_efficiency_daily"].row(0, named=True)
+    ops_table = pl.DataFrame({
+        "measure": [label for _, label, _ in OPERATIONS_ROWS],
+        "value": [format_value(ops[c], unit) for c, _, unit in OPERATIONS_ROWS],
+    })  # fmt: skip
+    flagged = costs.filter(pl.col("anomalous") | pl.col("idle_candidate"))
+    total_spend = costs.filter(pl.col("level") == "total").get_column("cost_usd")[0]
+    sections = {
+        "revenue_protection": Section(
+            "revenue_protection", "Revenue protection",
+            f"MRR movements by plan. {revenue_total['usage_drop_accounts']} paying account(s) "
+            f"used the product sharply less this week than before "
+            f"({format_value(revenue_total['usage_drop_mrr'], 'usd')} MRR).",
+            revenue, REVENUE_COLUMNS, ["mrr_waterfall", "mrr_trend"]),
+        "cost_optimization": Section(
+            "cost_optimization", "Cost optimization",
+            f"Spend of {format_value(total_spend, 'usd')}"
+            f" across {costs.filter(pl.col('level') == 'line').height} cost lines; "
+            f"{flagged.height} flagged as anomalous or idle.",
+            costs.filter(pl.col("level") == "line").sort("cost_usd", descending=True),
+            COST_COLUMNS, ["budget_bars"]),
+        "operational_efficiency": Section(
+            "operational_efficiency", "Operational efficiency",
+            "Incidents, support and delivery for the day.", ops_table, OPERATIONS_COLUMNS,
+            ["sla_trend"]),
+    }  # fmt: skip
+    alert_rows = [
+        AlertRow(a["rule"], a["metric"], a["severity"], a["value"], a["threshold"],
+                 a["breaching_since"].isoformat() if a["breaching_since"] else None, a["message"])
+        for a in alerts.filter(pl.col("severity") != "info").iter_rows(named=True)
+    ]  # fmt: skip
+    definitions = [
+        (settings.metrics[m].label, settings.metrics[m].unit, settings.metrics[m].description)
+        for m in HEADLINES
+        if m in settings.metrics
+    ]
+    b = settings.branding
+    return ReportData(
+        report_key=key,
+        title=report.title,
+        cadence=report.cadence,
+        period_key=day.isoformat(),
+        period_label=period_label(day),
+        data_through=data_through(day, settings.calendar.report_timezone),
+        generated_at=f"{generated_at:%Y-%m-%d %H:%M} "
+        f"{ {'America/New_York': 'ET'}.get(settings.calendar.report_timezone, '') }".strip(),
+        branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
+        kpis=kpi_list,
+        summary=executive_summary(revenue_total, kpi_list, alerts, checks, settings),
+        alerts=alert_rows,
+        sections=[sections[s] for s in report.sections if s in sections],
+        quality=checks,
+        definitions=definitions,
+        report_url=report_url,
+    )

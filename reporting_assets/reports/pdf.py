@@ -1,0 +1,60 @@
+"""PDF reports: Jinja2 HTML/CSS templates laid out for print by WeasyPrint."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import jinja2
+
+from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.reports.model import Kpi, ReportData
+
+TEMPLATES = Path(__file__).parent / "templates"
+NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _cell(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "bool":
+        return "yes" if value else ""
+    if unit == "date" and isinstance(value, date):
+        return value.isoformat()
+    if unit in NUMERIC and isinstance(value, int | float):
+        return format_value(float(value), unit)
+    return str(value)
+
+
+def _delta_class(k: Kpi) -> str:
+    if k.delta is None or k.delta == 0 or k.direction == "neutral":
+        return "flat"
+    better = k.delta > 0 if k.direction == "higher_is_better" else k.delta < 0
+    return "good" if better else "bad"
+
+
+def render_html(report: ReportData, charts: dict[str, str]) -> str:
+    """The report as print HTML; `charts` maps chart names to image URLs (file:// or data:)."""
+    return _env.get_template("report.html.j2").render(
+        r=report, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
+        fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
+    )  # fmt: skip
+
+
+def render_pdf(report: ReportData, charts: dict[str, Path], path: Path) -> dict:
+    """Write the report to `path`; return its page count."""
+    from weasyprint import HTML
+
+    html = render_html(report, {name: p.resolve().as_uri() for name, p in charts.items()})
+    document = HTML(string=html, base_url=str(TEMPLATES)).render()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.write_pdf(path)
+    return {"pages": len(document.pages)}

@@ -1,0 +1,189 @@
+"""The daily report end to end: rendered from a day of the demo company through Dagster, then
+read back — every number in the PDF, the workbook and the email equals the metric tables."""
+
+import email
+import email.policy
+import re
+import shutil
+import subprocess
+from datetime import date
+
+import dagster as dg
+import openpyxl
+import polars as pl
+import pytest
+
+from reporting_assets.config import get_settings
+from reporting_assets.definitions import defs
+from reporting_assets.metrics.assets import metric_assets
+from reporting_assets.reports import charts
+from reporting_assets.reports.assets import ArtifactStoreResource, report_assets
+from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.pdf import render_html, render_pdf
+from reporting_assets.reports.store import ArtifactStore
+from reporting_assets.resources import build_resources
+from reporting_assets.resources.sources import PostHogEventsResource
+from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
+from reporting_assets.sources.assets import source_assets
+from reporting_assets_tests.reports.sample import FORMULA_NAME, HOSTILE_NAME, sample_report
+
+DAY = "2026-03-14"  # the payment-failure spike of the test company: a critical alert
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@pytest.fixture(scope="module")
+def rendered(demo_company, reporting_home):
+    """Metrics for the day before, then the whole daily report job for DAY."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert (
+            defs.resolve_job_def("daily_metrics_job")
+            .execute_in_process(partition_key="2026-03-13", instance=instance, run_config=QUIET)
+            .success
+        )
+        result = defs.resolve_job_def("daily_report_job").execute_in_process(
+            partition_key=DAY, instance=instance, run_config=QUIET)  # fmt: skip
+    assert result.success
+    assets = reporting_home / "var/data/assets"
+    tables = {a: pl.read_parquet(assets / a / f"{DAY}.parquet") for a in (
+        "revenue_protection_daily", "cost_optimization_daily", "operational_efficiency_daily",
+        "critical_alerts_daily")}  # fmt: skip
+    store = ArtifactStore(reporting_home / "var/artifacts")
+    version = store.latest("daily_executive", DAY)
+    mat = result.asset_materializations_for_node("daily_executive")[0]
+    return {"tables": tables, "version": version, "metadata": mat.metadata}
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+def test_pdf_numbers_equal_the_metric_tables(rendered):
+    version = rendered["version"]
+    text = pdf_text(version / f"daily_executive_{DAY}.pdf")
+    revenue = rendered["tables"]["revenue_protection_daily"]
+    for row in revenue.iter_rows(named=True):
+        assert format_value(row["closing_mrr"], "usd") in text, row["plan"]
+        assert format_value(row["opening_mrr"], "usd") in text, row["plan"]
+    total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
+    assert format_value(total["payment_failure_rate"], "ratio") in text
+    costs = rendered["tables"]["cost_optimization_daily"]
+    for row in costs.filter(pl.col("level") == "line").iter_rows(named=True):
+        assert format_value(row["cost_usd"], "usd") in text, row["service"]
+    alert = (
+        rendered["tables"]["critical_alerts_daily"]
+        .filter(pl.col("rule") == "payment_failures_high")
+        .row(0, named=True)
+    )
+    assert alert["severity"] == "critical"
+    assert "Decision needed" in text and "Payment failure rate" in text
+    assert f"Data through 11:59 pm ET, {date.fromisoformat(DAY):%A} 14 March 2026" in text
+    assert "Quality appendix" in text and "posthog_events_complete" in text
+    pages = subprocess.run(
+        ["pdfinfo", str(version / f"daily_executive_{DAY}.pdf")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(rf"^Pages:\s+{rendered['metadata']['pages'].value}$", pages, re.M)
+
+
+def test_workbook_cells_equal_the_metric_tables(rendered):
+    wb = openpyxl.load_workbook(rendered["version"] / f"daily_executive_{DAY}.xlsx")
+    assert wb.sheetnames[0] == "Summary" and wb.sheetnames[-1] == "README"
+    revenue = rendered["tables"]["revenue_protection_daily"]
+    ws = wb["Revenue protection"]
+    header = [c.value for c in ws[1]]
+    rows = {
+        r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
+    }
+    for row in revenue.iter_rows(named=True):
+        assert rows[row["plan"]]["Closing MRR"] == row["closing_mrr"]
+        assert isinstance(rows[row["plan"]]["Closing MRR"], int | float)  # a number, not text
+    summary = wb["Summary"]
+    values = {r[0]: r[1] for r in summary.iter_rows(min_row=7, max_row=14, values_only=True)}
+    total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
+    assert values["Monthly recurring revenue"] == total["closing_mrr"]
+    assert values["Payment failure rate"] == pytest.approx(total["payment_failure_rate"])
+
+
+def test_email_structure_and_recipients(rendered):
+    msg = email.message_from_bytes((rendered["version"] / "email.eml").read_bytes(),
+                                   policy=email.policy.default)  # fmt: skip
+    assert msg.get_content_type() == "multipart/related"
+    alternative = msg.get_payload()[0]
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    html = alternative.get_payload()[1].get_content()
+    images = {p["Content-ID"].strip("<>"): p for p in msg.get_payload()[1:]}
+    assert len(images) == 2
+    for cid in images:
+        assert f"cid:{cid}" in html
+    settings = get_settings()
+    lists = [settings.distribution_lists[n] for n in
+             settings.reports["daily_executive"].distribution_lists]  # fmt: skip
+    assert sorted(a.strip() for a in msg["To"].split(",")) == sorted(
+        a for lst in lists for a in lst.to
+    )
+    total = rendered["tables"]["revenue_protection_daily"].filter(pl.col("plan") == "total")
+    assert format_value(total["closing_mrr"][0], "usd") in html
+    assert len(bytes(msg)) < 2_000_000
+
+
+def test_artifact_metadata_lists_files_with_hashes(rendered):
+    files = rendered["metadata"]["files"].value
+    assert {f["kind"] for f in files} == {"pdf", "xlsx", "email"}
+    for f in files:
+        assert (rendered["version"] / f["file"]).stat().st_size == f["bytes"]
+        assert len(f["sha256"]) == 64
+    assert rendered["metadata"]["preview"].value.startswith("![chart](data:image/png;base64,")
+
+
+def test_a_distributed_version_is_never_overwritten(tmp_path):
+    store = ArtifactStore(tmp_path)
+    draft = store.draft_dir("daily_executive", DAY)
+    (draft / "report.pdf").write_text("first")
+    v1 = store.publish("daily_executive", DAY, draft)
+    draft = store.draft_dir("daily_executive", DAY)
+    (draft / "report.pdf").write_text("second draft")
+    assert store.publish("daily_executive", DAY, draft) == v1  # a draft is replaced
+    store.mark_distributed(v1)
+    draft = store.draft_dir("daily_executive", DAY)
+    (draft / "report.pdf").write_text("after sending")
+    v2 = store.publish("daily_executive", DAY, draft)
+    assert v2.name == "v2" and (v1 / "report.pdf").read_text() == "second draft"
+
+
+def test_templates_keep_hostile_text_inert(tmp_path):
+    report = sample_report()
+    html = render_html(report, {})
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    render_pdf(report, {}, tmp_path / "r.pdf")
+    text = pdf_text(tmp_path / "r.pdf")
+    assert '<script>alert("x")</script> Harbor Media' in text
+    assert FORMULA_NAME in text and HOSTILE_NAME in text
+
+
+def test_no_chromium_gives_a_clear_message(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    with pytest.raises(charts.ChromiumMissingError, match="apt-get install -y chromium"):
+        charts.browser_path()
+
+
+def test_a_blocking_check_upstream_means_no_artifact(demo_company, tmp_path):
+    export = tmp_path / "events"
+    shutil.copytree(demo_company["path"] / "posthog" / "events", export)
+    for f in export.glob("2026-03-1[01]T*.parquet"):
+        pl.read_parquet(f).clear().write_parquet(f)
+    resources = {
+        **build_resources(get_settings()),
+        "io_manager": PartitionedParquetIOManager(root=str(tmp_path / "assets")),
+        "asset_history": AssetHistory(root=str(tmp_path / "assets")),
+        "posthog": PostHogEventsResource(backend="batch_export", export_path=str(export)),
+        "artifacts": ArtifactStoreResource(root=str(tmp_path / "artifacts")),
+    }
+    result = dg.materialize([*source_assets, *metric_assets, *report_assets],
+                            partition_key="2026-03-10", resources=resources,
+                            raise_on_error=False)  # fmt: skip
+    assert not result.success
+    assert not (tmp_path / "artifacts").exists()

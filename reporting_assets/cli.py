@@ -240,10 +240,8 @@ def demo(days, events_per_day, history_days) -> None:
     day = spec.end.isoformat()
     click.echo(f"3. Produced for {day}:")
     tables = sorted((data_root / "assets").glob(f"*/{day}.parquet"))
-    click.echo(
-        f"   {len(tables)} asset partitions under {(data_root / 'assets').relative_to(resolve('.'))}/"
-        f"<asset>/{day}.parquet"
-    )
+    where = (data_root / "assets").relative_to(resolve("."))
+    click.echo(f"   {len(tables)} asset partitions under {where}/<asset>/{day}.parquet")
     _print_latest(data_root, day)
     artifacts = resolve(settings.storage.artifact_root)
     for report in sorted(artifacts.glob(f"*/{day}/v*")):

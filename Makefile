@@ -25,6 +25,7 @@ ui: setup
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
+	.venv/bin/python bench/bench_render.py
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

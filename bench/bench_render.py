@@ -74,15 +74,23 @@ def main() -> None:
     print(f"Render stage, median of {args.repeat} runs ({args.charts} charts, PNG)")
     print("| measure | median | runs |")
     print("|---|---:|---|")
-    print(f"| batch export, one browser | {b:.2f} s ({args.charts / b:.1f} charts/s) | "
-          f"{', '.join(f'{x:.2f}' for x in batch)} |")
-    print(f"| one write_image per chart | {s:.2f} s ({args.charts / s:.1f} charts/s) | "
-          f"{', '.join(f'{x:.2f}' for x in single)} |")
+    print(
+        f"| batch export, one browser | {b:.2f} s ({args.charts / b:.1f} charts/s) | "
+        f"{', '.join(f'{x:.2f}' for x in batch)} |"
+    )
+    print(
+        f"| one write_image per chart | {s:.2f} s ({args.charts / s:.1f} charts/s) | "
+        f"{', '.join(f'{x:.2f}' for x in single)} |"
+    )
     print(f"| batch speed-up | {s / b:.1f}× | |")
-    print(f"| PDF ({pages} pages, 120-row table, no charts) | {statistics.median(pdf):.2f} s | "
-          f"{', '.join(f'{x:.2f}' for x in pdf)} |")
-    print(f"| workbook (6 sheets) | {statistics.median(xlsx):.3f} s | "
-          f"{', '.join(f'{x:.3f}' for x in xlsx)} |")
+    print(
+        f"| PDF ({pages} pages, 120-row table, no charts) | {statistics.median(pdf):.2f} s | "
+        f"{', '.join(f'{x:.2f}' for x in pdf)} |"
+    )
+    print(
+        f"| workbook (6 sheets) | {statistics.median(xlsx):.3f} s | "
+        f"{', '.join(f'{x:.3f}' for x in xlsx)} |"
+    )
 
 
 if __name__ == "__main__":

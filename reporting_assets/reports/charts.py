@@ -15,6 +15,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
+from reporting_assets.reports.formatting import format_value
+
 GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"
 FONT = "DejaVu Sans, Arial, sans-serif"
 
@@ -132,13 +134,14 @@ def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
         x=[s[0] for s in steps], y=[s[1] for s in steps], measure=[s[2] for s in steps],
         increasing={"marker": {"color": GOOD}}, decreasing={"marker": {"color": BAD}},
         totals={"marker": {"color": primary}}, connector={"line": {"color": MUTED}},
-        text=[f"${v:,.0f}" for v in (s[1] for s in steps)], textposition="outside",
+        text=[format_value(v, "usd") for v in (s[1] for s in steps)], textposition="outside",
     ))  # fmt: skip
+    # Zoom the axis on the movements: a day moves MRR by a fraction of a percent.
     opening, closing = total["opening_mrr"], total["closing_mrr"]
-    low = min(opening, closing) - max(abs(total["net_new_mrr"]), 1) * 4
-    fig.update_yaxes(
-        range=[max(low, 0), max(opening, closing) * 1.004 + 1], tickprefix="$", tickformat=",.0f"
-    )
+    moved = sum(abs(s[1]) for s in steps[1:-1])
+    pad = max(moved, opening * 0.0005, 1.0)
+    low, high = min(opening, closing) - 1.5 * pad, max(opening, closing) + 1.5 * pad
+    fig.update_yaxes(range=[max(low, 0), high], tickprefix="$", tickformat=",.0f")
     fig.update_layout(showlegend=False)
     return _layout(fig, title, primary)
 

@@ -148,6 +148,30 @@ def executive_summary(
     return sentences
 
 
+COMPARISON_WORDS = {"above": "above", "below": "below",
+                    "change_vs_previous": "a change beyond", "deviation_from_baseline":
+                    "a deviation from its usual level beyond"}  # fmt: skip
+
+
+def alert_sentence(alert: dict, settings: Settings) -> str:
+    """An alert as a reader says it: 'Payment failure rate is 54.5%, above the critical
+    threshold of 25.0%, since 26 November (1 day).'"""
+    m = settings.metrics[alert["metric"]]
+    if alert["comparison"] in ("above", "below"):
+        threshold = format_value(alert["threshold"], m.unit)
+    elif alert["comparison"] == "change_vs_previous":
+        threshold = f"{alert['threshold']:.0%}"
+    else:
+        threshold = f"{alert['threshold']:g} robust standard deviations"
+    days = alert["consecutive_days"]
+    since = alert["breaching_since"]
+    return (
+        f"{m.label} is {format_value(alert['value'], m.unit)}, "
+        f"{COMPARISON_WORDS[alert['comparison']]} the {alert['severity']} threshold of "
+        f"{threshold}, since {since.day} {since:%B} ({days} day{'s' if days != 1 else ''})."
+    )
+
+
 def period_label(day: date) -> str:
     return f"{day:%A}, {day.day} {day:%B %Y}"
 
@@ -156,6 +180,13 @@ def data_through(day: date, tz: str) -> str:
     zone = {"America/New_York": "ET"}.get(tz, tz)
     return f"Data through 11:59 pm {zone}, {day:%A} {day.day} {day:%B %Y}"
 
+
+CHART_TITLES = {
+    "mrr_waterfall": "MRR bridge for the day",
+    "mrr_trend": "MRR over the last 28 days",
+    "budget_bars": "Spend vs budget by service",
+    "sla_trend": "First response within SLA, last 28 days",
+}
 
 REVENUE_COLUMNS = [
     Column("plan", "Plan"), Column("opening_mrr", "Opening MRR", "usd"),
@@ -231,7 +262,8 @@ def build_daily_report(
     }  # fmt: skip
     alert_rows = [
         AlertRow(a["rule"], a["metric"], a["severity"], a["value"], a["threshold"],
-                 a["breaching_since"].isoformat() if a["breaching_since"] else None, a["message"])
+                 a["breaching_since"].isoformat() if a["breaching_since"] else None,
+                 alert_sentence(a, settings))
         for a in alerts.filter(pl.col("severity") != "info").iter_rows(named=True)
     ]  # fmt: skip
     definitions = [
@@ -257,4 +289,5 @@ def build_daily_report(
         quality=checks,
         definitions=definitions,
         report_url=report_url,
+        chart_titles=CHART_TITLES,
     )

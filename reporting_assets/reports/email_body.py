@@ -168,6 +168,8 @@ def _chart_title(report: ReportData, name: str) -> str:
     """Alt text for a chart. It goes in an attribute, where css_inline writes `<` back unescaped
     (valid HTML, but no reason to carry markup-looking text there), so angle brackets go."""
     pretty = name.replace("_", " ").replace("-", " ").strip().capitalize() or "Chart"
+    if name in report.chart_titles:
+        return re.sub(r"[<>]", "", report.chart_titles[name])
     title = pretty
     for section in report.sections:
         if name in section.charts:

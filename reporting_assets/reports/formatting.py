@@ -7,6 +7,7 @@ def format_value(value: float | None, unit: str) -> str:
     """A number as an executive reads it: $1,234,567 · 4.2% · 12 · 3.5 h."""
     if value is None:
         return "–"
+    value = value + 0.0  # no "-0" for a negative zero
     if unit == "usd":
         return f"-${abs(value):,.0f}" if value < 0 else f"${value:,.0f}"
     if unit == "ratio":

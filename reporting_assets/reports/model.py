@@ -106,3 +106,4 @@ class ReportData:
     quality: list[CheckRow]
     definitions: list[tuple[str, str, str]]  # (label, unit, what it means)
     report_url: str = ""
+    chart_titles: dict[str, str] = field(default_factory=dict)  # chart name -> caption

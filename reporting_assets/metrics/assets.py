@@ -60,6 +60,22 @@ def _gates_spec(asset: str) -> list[dg.AssetCheckSpec]:
     )
 
 
+def gated_metric_asset(*kinds: str):
+    """A daily metric asset with its four quality gates declared."""
+
+    def decorate(fn):
+        return dg.asset(
+            name=fn.__name__,
+            partitions_def=daily_partitions,
+            group_name=METRICS_GROUP,
+            kinds=set(kinds),
+            check_specs=_gates_spec(fn.__name__),
+            code_version="1",
+        )(fn)
+
+    return decorate
+
+
 def metric_ranges(asset: str) -> dict[str, tuple[float | None, float | None]]:
     """Configured valid ranges of the headline metrics an asset holds, by column."""
     metrics = get_settings().metrics
@@ -171,13 +187,7 @@ def account_activity_daily(
 
 # Revenue protection is the CFO's first read of the morning: what MRR moved, what is at risk, and
 # whether failed payments are being won back.
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=METRICS_GROUP,
-    kinds={"polars", "duckdb"},
-    check_specs=_gates_spec("revenue_protection_daily"),
-    code_version="1",
-)
+@gated_metric_asset("polars", "duckdb")
 def revenue_protection_daily(
     context: dg.AssetExecutionContext,
     posthog_events: pl.LazyFrame,
@@ -249,13 +259,7 @@ def revenue_protection_daily(
     })  # fmt: skip
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=METRICS_GROUP,
-    kinds={"polars"},
-    check_specs=_gates_spec("cost_optimization_daily"),
-    code_version="1",
-)
+@gated_metric_asset("polars")
 def cost_optimization_daily(
     context: dg.AssetExecutionContext,
     cloud_costs: pl.DataFrame,
@@ -298,13 +302,7 @@ def cost_optimization_daily(
     })  # fmt: skip
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=METRICS_GROUP,
-    kinds={"polars"},
-    check_specs=_gates_spec("operational_efficiency_daily"),
-    code_version="1",
-)
+@gated_metric_asset("polars")
 def operational_efficiency_daily(
     context: dg.AssetExecutionContext,
     incidents: pl.DataFrame,
@@ -330,13 +328,7 @@ def operational_efficiency_daily(
 
 # The alert list is what reaches executives first, so its own gate re-evaluates every rule
 # independently of the engine: an alert that should have fired and didn't is a failed run.
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=METRICS_GROUP,
-    kinds={"polars"},
-    check_specs=_gates_spec("critical_alerts_daily"),
-    code_version="1",
-)
+@gated_metric_asset("polars")
 def critical_alerts_daily(
     context: dg.AssetExecutionContext,
     revenue_protection_daily: pl.DataFrame,

@@ -236,15 +236,32 @@ def demo(days, events_per_day, history_days) -> None:
             )
         elif not ok:
             unexpected.append(key)
+    from reporting_assets.partitions import monthly_partitions, weekly_partitions
+
+    week = weekly_partitions.get_last_partition_key()
+    month = monthly_partitions.get_last_partition_key()
+    click.echo(
+        f"3. The latest complete week ({week}) and the month to date ({month[:7]}): "
+        "reports and decks"
+    )
+    for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
+        if not run_job(job, key):
+            unexpected.append(f"{job} {key}")
     data_root = resolve(settings.storage.data_root)
     day = spec.end.isoformat()
-    click.echo(f"3. Produced for {day}:")
+    click.echo(f"4. Produced for {day}:")
     tables = sorted((data_root / "assets").glob(f"*/{day}.parquet"))
     where = (data_root / "assets").relative_to(resolve("."))
     click.echo(f"   {len(tables)} asset partitions under {where}/<asset>/{day}.parquet")
     _print_latest(data_root, day)
     artifacts = resolve(settings.storage.artifact_root)
-    for report in sorted(artifacts.glob(f"*/{day}/v*")):
+    for report in sorted(
+        [
+            *artifacts.glob(f"*/{day}/v*"),
+            *artifacts.glob(f"*/{week}/v*"),
+            *artifacts.glob(f"*/{month}/v*"),
+        ]
+    ):
         for f in sorted(p for p in report.iterdir() if p.is_file()):
             click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
     click.echo(

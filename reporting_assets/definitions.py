@@ -3,7 +3,13 @@
 import dagster as dg
 
 from reporting_assets.config import get_settings
-from reporting_assets.jobs import daily_metrics_job, daily_report_job, daily_sources_job
+from reporting_assets.jobs import (
+    daily_metrics_job,
+    daily_report_job,
+    daily_sources_job,
+    monthly_report_job,
+    weekly_report_job,
+)
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports.assets import report_assets
 from reporting_assets.resources import build_resources
@@ -11,6 +17,12 @@ from reporting_assets.sources.assets import source_assets
 
 defs = dg.Definitions(
     assets=[*source_assets, *metric_assets, *report_assets],
-    jobs=[daily_sources_job, daily_metrics_job, daily_report_job],
+    jobs=[
+        daily_sources_job,
+        daily_metrics_job,
+        daily_report_job,
+        weekly_report_job,
+        monthly_report_job,
+    ],
     resources=build_resources(get_settings()),
 )

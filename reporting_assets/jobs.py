@@ -25,3 +25,17 @@ daily_report_job = dg.define_asset_job(
     description="One New York day end to end: sources, metrics and checks, then the daily "
     "report's PDF, workbook and email body.",
 )
+
+weekly_report_job = dg.define_asset_job(
+    "weekly_report_job",
+    selection=dg.AssetSelection.assets("weekly_business_review"),
+    description="The weekly business review (Sunday to Saturday, New York time): PDF, workbook, "
+    "email body and the C-suite and VP decks, from the week's checked daily metrics.",
+)
+
+monthly_report_job = dg.define_asset_job(
+    "monthly_report_job",
+    selection=dg.AssetSelection.assets("monthly_board_report"),
+    description="The monthly board report for the month to date: PDF, workbook, email body and "
+    "the board and strategy decks.",
+)

@@ -33,6 +33,8 @@ EXPECTED_ASSETS = {
     "operational_efficiency_daily": ("metrics_daily", "daily"),
     "critical_alerts_daily": ("metrics_daily", "daily"),
     "daily_executive": ("reports", "daily"),
+    "weekly_business_review": ("reports", "weekly"),
+    "monthly_board_report": ("reports", "monthly"),
 }
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
 METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
@@ -40,6 +42,8 @@ EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
     "daily_metrics_job": METRICS,
     "daily_report_job": METRICS | {"daily_executive"},
+    "weekly_report_job": {"weekly_business_review"},
+    "monthly_report_job": {"monthly_board_report"},
 }
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
 EXPECTED_CHECKS = {

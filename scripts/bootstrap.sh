@@ -10,7 +10,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 # Chromium draws the charts (kaleido); PostgreSQL is the production Dagster instance and the
 # test database; poppler reads PDFs back; LibreOffice proves decks and workbooks open.
 demo_pkgs=(chromium fonts-dejavu-core)
-test_pkgs=(postgresql poppler-utils)
+test_pkgs=(postgresql poppler-utils libreoffice-impress-nogui libreoffice-calc-nogui)
 wanted=("${demo_pkgs[@]}")
 [ "$purpose" = test ] && wanted+=("${test_pkgs[@]}")
 

@@ -7,6 +7,8 @@ port=${REPORTING_TEST_PG_PORT:-54329}
 trap 'scripts/test-postgres.sh stop "$pgdir"' EXIT
 REPORTING_TEST_PG_URL=$(scripts/test-postgres.sh start "$pgdir" "$port")
 export REPORTING_TEST_PG_URL
+# Bootstrap installed LibreOffice and poppler: the office-conversion tests must run, not skip.
+export REPORTING_REQUIRE_SOFFICE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/pytest "$@"

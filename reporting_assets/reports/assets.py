@@ -15,13 +15,19 @@ import polars as pl
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.metrics.headline import headline_values
-from reporting_assets.partitions import daily_partitions, day_window
+from reporting_assets.partitions import (
+    daily_partitions,
+    day_window,
+    monthly_partitions,
+    weekly_partitions,
+)
 from reporting_assets.reports import charts as ch
 from reporting_assets.reports.daily import build_daily_report
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
 from reporting_assets.reports.model import CheckRow
 from reporting_assets.reports.pdf import render_pdf
+from reporting_assets.reports.period import build_period_report, initiative_rows, period_days
 from reporting_assets.reports.store import ArtifactStore, describe, write_manifest
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import AssetHistory
@@ -84,6 +90,72 @@ def _preview(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
+def render_report(
+    report,
+    report_def,
+    charts: list[ch.Chart],
+    artifacts: ArtifactStoreResource,
+    settings,
+    *,
+    email_charts: tuple[str, ...],
+    decks: dict | None = None,
+) -> dg.MaterializeResult:
+    """Render every format the report definition asks for into a new draft, publish it as the
+    period's current version, and describe the files for the asset's metadata."""
+    key, period = report.report_key, report.period_key
+    store = artifacts.store()
+    draft = store.draft_dir(key, period)
+    chart_files = ch.export_charts(charts, draft / "charts")
+    files, counts = {}, {}
+    if "pdf" in report_def.formats:
+        files["pdf"] = draft / f"{key}_{period}.pdf"
+        counts["pdf"] = render_pdf(
+            report, {n: p["svg"] for n, p in chart_files.items()}, files["pdf"]
+        )
+    if "xlsx" in report_def.formats:
+        files["xlsx"] = draft / f"{key}_{period}.xlsx"
+        counts["xlsx"] = {"sheets": len(write_workbook(report, files["xlsx"])["sheets"])}
+    if "email" in report_def.formats:
+        lists = [settings.distribution_lists[n] for n in report_def.distribution_lists]
+        to = [a for lst in lists for a in lst.to]
+        cc = [a for lst in lists for a in lst.cc if a not in to]
+        pngs = {n: chart_files[n]["png"].read_bytes() for n in email_charts if n in chart_files}
+        message = build_message(report, pngs, sender=settings.channels.email.sender, to=to, cc=cc)
+        files["email"] = draft / "email.eml"
+        files["email"].write_bytes(bytes(message))
+    if "pptx" in report_def.formats:
+        from reporting_assets.reports.deck import write_deck
+
+        for audience in report_def.audiences:
+            kind = f"pptx:{audience}"
+            files[kind] = draft / f"{key}_{period}_{audience}.pptx"
+            counts[kind] = write_deck(report, audience,
+                                      {n: p["png"] for n, p in chart_files.items()},
+                                      files[kind], **(decks or {}))  # fmt: skip
+    version = store.publish(key, period, draft)
+    files = {k: version / p.name for k, p in files.items()}
+    entries = describe(files, counts)
+    write_manifest(version, entries)
+    preview = version / "charts" / f"{email_charts[0]}.png"
+    return dg.MaterializeResult(metadata={
+        "period": period,
+        "version": version.name,
+        "folder": dg.MetadataValue.path(str(version)),
+        "files": dg.MetadataValue.json(entries),
+        "pages": counts.get("pdf", {}).get("pages", 0),
+        "alerts": len(report.alerts),
+        "summary": dg.MetadataValue.md("\n".join(f"- {s}" for s in report.summary)),
+        "preview": _preview(preview.read_bytes()),
+    })  # fmt: skip
+
+
+def _checks(app_db: AppDatabase, days: list[str]) -> list[CheckRow]:
+    rows = [r for d in days for r in app_db.latest_checks(d, list(CHECKED_ASSETS))]
+    return [CheckRow(r["asset"], r["check_name"], r["passed"], r["severity"],
+                     f"{r['partition_key']}: {r['description']}" if len(days) > 1
+                     else r["description"]) for r in rows]  # fmt: skip
+
+
 def _daily_report_asset(key: str) -> dg.AssetsDefinition:
     report_def = get_settings().reports[key]
 
@@ -110,64 +182,107 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
         previous = {a: asset_history.read(a, [(day - timedelta(days=1)).isoformat()])
                     for a in DAILY_INPUTS}  # fmt: skip
         previous = {a: t for a, t in previous.items() if t is not None}
-        checks = [
-            CheckRow(r["asset"], r["check_name"], r["passed"], r["severity"], r["description"])
-            for r in app_db.latest_checks(day.isoformat(), list(CHECKED_ASSETS))
-        ]
         now = datetime.now(ZoneInfo(settings.calendar.report_timezone))
         report = build_daily_report(
-            key, day, tables, previous, checks, settings, generated_at=now,
+            key, day, tables, previous, _checks(app_db, keys), settings, generated_at=now,
             report_url=f"{artifacts.report_base_url}/{key}/{day.isoformat()}")  # fmt: skip
-        store = artifacts.store()
-        draft = store.draft_dir(key, day.isoformat())
-        chart_files = ch.export_charts(
-            daily_charts(day, tables, asset_history, settings.branding.primary_color, settings),
-            draft / "charts",
+        charts = daily_charts(day, tables, asset_history, settings.branding.primary_color,
+                              settings)  # fmt: skip
+        return render_report(
+            report,
+            report_def,
+            charts,
+            artifacts,
+            settings,
+            email_charts=("mrr_waterfall", "budget_bars"),
         )
-        files, counts = {}, {}
-        if "pdf" in report_def.formats:
-            files["pdf"] = draft / f"{key}_{day.isoformat()}.pdf"
-            counts["pdf"] = render_pdf(
-                report, {n: p["svg"] for n, p in chart_files.items()}, files["pdf"]
-            )
-        if "xlsx" in report_def.formats:
-            files["xlsx"] = draft / f"{key}_{day.isoformat()}.xlsx"
-            counts["xlsx"] = {"sheets": len(write_workbook(report, files["xlsx"])["sheets"])}
-        if "email" in report_def.formats:
-            email = settings.channels.email
-            to = [
-                a
-                for lst in report_def.distribution_lists
-                for a in settings.distribution_lists[lst].to
-            ]
-            cc = [
-                a
-                for lst in report_def.distribution_lists
-                for a in settings.distribution_lists[lst].cc
-                if a not in to
-            ]
-            pngs = {n: chart_files[n]["png"].read_bytes() for n in ("mrr_waterfall", "budget_bars")}
-            message = build_message(report, pngs, sender=email.sender, to=to, cc=cc)
-            files["email"] = draft / "email.eml"
-            files["email"].write_bytes(bytes(message))
-        version = store.publish(key, day.isoformat(), draft)
-        files = {k: version / p.name for k, p in files.items()}
-        entries = describe(files, counts)
-        write_manifest(version, entries)
-        preview = (version / "charts" / "mrr_waterfall.png").read_bytes()
-        return dg.MaterializeResult(metadata={
-            "period": day.isoformat(),
-            "version": version.name,
-            "folder": dg.MetadataValue.path(str(version)),
-            "files": dg.MetadataValue.json(entries),
-            "pages": counts.get("pdf", {}).get("pages", 0),
-            "alerts": len(report.alerts),
-            "summary": dg.MetadataValue.md("\n".join(f"- {s}" for s in report.summary)),
-            "preview": _preview(preview),
-        })  # fmt: skip
 
     return _asset
 
 
-report_assets = [_daily_report_asset(k) for k, r in get_settings().reports.items()
-                 if r.cadence == "daily"]  # fmt: skip
+def period_charts(days: dict, title_suffix: str, primary: str, settings) -> list[ch.Chart]:
+    long = pl.concat(
+        [
+            headline_values(a, days[a])
+            for a in ("revenue_protection_daily", "operational_efficiency_daily")
+        ]
+    ).sort("date")
+    sla_target = settings.metrics["first_response_sla_rate"].target
+    return [
+        ch.Chart("mrr_trend", ch.trend_chart(long, "mrr", f"MRR, {title_suffix}", money=True,
+                                             primary=primary)),
+        ch.Chart("sla_trend", ch.trend_chart(long, "first_response_sla_rate",
+                                             f"First response within SLA, {title_suffix}",
+                                             target=sla_target, percent=True, primary=primary)),
+    ]  # fmt: skip
+
+
+def _period_report_asset(key: str) -> dg.AssetsDefinition:
+    report_def = get_settings().reports[key]
+    partitions = weekly_partitions if report_def.cadence == "weekly" else monthly_partitions
+
+    @dg.asset(
+        name=key,
+        partitions_def=partitions,
+        group_name=REPORTS_GROUP,
+        kinds={"pdf", "excel", "email", "pptx"},
+        deps=[*DAILY_INPUTS, "strategic_initiatives", "initiative_milestones"],
+        description=f"{report_def.title}: the {report_def.cadence} PDF report, workbook, email "
+        "body and audience decks, rolled up from the period's checked daily metrics.",
+        code_version="1",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        asset_history: AssetHistory,
+        app_db: AppDatabase,
+        artifacts: ArtifactStoreResource,
+    ) -> dg.MaterializeResult:
+        settings = get_settings()
+        tz = ZoneInfo(settings.calendar.report_timezone)
+        window = context.partition_time_window
+        start = window.start.astimezone(tz).date()
+        end = min(
+            window.end.astimezone(tz).date() - timedelta(days=1),
+            datetime.now(tz).date() - timedelta(days=1),
+        )  # month to date
+        span = (end - start).days + 1
+        keys = period_days(start, end)
+        days = {a: asset_history.read(a, keys) for a in DAILY_INPUTS}
+        missing = [a for a, t in days.items() if t is None]
+        if missing:
+            raise dg.Failure(
+                f"no checked daily metrics for {start} – {end} ({', '.join(missing)})"
+                "; materialize the days first (reporting backfill daily_metrics_job)"
+            )
+        before = {a: asset_history.read(a, period_days(start - timedelta(days=span),
+                                                       start - timedelta(days=1)))
+                  for a in DAILY_INPUTS}  # fmt: skip
+        before = {a: t for a, t in before.items() if t is not None}
+        stored_days = sorted(set(days["revenue_protection_daily"]["date"].cast(pl.String)))
+        report = build_period_report(
+            key, start, end, days, before if len(before) == len(DAILY_INPUTS) else {},
+            _checks(app_db, stored_days), settings, period_key=context.partition_key,
+            generated_at=datetime.now(tz),
+            report_url=f"{artifacts.report_base_url}/{key}/{context.partition_key}")  # fmt: skip
+        initiatives = initiative_rows(asset_history.read("strategic_initiatives", [keys[-1]]),
+                                      asset_history.read("initiative_milestones", [keys[-1]]),
+                                      end)  # fmt: skip
+        suffix = "this week" if report_def.cadence == "weekly" else f"{end:%B} to date"
+        charts = period_charts(days, suffix, settings.branding.primary_color, settings)
+        return render_report(
+            report,
+            report_def,
+            charts,
+            artifacts,
+            settings,
+            email_charts=("mrr_trend", "sla_trend"),
+            decks={"initiatives": initiatives},
+        )
+
+    return _asset
+
+
+report_assets = [
+    _daily_report_asset(k) if r.cadence == "daily" else _period_report_asset(k)
+    for k, r in get_settings().reports.items()
+]

@@ -1,0 +1,206 @@
+"""Weekly and monthly report content, rolled up from the checked daily metric tables.
+
+Until the weekly and monthly analytics exist, a period report says what the days of the period
+add up to: MRR at the end against the end of the period before, movements and spend summed,
+rates recomputed from their counts, the alerts that fired and the initiatives' progress.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from reporting_assets.config.models import Settings
+from reporting_assets.reports.daily import CHART_TITLES, alert_sentence, data_through, kpis
+from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.model import (
+    AlertRow,
+    Branding,
+    CheckRow,
+    Column,
+    ReportData,
+    Section,
+)
+
+PERIOD_KPIS = ("mrr", "net_new_mrr", "payment_failure_rate", "total_cost", "budget_variance",
+               "incidents_opened", "first_response_sla_rate")  # fmt: skip
+
+
+def period_values(days: dict[str, pl.DataFrame]) -> dict[str, float | None]:
+    """Headline metrics of a period from its days' tables (each a concat over the days);
+    empty when the period has no stored days (the first period of the history)."""
+    if "revenue_protection_daily" not in days:
+        return {}
+    rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
+    cost = days["cost_optimization_daily"].filter(pl.col("level") == "total")
+    ops = days["operational_efficiency_daily"]
+    if rev.is_empty():
+        return {}
+    attempts = rev["payments_failed"].sum() + rev["payments_succeeded"].sum()
+    responses = ops["first_responses"].sum()
+    return {
+        "mrr": rev["closing_mrr"][-1],
+        "net_new_mrr": rev["net_new_mrr"].sum(),
+        "mrr_at_risk": rev["mrr_at_risk"][-1],
+        "payment_failure_rate": rev["payments_failed"].sum() / attempts if attempts else None,
+        "total_cost": cost["cost_usd"].sum(),
+        "budget_variance": cost["cost_usd"].sum() / cost["daily_budget_usd"].sum() - 1
+        if cost.height else None,
+        "incidents_opened": float(ops["incidents_opened"].sum()),
+        "first_response_sla_rate": (ops["first_response_sla_rate"].fill_null(0)
+                                    * ops["first_responses"]).sum() / responses
+        if responses else None,
+    }  # fmt: skip
+
+
+def worst_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
+    """Per rule, the worst severity it reached in the period and on how many days it fired."""
+    firing = alerts.filter(pl.col("severity") != "info")
+    if firing.is_empty():
+        return alerts.head(0)
+    rank = pl.col("severity").replace_strict({"warning": 1, "critical": 2}, return_dtype=pl.Int8)
+    return (
+        firing.with_columns(_rank=rank)
+        .sort("_rank", "date", descending=[True, True])
+        .group_by("rule", maintain_order=True)
+        .agg(pl.all().first(), pl.len().alias("days_firing"))
+        .drop("_rank")
+    )
+
+
+def initiative_rows(
+    initiatives: pl.DataFrame | None, milestones: pl.DataFrame | None, end: date
+) -> list[dict]:
+    """Each initiative's owner, milestones reached and schedule status at the period's end."""
+    if initiatives is None or initiatives.is_empty():
+        return []
+    rows = []
+    for i in initiatives.iter_rows(named=True):
+        ms = (
+            milestones.filter(pl.col("initiative_id") == i["initiative_id"])
+            if milestones is not None
+            else pl.DataFrame()
+        )
+        done = ms.filter(pl.col("actual_date").is_not_null()).height if ms.height else 0
+        late = (
+            ms.filter(pl.col("actual_date").is_null() & (pl.col("planned_date") < end)).height
+            if ms.height
+            else 0
+        )
+        if i["actual_end_date"] is not None:
+            status = "done late" if i["actual_end_date"] > i["planned_end_date"] else "done"
+        elif late:
+            status = f"behind: {late} milestone(s) overdue"
+        else:
+            status = "on track"
+        rows.append(
+            {
+                "name": i["name"],
+                "owner": i["owner"],
+                "milestones": f"{done} of {ms.height}" if ms.height else "–",
+                "planned end": i["planned_end_date"].isoformat(),
+                "status": status,
+            }
+        )
+    return rows
+
+
+def build_period_report(
+    key: str,
+    start: date,
+    end: date,
+    days: dict[str, pl.DataFrame],
+    previous_days: dict[str, pl.DataFrame],
+    checks: list[CheckRow],
+    settings: Settings,
+    *,
+    period_key: str,
+    generated_at: datetime,
+    report_url: str = "",
+) -> ReportData:
+    """A weekly or monthly report for start..end (inclusive) from the days' metric tables."""
+    report = settings.reports[key]
+    alerts = worst_alerts(days["critical_alerts_daily"])
+    now, before = period_values(days), period_values(previous_days)
+    kpi_list = kpis(now, before, settings, alerts, PERIOD_KPIS)
+    rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
+    n_days = (end - start).days + 1
+    summary = [
+        f"Over the {n_days} days to {end.day} {end:%B}, MRR moved from "
+        f"{format_value(rev['opening_mrr'][0], 'usd')} to "
+        f"{format_value(rev['closing_mrr'][-1], 'usd')} "
+        f"({format_value(rev['net_new_mrr'].sum(), 'usd')} net new): "
+        f"{format_value(rev['new_mrr'].sum() + rev['reactivation_mrr'].sum(), 'usd')} new and "
+        f"won back, {format_value(rev['churned_mrr'].sum(), 'usd')} churned.",
+    ]
+    if now.get("total_cost") is not None:
+        summary.append(
+            f"Spend was {format_value(now['total_cost'], 'usd')}, "
+            f"{format_value(now['budget_variance'], 'ratio')} against budget."
+        )
+    if alerts.is_empty():
+        summary.append("No alert rule fired during the period.")
+    else:
+        summary.append(
+            f"{alerts.height} alert rule(s) fired: "
+            + "; ".join(
+                f"{settings.metrics[a['metric']].label.lower()} ({a['severity']}, "
+                f"{a['days_firing']} day{'s' if a['days_firing'] != 1 else ''})"
+                for a in alerts.iter_rows(named=True)
+            )
+            + "."
+        )
+    failed = [c for c in checks if not c.passed]
+    summary.append(
+        f"{len(checks) - len(failed)} of {len(checks)} data quality checks passed"
+        + (f"; {len(failed)} did not (see the appendix)." if failed else ".")
+    )
+    daily = rev.select("date", "closing_mrr", "net_new_mrr", "churned_mrr",
+                       "payment_failure_rate").join(
+        days["cost_optimization_daily"].filter(pl.col("level") == "total")
+        .select("date", "cost_usd", "budget_variance"), on="date", how="left").join(
+        days["operational_efficiency_daily"].select("date", "incidents_opened", "ticket_backlog",
+                                                    "first_response_sla_rate"),
+        on="date", how="left")  # fmt: skip
+    columns = [
+        Column("date", "Day", "date"), Column("closing_mrr", "MRR", "usd"),
+        Column("net_new_mrr", "Net new", "usd"), Column("churned_mrr", "Churned", "usd"),
+        Column("payment_failure_rate", "Payment failures", "ratio"),
+        Column("cost_usd", "Spend", "usd"), Column("budget_variance", "vs budget", "ratio"),
+        Column("incidents_opened", "Incidents", "count"),
+        Column("ticket_backlog", "Backlog", "count"),
+        Column("first_response_sla_rate", "First response SLA", "ratio"),
+    ]  # fmt: skip
+    alert_rows = [
+        AlertRow(
+            a["rule"],
+            a["metric"],
+            a["severity"],
+            a["value"],
+            a["threshold"],
+            a["breaching_since"].isoformat() if a["breaching_since"] else None,
+            alert_sentence(a, settings),
+        )
+        for a in alerts.iter_rows(named=True)
+    ]
+    label = (f"Week of {start.day} {start:%B} – {end.day} {end:%B %Y}" if report.cadence ==
+             "weekly" else f"{end:%B %Y}, to {end.day} {end:%B}")  # fmt: skip
+    b = settings.branding
+    return ReportData(
+        report_key=key, title=report.title, cadence=report.cadence, period_key=period_key,
+        period_label=label, data_through=data_through(end, settings.calendar.report_timezone),
+        generated_at=f"{generated_at:%Y-%m-%d %H:%M} ET",
+        branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
+        kpis=kpi_list, summary=summary, alerts=alert_rows,
+        sections=[Section("days", "Day by day", "The period's days, as checked each morning.",
+                          daily, columns, ["mrr_trend", "sla_trend"])],
+        quality=checks,
+        definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
+                      settings.metrics[m].description) for m in PERIOD_KPIS],
+        report_url=report_url, chart_titles=CHART_TITLES,
+    )  # fmt: skip
+
+
+def period_days(start: date, end: date) -> list[str]:
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]

@@ -1,0 +1,84 @@
+"""The weekly report rolled up from a week of checked daily metrics: the numbers in the PDF,
+workbook and decks are the sums and end-of-week values of the daily tables."""
+
+import subprocess
+from datetime import date, timedelta
+
+import dagster as dg
+import openpyxl
+import polars as pl
+import pytest
+from pptx import Presentation
+
+from reporting_assets.definitions import defs
+from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.store import ArtifactStore
+
+WEEK = "2026-03-08"  # Sunday 8 – Saturday 14 March 2026: the spring DST change is in it
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@pytest.fixture(scope="module")
+def weekly(demo_company, reporting_home):
+    days = [(date.fromisoformat(WEEK) + timedelta(days=k)).isoformat() for k in range(7)]
+    with dg.DagsterInstance.ephemeral() as instance:
+        for day in days:
+            assert (
+                defs.resolve_job_def("daily_metrics_job")
+                .execute_in_process(partition_key=day, instance=instance, run_config=QUIET)
+                .success
+            )
+        result = defs.resolve_job_def("weekly_report_job").execute_in_process(
+            partition_key=WEEK, instance=instance, run_config=QUIET)  # fmt: skip
+    assert result.success
+    assets = reporting_home / "var/data/assets"
+    revenue = (
+        pl.concat(
+            [pl.read_parquet(assets / "revenue_protection_daily" / f"{d}.parquet") for d in days]
+        )
+        .filter(pl.col("plan") == "total")
+        .sort("date")
+    )
+    version = ArtifactStore(reporting_home / "var/artifacts").latest("weekly_business_review",
+                                                                     WEEK)  # fmt: skip
+    return {"revenue": revenue, "version": version, "days": days,
+            "metadata": result.asset_materializations_for_node("weekly_business_review")[0]
+            .metadata}  # fmt: skip
+
+
+def test_pdf_carries_the_week_totals(weekly):
+    pdf = weekly["version"] / f"weekly_business_review_{WEEK}.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    revenue = weekly["revenue"]
+    assert format_value(revenue["closing_mrr"][-1], "usd") in text
+    assert format_value(revenue["net_new_mrr"].sum(), "usd") in text
+    assert "Week of 8 March – 14 March 2026" in text
+    for d in weekly["days"]:
+        assert d in text
+
+
+def test_workbook_has_one_row_per_day(weekly):
+    wb = openpyxl.load_workbook(weekly["version"] / f"weekly_business_review_{WEEK}.xlsx")
+    ws = wb["Day by day"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 7
+    assert [r[1] for r in rows] == weekly["revenue"]["closing_mrr"].to_list()
+
+
+def test_a_deck_per_audience(weekly):
+    files = {f["kind"]: f for f in weekly["metadata"]["files"].value}
+    for audience in ("c_suite", "vp_operations"):
+        entry = files[f"pptx:{audience}"]
+        deck = Presentation(weekly["version"] / entry["file"])
+        assert len(deck.slides) == entry["slides"] >= 5
+        text = "\n".join(s.text_frame.text for slide in deck.slides for s in slide.shapes
+                         if s.has_text_frame)  # fmt: skip
+        assert format_value(weekly["revenue"]["closing_mrr"][-1], "usd") in text or any(
+            format_value(weekly["revenue"]["closing_mrr"][-1], "usd") in c.text
+            for slide in deck.slides
+            for s in slide.shapes
+            if s.has_table
+            for row in s.table.rows
+            for c in row.cells
+        )

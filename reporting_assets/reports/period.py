@@ -7,12 +7,13 @@ rates recomputed from their counts, the alerts that fired and the initiatives' p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.reports.daily import CHART_TITLES, alert_sentence, data_through, kpis
+from reporting_assets.reports.daily import alert_sentence, data_through, kpi_status, kpis
 from reporting_assets.reports.formatting import format_value
 from reporting_assets.reports.model import (
     AlertRow,
@@ -52,6 +53,43 @@ def period_values(days: dict[str, pl.DataFrame]) -> dict[str, float | None]:
                                     * ops["first_responses"]).sum() / responses
         if responses else None,
     }  # fmt: skip
+
+
+# Metrics that add up over days: their daily target scales with the period's length.
+ADDITIVE = {"net_new_mrr", "total_cost", "incidents_opened"}
+
+
+def period_kpis(now: dict, before: dict, settings: Settings, n_days: int) -> list:
+    """The period's KPIs. Status comes from targets (scaled for additive metrics): the alert
+    rules' thresholds are daily, so the alerts that fired are listed on their own instead."""
+    out = []
+    for k in kpis(
+        now,
+        before,
+        settings,
+        pl.DataFrame(schema={"metric": pl.String, "severity": pl.String}),
+        PERIOD_KPIS,
+    ):
+        if k.key in ADDITIVE and k.target is not None:
+            target = k.target * n_days
+            m = settings.metrics[k.key]
+            scaled = settings.model_copy(
+                update={
+                    "metrics": {**settings.metrics, k.key: m.model_copy(update={"target": target})}
+                }
+            )
+            k = replace(
+                k,
+                target=target,
+                status=kpi_status(
+                    k.key,
+                    k.value,
+                    scaled,
+                    pl.DataFrame(schema={"metric": pl.String, "severity": pl.String}),
+                ),
+            )
+        out.append(k)
+    return out
 
 
 def worst_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
@@ -123,9 +161,9 @@ def build_period_report(
     report = settings.reports[key]
     alerts = worst_alerts(days["critical_alerts_daily"])
     now, before = period_values(days), period_values(previous_days)
-    kpi_list = kpis(now, before, settings, alerts, PERIOD_KPIS)
-    rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
     n_days = (end - start).days + 1
+    kpi_list = period_kpis(now, before, settings, n_days)
+    rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
     summary = [
         f"Over the {n_days} days to {end.day} {end:%B}, MRR moved from "
         f"{format_value(rev['opening_mrr'][0], 'usd')} to "
@@ -184,6 +222,7 @@ def build_period_report(
         )
         for a in alerts.iter_rows(named=True)
     ]
+    suffix = "this week" if report.cadence == "weekly" else f"{end:%B} to date"
     label = (f"Week of {start.day} {start:%B} – {end.day} {end:%B %Y}" if report.cadence ==
              "weekly" else f"{end:%B %Y}, to {end.day} {end:%B}")  # fmt: skip
     b = settings.branding
@@ -198,7 +237,10 @@ def build_period_report(
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       settings.metrics[m].description) for m in PERIOD_KPIS],
-        report_url=report_url, chart_titles=CHART_TITLES,
+        report_url=report_url, chart_titles={
+            "mrr_trend": f"MRR, {suffix}",
+            "sla_trend": f"First response within SLA, {suffix}",
+        },
     )  # fmt: skip
 
 

@@ -57,7 +57,9 @@ def main() -> None:
     from reporting_assets_tests.reports.sample import sample_report
 
     charts = sample_charts(args.charts)
-    batch, single, pdf, xlsx = [], [], [], []
+    from reporting_assets.reports.deck import write_deck
+
+    batch, single, pdf, xlsx, deck = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         report = sample_report(rows=120)
@@ -70,6 +72,14 @@ def main() -> None:
             t0 = time.perf_counter()
             write_workbook(report, folder / "r.xlsx")
             xlsx.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            slides = write_deck(
+                report,
+                "board",
+                {c.name: folder / f"{c.name}.png" for c in charts[:3]},
+                folder / "d.pptx",
+            )["slides"]
+            deck.append(time.perf_counter() - t0)
     b, s = statistics.median(batch), statistics.median(single)
     print(f"Render stage, median of {args.repeat} runs ({args.charts} charts, PNG)")
     print("| measure | median | runs |")
@@ -90,6 +100,10 @@ def main() -> None:
     print(
         f"| workbook (6 sheets) | {statistics.median(xlsx):.3f} s | "
         f"{', '.join(f'{x:.3f}' for x in xlsx)} |"
+    )
+    print(
+        f"| board deck ({slides} slides, 3 charts) | {statistics.median(deck):.2f} s | "
+        f"{', '.join(f'{x:.2f}' for x in deck)} |"
     )
 
 

@@ -207,6 +207,18 @@ class Report(Strict):
     channels: list[Literal["email", "slack", "teams", "webhook", "dashboard"]] = Field(
         default_factory=lambda: ["email"]
     )
+    # Which slides each audience's deck carries (kpis, charts, alerts, initiatives,
+    # recommendations, details, appendix, or a report section); default: the audience's usual.
+    deck_sections: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _deck_audiences(self) -> Report:
+        unknown = sorted(set(self.deck_sections) - set(self.audiences))
+        if unknown:
+            raise ValueError(
+                f"deck_sections for audiences the report does not have: {', '.join(unknown)}"
+            )
+        return self
 
     @field_validator("owner")
     @classmethod

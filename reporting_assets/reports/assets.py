@@ -129,9 +129,14 @@ def render_report(
         for audience in report_def.audiences:
             kind = f"pptx:{audience}"
             files[kind] = draft / f"{key}_{period}_{audience}.pptx"
-            counts[kind] = write_deck(report, audience,
-                                      {n: p["png"] for n, p in chart_files.items()},
-                                      files[kind], **(decks or {}))  # fmt: skip
+            counts[kind] = write_deck(
+                report,
+                audience,
+                {n: p["png"] for n, p in chart_files.items()},
+                files[kind],
+                sections=report_def.deck_sections.get(audience),
+                **(decks or {}),
+            )
     version = store.publish(key, period, draft)
     files = {k: version / p.name for k, p in files.items()}
     entries = describe(files, counts)
@@ -200,7 +205,9 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
     return _asset
 
 
-def period_charts(days: dict, title_suffix: str, primary: str, settings) -> list[ch.Chart]:
+def period_charts(
+    days: dict, title_suffix: str, primary: str, settings, kpi_list: list
+) -> list[ch.Chart]:
     long = pl.concat(
         [
             headline_values(a, days[a])
@@ -209,6 +216,8 @@ def period_charts(days: dict, title_suffix: str, primary: str, settings) -> list
     ).sort("date")
     sla_target = settings.metrics["first_response_sla_rate"].target
     return [
+        ch.Chart("scorecard", ch.scorecard(kpi_list, f"Scorecard, {title_suffix}"),
+                 height=90 + 32 * len(kpi_list)),
         ch.Chart("mrr_trend", ch.trend_chart(long, "mrr", f"MRR, {title_suffix}", money=True,
                                              primary=primary)),
         ch.Chart("sla_trend", ch.trend_chart(long, "first_response_sla_rate",
@@ -268,7 +277,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
                                       asset_history.read("initiative_milestones", [keys[-1]]),
                                       end)  # fmt: skip
         suffix = "this week" if report_def.cadence == "weekly" else f"{end:%B} to date"
-        charts = period_charts(days, suffix, settings.branding.primary_color, settings)
+        charts = period_charts(days, suffix, settings.branding.primary_color, settings, report.kpis)
         return render_report(
             report,
             report_def,

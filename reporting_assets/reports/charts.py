@@ -146,6 +146,35 @@ def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
     return _layout(fig, title, primary)
 
 
+RAG_FILL = {"green": "#2E7D32", "amber": "#F9A825", "red": "#C62828", "grey": "#9AA5B1"}
+
+
+def scorecard(kpis: list, title: str) -> go.Figure:
+    """A red / amber / green scorecard: each KPI with its value, target and status."""
+    labels = [k.label for k in kpis]
+    values = [format_value(k.value, k.unit) for k in kpis]
+    targets = [format_value(k.target, k.unit) if k.target is not None else "–" for k in kpis]
+    words = {"green": "On track", "amber": "Watch", "red": "Off track", "grey": "Not rated"}
+    status = [words[k.status] for k in kpis]
+    fills = [RAG_FILL[k.status] for k in kpis]
+    fig = go.Figure(go.Table(
+        columnwidth=[3, 1.4, 1.4, 1],
+        header={"values": ["Metric", "Value", "Target", "Status"], "fill_color": NEUTRAL,
+                "font": {"color": "white", "size": 13}, "align": ["left", "right", "right",
+                                                                    "center"], "height": 30},
+        cells={"values": [labels, values, targets, status],
+               "fill_color": [["white"] * len(kpis), ["white"] * len(kpis),
+                              ["white"] * len(kpis), fills],
+               "font": {"color": [["#1F2933"] * len(kpis)] * 3
+                        + [["#1F2933" if f == RAG_FILL["amber"] else "white" for f in fills]],
+                        "size": 13},
+               "align": ["left", "right", "right", "center"], "height": 30},
+    ))  # fmt: skip
+    fig = _layout(fig, title, NEUTRAL)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
 def browser_path() -> str:
     """The Chrome/Chromium kaleido will drive, or a clear error saying how to install one."""
     candidates = [

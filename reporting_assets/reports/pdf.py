@@ -43,8 +43,15 @@ def _delta_class(k: Kpi) -> str:
 
 def render_html(report: ReportData, charts: dict[str, str]) -> str:
     """The report as print HTML; `charts` maps chart names to image URLs (file:// or data:)."""
+    logo = None
+    if report.branding.logo_path:
+        from reporting_assets.config import resolve
+
+        path = resolve(report.branding.logo_path)
+        logo = path.resolve().as_uri() if path.exists() else None
     return _env.get_template("report.html.j2").render(
-        r=report, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
+        r=report,
+        logo=logo, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
         fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
     )  # fmt: skip
 

@@ -233,11 +233,12 @@ def build_period_report(
         branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
         kpis=kpi_list, summary=summary, alerts=alert_rows,
         sections=[Section("days", "Day by day", "The period's days, as checked each morning.",
-                          daily, columns, ["mrr_trend", "sla_trend"])],
+                          daily, columns, ["scorecard", "mrr_trend", "sla_trend"])],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       settings.metrics[m].description) for m in PERIOD_KPIS],
         report_url=report_url, chart_titles={
+            "scorecard": f"Scorecard, {suffix}",
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",
         },

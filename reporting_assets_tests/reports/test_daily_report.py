@@ -97,9 +97,27 @@ def test_workbook_cells_equal_the_metric_tables(rendered):
     rows = {
         r[0]: dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)
     }
+    money = {"Opening MRR": "opening_mrr", "New": "new_mrr", "Expansion": "expansion_mrr",
+             "Contraction": "contraction_mrr", "Churned": "churned_mrr",
+             "Closing MRR": "closing_mrr", "MRR at risk": "mrr_at_risk"}  # fmt: skip
     for row in revenue.iter_rows(named=True):
-        assert rows[row["plan"]]["Closing MRR"] == row["closing_mrr"]
-        assert isinstance(rows[row["plan"]]["Closing MRR"], int | float)  # a number, not text
+        for label, column in money.items():
+            cell = rows[row["plan"]][label]
+            assert isinstance(cell, int | float), (label, cell)  # a number, never text
+            assert cell == pytest.approx(row[column]), (row["plan"], label)
+        rate = rows[row["plan"]]["Payment failures"]
+        assert (
+            (rate is None)
+            if row["payment_failure_rate"] is None
+            else (rate == pytest.approx(row["payment_failure_rate"]))
+        )
+    costs_sheet = wb["Cost optimization"]
+    header = [c.value for c in costs_sheet[1]]
+    lines = rendered["tables"]["cost_optimization_daily"].filter(pl.col("level") == "line")
+    spend = sorted(
+        r[header.index("Spend")] for r in costs_sheet.iter_rows(min_row=2, values_only=True)
+    )
+    assert spend == pytest.approx(sorted(lines["cost_usd"].to_list()))
     summary = wb["Summary"]
     values = {r[0]: r[1] for r in summary.iter_rows(min_row=7, max_row=14, values_only=True)}
     total = revenue.filter(pl.col("plan") == "total").row(0, named=True)

@@ -66,19 +66,45 @@ def test_workbook_has_one_row_per_day(weekly):
     assert [r[1] for r in rows] == weekly["revenue"]["closing_mrr"].to_list()
 
 
-def test_a_deck_per_audience(weekly):
+def _kpi_rows(deck) -> dict[str, list[str]]:
+    """The KPI table of a deck: {metric label: [value, change, target, status]}."""
+    for slide in deck.slides:
+        for shape in slide.shapes:
+            if shape.has_table and shape.table.cell(0, 0).text == "Metric":
+                rows = list(shape.table.rows)
+                return {r.cells[0].text: [c.text for c in list(r.cells)[1:]] for r in rows[1:]}
+    raise AssertionError("no KPI table in the deck")
+
+
+def test_every_kpi_on_every_deck_equals_the_daily_tables(weekly, reporting_home):
+    assets = reporting_home / "var/data/assets"
+    days = weekly["days"]
+    costs = pl.concat(
+        [pl.read_parquet(assets / "cost_optimization_daily" / f"{d}.parquet") for d in days]
+    ).filter(pl.col("level") == "total")
+    ops = pl.concat(
+        [pl.read_parquet(assets / "operational_efficiency_daily" / f"{d}.parquet") for d in days]
+    )
+    rev = weekly["revenue"]
+    failed, succeeded = rev["payments_failed"].sum(), rev["payments_succeeded"].sum()
+    expected = {  # worked out here from the daily tables, independently of the report code
+        "Monthly recurring revenue": format_value(rev["closing_mrr"][-1], "usd"),
+        "Net new MRR": format_value(rev["net_new_mrr"].sum(), "usd"),
+        "Payment failure rate": format_value(failed / (failed + succeeded), "ratio"),
+        "Cloud and vendor spend": format_value(costs["cost_usd"].sum(), "usd"),
+        "Spend vs budget": format_value(costs["cost_usd"].sum()
+                                        / costs["daily_budget_usd"].sum() - 1, "ratio"),
+        "Incidents opened": format_value(float(ops["incidents_opened"].sum()), "count"),
+    }  # fmt: skip
     files = {f["kind"]: f for f in weekly["metadata"]["files"].value}
     for audience in ("c_suite", "vp_operations"):
         entry = files[f"pptx:{audience}"]
         deck = Presentation(weekly["version"] / entry["file"])
         assert len(deck.slides) == entry["slides"] >= 5
-        text = "\n".join(s.text_frame.text for slide in deck.slides for s in slide.shapes
-                         if s.has_text_frame)  # fmt: skip
-        assert format_value(weekly["revenue"]["closing_mrr"][-1], "usd") in text or any(
-            format_value(weekly["revenue"]["closing_mrr"][-1], "usd") in c.text
+        rows = _kpi_rows(deck)
+        for label, value in expected.items():
+            assert rows[label][0] == value, (audience, label)
+        assert all(
+            slide.has_notes_slide and slide.notes_slide.notes_text_frame.text.strip()
             for slide in deck.slides
-            for s in slide.shapes
-            if s.has_table
-            for row in s.table.rows
-            for c in row.cells
-        )
+        ), audience

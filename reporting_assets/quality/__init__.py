@@ -1,0 +1,1 @@
+"""Pandera schemas and the four quality gates."""

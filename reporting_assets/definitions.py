@@ -13,6 +13,7 @@ from reporting_assets.jobs import (
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports.assets import report_assets
 from reporting_assets.resources import build_resources
+from reporting_assets.schedules import schedules
 from reporting_assets.sources.assets import source_assets
 
 defs = dg.Definitions(
@@ -24,5 +25,6 @@ defs = dg.Definitions(
         weekly_report_job,
         monthly_report_job,
     ],
+    schedules=schedules,
     resources=build_resources(get_settings()),
 )

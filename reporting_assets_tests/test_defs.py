@@ -75,6 +75,20 @@ def test_asset_snapshot():
     assert actual == EXPECTED_ASSETS
 
 
+EXPECTED_SCHEDULES = {
+    # schedule: (job, cron, timezone)
+    "daily_report_job_schedule": ("daily_report_job", "30 6 * * *", "America/New_York"),
+    "weekly_report_job_schedule": ("weekly_report_job", "0 18 * * 0", "America/New_York"),
+    "monthly_report_job_schedule": ("monthly_report_job", "59 23 L * *", "America/New_York"),
+}
+
+
+def test_schedule_snapshot():
+    resolved = [defs.resolve_schedule_def(s.name) for s in defs.schedules]
+    actual = {s.name: (s.job_name, s.cron_schedule, s.execution_timezone) for s in resolved}
+    assert actual == EXPECTED_SCHEDULES
+
+
 def test_check_snapshot():
     graph = defs.resolve_asset_graph()
     actual = {}

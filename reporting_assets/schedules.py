@@ -1,0 +1,73 @@
+"""When the daily, weekly and monthly reports run on their own, in the report time zone.
+
+The daily and weekly schedules request the last complete partition; the monthly one runs at 23:59
+on the last day of the month and requests the month in progress, so the board gets the month to
+date before it closes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from reporting_assets.jobs import daily_report_job, monthly_report_job, weekly_report_job
+from reporting_assets.partitions import REPORT_TZ
+
+CADENCE_TAG = "reporting/cadence"
+MONTH_END_CRON = "59 23 L * *"
+
+# The cron and time zone of these two come from the jobs' partitions (America/New_York): 06:30
+# local every day, Sunday 18:00 local every week, both DST-correct, each requesting the last
+# complete partition (yesterday; the Sunday-to-Saturday week that ended at midnight).
+daily_report_schedule = dg.build_schedule_from_partitioned_job(
+    daily_report_job,
+    name="daily_report_job_schedule",
+    description="The daily executive report for yesterday (New York), at 06:30 New York time.",
+    hour_of_day=6,
+    minute_of_hour=30,
+    tags={CADENCE_TAG: "daily"},
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+weekly_report_schedule = dg.build_schedule_from_partitioned_job(
+    weekly_report_job,
+    name="weekly_report_job_schedule",
+    description="The weekly business review for the Sunday-to-Saturday week just ended, on "
+    "Sunday at 18:00 New York time.",
+    day_of_week=0,
+    hour_of_day=18,
+    minute_of_hour=0,
+    tags={CADENCE_TAG: "weekly"},
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+def month_in_progress_key(at: datetime, timezone: str = REPORT_TZ) -> str:
+    """The monthly partition key ('2026-11-01') of the report-timezone month containing `at`."""
+    return at.astimezone(ZoneInfo(timezone)).date().replace(day=1).isoformat()
+
+
+# Partitioned-schedule helpers only request complete periods, so the month-end run that reports
+# the month to date is a plain cron schedule. 23:59 New York is already the next day in UTC: the
+# key must come from the New York date, never the UTC one.
+@dg.schedule(
+    name="monthly_report_job_schedule",
+    cron_schedule=MONTH_END_CRON,
+    execution_timezone=REPORT_TZ,
+    job=monthly_report_job,
+    description="The monthly board report for the month to date, at 23:59 New York time on the "
+    "month's last day.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def monthly_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    partition_key = month_in_progress_key(context.scheduled_execution_time)
+    return dg.RunRequest(
+        partition_key=partition_key,
+        run_key=partition_key,
+        tags={CADENCE_TAG: "monthly"},
+    )
+
+
+schedules = [daily_report_schedule, weekly_report_schedule, monthly_report_schedule]

@@ -1,0 +1,1 @@
+"""Tests of report distribution: the delivery ledger and the email channel."""

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.model import STATUS_WORDS
 
 GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"
 FONT = "DejaVu Sans, Arial, sans-serif"
@@ -154,8 +155,7 @@ def scorecard(kpis: list, title: str) -> go.Figure:
     labels = [k.label for k in kpis]
     values = [format_value(k.value, k.unit) for k in kpis]
     targets = [format_value(k.target, k.unit) if k.target is not None else "–" for k in kpis]
-    words = {"green": "On track", "amber": "Watch", "red": "Off track", "grey": "Not rated"}
-    status = [words[k.status] for k in kpis]
+    status = [STATUS_WORDS[k.status] for k in kpis]
     fills = [RAG_FILL[k.status] for k in kpis]
     fig = go.Figure(go.Table(
         columnwidth=[3, 1.4, 1.4, 1],

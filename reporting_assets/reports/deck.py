@@ -34,7 +34,7 @@ from pptx.slide import SlideLayout
 from pptx.util import Emu, Inches, Pt
 
 from reporting_assets.reports.formatting import format_delta, format_value
-from reporting_assets.reports.model import Column, ReportData
+from reporting_assets.reports.model import STATUS_WORDS, Column, ReportData
 
 # Which slides each audience gets, in order. "charts" is one slide per chart, "details" one table
 # slide per report section; the title and agenda slides always come first.
@@ -107,7 +107,6 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "red": ("C00000", "FFFFFF"),
     "grey": ("D9D9D9", "1A1A1A"),
 }
-STATUS_WORDS = {"green": "On track", "amber": "Watch", "red": "Off track", "grey": "Not rated"}
 # Words in source data (initiative status, alert severity) that carry a status colour.
 _WORD_STATUS = {
     "green": "green",

@@ -27,7 +27,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from reporting_assets.reports.formatting import format_delta, format_value
-from reporting_assets.reports.model import Kpi, ReportData
+from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 
 __all__ = [
     "MAX_INLINE_CHARTS",
@@ -46,10 +46,10 @@ _DEFAULT_PRIMARY = "#1F3A5F"
 
 # Status pill: (label, text colour, background).
 _STATUS = {
-    "green": ("On track", "#1B6E2E", "#E2F3E6"),
-    "amber": ("Watch", "#7A4F00", "#FFF0D1"),
-    "red": ("Off track", "#A8201A", "#FCE3E0"),
-    "grey": ("No status", "#4B5563", "#ECEEF1"),
+    "green": (STATUS_WORDS["green"], "#1B6E2E", "#E2F3E6"),
+    "amber": (STATUS_WORDS["amber"], "#7A4F00", "#FFF0D1"),
+    "red": (STATUS_WORDS["red"], "#A8201A", "#FCE3E0"),
+    "grey": (STATUS_WORDS["grey"], "#4B5563", "#ECEEF1"),
 }
 # Alert severity badge: (text colour, background).
 _SEVERITY = {

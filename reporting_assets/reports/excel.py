@@ -24,7 +24,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from reporting_assets.reports.formatting import format_value
-from reporting_assets.reports.model import ReportData, Section
+from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
 # title block fills rows 1-4, row 5 is blank. KPI rows start on the row below.
@@ -67,7 +67,7 @@ _STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "red": ("#FFC7CE", "#9C0006"),
     "grey": ("#E7E6E6", "#3A3A3A"),
 }
-_STATUS_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "grey": "Grey"}
+_STATUS_WORDS = STATUS_WORDS
 # Other words that carry a status colour: check results and alert severities.
 _WORD_STATUS = {
     "pass": "green",

@@ -12,6 +12,9 @@ from typing import Literal
 import polars as pl
 
 Status = Literal["green", "amber", "red", "grey"]
+# What each status says, the same words in every format.
+STATUS_WORDS: dict[str, str] = {"green": "On track", "amber": "Watch", "red": "Off track",
+                                "grey": "Not rated"}  # fmt: skip
 Unit = Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
 
 

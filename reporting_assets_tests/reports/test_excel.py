@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from reporting_assets.reports.excel import write_workbook
-from reporting_assets.reports.model import Column, Section
+from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 from reporting_assets_tests.reports.sample import (
     FORMULA_NAME,
     HOSTILE_NAME,
@@ -100,7 +100,7 @@ def test_kpi_cells_are_numbers_with_unit_formats(book):
             assert "$" in value.number_format and "#,##0" in value.number_format
         elif kpi.unit == "count":
             assert value.number_format == "#,##0"
-        assert status.value.lower() == kpi.status
+        assert status.value == STATUS_WORDS[kpi.status]
 
 
 def test_status_cells_are_coloured(book):
@@ -108,10 +108,10 @@ def test_status_cells_are_coloured(book):
     _, body = _table(ws, KPI_HEADER)
     fills = {row[5].value: row[5].fill.fgColor.rgb for row in body}
     assert fills == {
-        "Green": "FFC6EFCE",
-        "Red": "FFFFC7CE",
-        "Amber": "FFFFEB9C",
-        "Grey": "FFE7E6E6",
+        "On track": "FFC6EFCE",
+        "Off track": "FFFFC7CE",
+        "Watch": "FFFFEB9C",
+        "Not rated": "FFE7E6E6",
     }
     result = {row[2].value: row[2].fill.fgColor.rgb for row in _table(book["Quality"])[1]}
     assert result == {"PASS": "FFC6EFCE", "FAIL": "FFFFC7CE"}

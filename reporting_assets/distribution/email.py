@@ -489,6 +489,7 @@ def send_via_smtp(
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 30.0,
     local_hostname: str | None = None,
+    envelope_to: Literal["headers", "target"] = "headers",
 ) -> SendSummary:
     """Send each (ledger row, finalized message) pair over one SMTP session; see the module doc.
 
@@ -502,9 +503,17 @@ def send_via_smtp(
     `retry_budget_s`. A permanent answer while opening the session (e.g. 535 authentication
     failed) fails every remaining row for good; an unreachable server, once the budget is spent,
     leaves the remaining rows `pending` without further tries.
+
+    `envelope_to="target"` hands each message to its row's target address only, whatever its
+    To/Cc headers say: with one row per address (To and Cc alike) every reader sees the whole
+    distribution in the headers and still receives exactly one copy.
     """
+
+    def envelope_of(row: Delivery, msg: EmailMessage) -> list[str]:
+        return [row.target] if envelope_to == "target" else _envelope(msg)
+
     for row, msg in messages:
-        addresses = [a.lower() for a in _envelope(msg)]
+        addresses = [a.lower() for a in envelope_of(row, msg)]
         if row.target.lower() not in addresses:
             raise ValueError(f"delivery {row.id}: target {row.target!r} is not in To/Cc")
         if not msg["Message-ID"]:
@@ -539,7 +548,7 @@ def send_via_smtp(
             if not sender:
                 raise ValueError(f"delivery {row.id}: no envelope sender (From is empty)")
             data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-            envelope = _envelope(msg)
+            envelope = envelope_of(row, msg)
             target = next(a for a in envelope if a.lower() == row.target.lower())
             previous = _load_replies(current.provider_response)
             replies = {a: previous[a] for a in envelope if a in previous}

@@ -601,3 +601,28 @@ def test_plan_is_idempotent_under_concurrency(ledger):
     )
     assert ledger.pending_targets("daily_executive", "2026-11-26", "email") == targets
     assert ledger.success_rate() is None
+
+
+def test_one_copy_per_address_with_the_whole_distribution_in_the_headers(
+    server, handler, ledger, report, base, files
+):
+    # One ledger row per address, To and Cc alike; the envelope of each message is its row's
+    # address only, so the stakeholder on Cc gets one copy, not one per primary recipient.
+    rows = ledger.plan(report.report_key, report.period_key, "email", [A, B, C])
+    messages = []
+    for row in rows:
+        final = finalize_message(
+            base, to=f"{A}, {B}", cc=[C], message_id=message_id_for(row, DOMAIN),
+            list_unsubscribe_url=UNSUBSCRIBE, attachments=[files["pdf"]],
+            max_attachment_bytes=10_000_000, link_base=LINK_BASE,
+        )  # fmt: skip
+        messages.append((row, final.message))
+    summary = _send(server, ledger, messages, envelope_to="target")
+    assert sorted(summary.sent) == sorted(r.id for r in rows)
+    for address in (A, B, C):
+        got = handler.received_by(address)
+        assert len(got) == 1, address
+        assert got[0].rcpt_tos == [address]
+        assert A in got[0].message["To"] and B in got[0].message["To"]
+        assert C in got[0].message["Cc"]
+    assert ledger.success_rate() == 1.0

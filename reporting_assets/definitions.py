@@ -3,6 +3,7 @@
 import dagster as dg
 
 from reporting_assets.config import get_settings
+from reporting_assets.distribution.assets import delivery_assets
 from reporting_assets.jobs import (
     daily_metrics_job,
     daily_report_job,
@@ -17,7 +18,7 @@ from reporting_assets.schedules import schedules
 from reporting_assets.sources.assets import source_assets
 
 defs = dg.Definitions(
-    assets=[*source_assets, *metric_assets, *report_assets],
+    assets=[*source_assets, *metric_assets, *report_assets, *delivery_assets],
     jobs=[
         daily_sources_job,
         daily_metrics_job,

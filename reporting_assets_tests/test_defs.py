@@ -35,15 +35,18 @@ EXPECTED_ASSETS = {
     "daily_executive": ("reports", "daily"),
     "weekly_business_review": ("reports", "weekly"),
     "monthly_board_report": ("reports", "monthly"),
+    "daily_executive_email": ("distribution", "daily"),
+    "weekly_business_review_email": ("distribution", "weekly"),
+    "monthly_board_report_email": ("distribution", "monthly"),
 }
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
 METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
 EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
     "daily_metrics_job": METRICS,
-    "daily_report_job": METRICS | {"daily_executive"},
-    "weekly_report_job": {"weekly_business_review"},
-    "monthly_report_job": {"monthly_board_report"},
+    "daily_report_job": METRICS | {"daily_executive", "daily_executive_email"},
+    "weekly_report_job": {"weekly_business_review", "weekly_business_review_email"},
+    "monthly_report_job": {"monthly_board_report", "monthly_board_report_email"},
 }
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
 EXPECTED_CHECKS = {

@@ -264,6 +264,13 @@ def demo(days, events_per_day, history_days) -> None:
     ):
         for f in sorted(p for p in report.iterdir() if p.is_file()):
             click.echo(f"   {f.relative_to(resolve('.'))}  ({f.stat().st_size:,} bytes)")
+    outbox = resolve(settings.channels.email.outbox_dir)
+    sent = sorted(outbox.glob("*/*/*.eml"))
+    if sent:
+        click.echo(
+            f"   {len(sent)} emails in the outbox {outbox.relative_to(resolve('.'))}/"
+            "<report>/<period>/ (the monthly report waits for a reviewer's approval)"
+        )
     click.echo(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."

@@ -42,6 +42,12 @@ def plan(ledger: DeliveryLedger, kind: str):
     return ledger.plan(report.report_key, report.period_key, kind, [kind])[0]
 
 
+def post_slack(row, fake, ledger: DeliveryLedger, sleeps) -> str:
+    """Post the sample report's Slack message for `row` to the fake."""
+    body = encode(slack_payload(sample_report()))
+    return post_with_retries(row, fake.url, body, JSON, ledger=ledger, kind="slack", sleep=sleeps)
+
+
 class Sleeps(list):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
@@ -174,15 +180,7 @@ def test_429_honours_retry_after(ledger):
     sleeps = Sleeps()
     with WebhookFake("slack") as fake:
         fake.fail_next(429, retry_after=2)
-        status = post_with_retries(
-            row,
-            fake.url,
-            encode(slack_payload(sample_report())),
-            JSON,
-            ledger=ledger,
-            kind="slack",
-            sleep=sleeps,
-        )
+        status = post_slack(row, fake, ledger, sleeps)
         assert len(fake.requests) == 2
     assert status == SENT and sleeps == [2.0]
     assert ledger.get(row.id).attempts == 2
@@ -215,15 +213,7 @@ def test_slack_permanent_errors_not_retried(ledger, status, token):
     sleeps = Sleeps()
     with WebhookFake("slack") as fake:
         fake.fail_next(status)
-        result = post_with_retries(
-            row,
-            fake.url,
-            encode(slack_payload(sample_report())),
-            JSON,
-            ledger=ledger,
-            kind="slack",
-            sleep=sleeps,
-        )
+        result = post_slack(row, fake, ledger, sleeps)
         assert len(fake.requests) == 1
     done = ledger.get(row.id)
     assert result == done.status == FAILED_PERMANENT and sleeps == []
@@ -268,15 +258,7 @@ def test_budget_exhausted_leaves_row_pending(ledger):
     sleeps = Sleeps()
     with WebhookFake("slack") as fake:
         fake.fail_next(429, retry_after=120)
-        result = post_with_retries(
-            row,
-            fake.url,
-            encode(slack_payload(sample_report())),
-            JSON,
-            ledger=ledger,
-            kind="slack",
-            sleep=sleeps,
-        )
+        result = post_slack(row, fake, ledger, sleeps)
         assert len(fake.requests) == 1
     done = ledger.get(row.id)
     assert result == done.status == PENDING and sleeps == []

@@ -107,7 +107,9 @@ def _dagster_home() -> Path:
     return home
 
 
-def run_job(job_name: str, partition_key: str, *, quiet: bool = False) -> bool:
+def run_job(
+    job_name: str, partition_key: str, *, quiet: bool = False, run_config: dict | None = None
+) -> bool:
     """Run a job for one partition in this process, recorded in the Dagster instance; print
     one line, and the checks that failed."""
     import dagster as dg
@@ -119,7 +121,10 @@ def run_job(job_name: str, partition_key: str, *, quiet: bool = False) -> bool:
             partition_key=partition_key,
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config={
+                **(run_config or {}),
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
         )
     failed = [
         e.asset_check_evaluation_data
@@ -279,6 +284,15 @@ def demo(days, events_per_day, history_days) -> None:
         click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)
 
+
+def _add_distribution_commands() -> None:
+    from reporting_assets.distribution.commands import commands
+
+    for command in commands:
+        main.add_command(command)
+
+
+_add_distribution_commands()
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ from reporting_assets.jobs import (
     daily_metrics_job,
     daily_report_job,
     daily_sources_job,
+    delivery_jobs,
     monthly_report_job,
     weekly_report_job,
 )
@@ -15,6 +16,7 @@ from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports.assets import report_assets
 from reporting_assets.resources import build_resources
 from reporting_assets.schedules import schedules
+from reporting_assets.sensors import sensors
 from reporting_assets.sources.assets import source_assets
 
 defs = dg.Definitions(
@@ -25,7 +27,9 @@ defs = dg.Definitions(
         daily_report_job,
         weekly_report_job,
         monthly_report_job,
+        *delivery_jobs.values(),
     ],
     schedules=schedules,
+    sensors=sensors,
     resources=build_resources(get_settings()),
 )

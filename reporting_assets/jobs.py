@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from reporting_assets.config import get_settings
+from reporting_assets.distribution.assets import delivery_keys
 from reporting_assets.metrics.assets import METRICS_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 
@@ -20,21 +22,37 @@ daily_metrics_job = dg.define_asset_job(
 daily_report_job = dg.define_asset_job(
     "daily_report_job",
     selection=dg.AssetSelection.groups(SOURCES_GROUP, METRICS_GROUP)
-    | dg.AssetSelection.assets("daily_executive", "daily_executive_email"),
+    | dg.AssetSelection.assets("daily_executive", *delivery_keys("daily_executive")),
     description="One New York day end to end: sources, metrics and checks, then the daily "
-    "report's PDF, workbook and email body, sent to its distribution lists.",
+    "report's PDF, workbook and email body, delivered on each of its channels.",
 )
 
 weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
-    selection=dg.AssetSelection.assets("weekly_business_review", "weekly_business_review_email"),
+    selection=dg.AssetSelection.assets(
+        "weekly_business_review", *delivery_keys("weekly_business_review")
+    ),
     description="The weekly business review (Sunday to Saturday, New York time): PDF, workbook, "
     "email body and the C-suite and VP decks, from the week's checked daily metrics.",
 )
 
 monthly_report_job = dg.define_asset_job(
     "monthly_report_job",
-    selection=dg.AssetSelection.assets("monthly_board_report", "monthly_board_report_email"),
+    selection=dg.AssetSelection.assets(
+        "monthly_board_report", *delivery_keys("monthly_board_report")
+    ),
     description="The monthly board report for the month to date: PDF, workbook, email body and "
-    "the board and strategy decks.",
+    "the board and strategy decks; opens its review (it is delivered once approved).",
 )
+
+
+# One delivery job per report: what the review-approval sensor and `reporting resend` launch.
+delivery_jobs = {
+    key: dg.define_asset_job(
+        f"{key}_delivery_job",
+        selection=dg.AssetSelection.assets(*delivery_keys(key)),
+        description=f"Deliver the current version of the {r.title} on each of its channels "
+        "(what was delivered already is not sent again).",
+    )
+    for key, r in get_settings().reports.items()
+}

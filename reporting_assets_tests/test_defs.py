@@ -35,19 +35,26 @@ EXPECTED_ASSETS = {
     "daily_executive": ("reports", "daily"),
     "weekly_business_review": ("reports", "weekly"),
     "monthly_board_report": ("reports", "monthly"),
-    "daily_executive_email": ("distribution", "daily"),
-    "weekly_business_review_email": ("distribution", "weekly"),
-    "monthly_board_report_email": ("distribution", "monthly"),
-}
+    **{f"daily_executive_{c}": ("distribution", "daily") for c in ("email", "slack", "dashboard")},
+    **{f"weekly_business_review_{c}": ("distribution", "weekly")
+       for c in ("email", "teams", "dashboard")},
+    **{f"monthly_board_report_{c}": ("distribution", "monthly")
+       for c in ("email", "webhook", "dashboard")},
+}  # fmt: skip
+REPORTS = ("daily_executive", "weekly_business_review", "monthly_board_report")
+DELIVERY = {r: {k for k in EXPECTED_ASSETS if k.startswith(f"{r}_")} for r in REPORTS}
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
 METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
 EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
     "daily_metrics_job": METRICS,
-    "daily_report_job": METRICS | {"daily_executive", "daily_executive_email"},
-    "weekly_report_job": {"weekly_business_review", "weekly_business_review_email"},
-    "monthly_report_job": {"monthly_board_report", "monthly_board_report_email"},
+    "daily_report_job": METRICS | {"daily_executive"} | DELIVERY["daily_executive"],
+    "weekly_report_job": {"weekly_business_review"} | DELIVERY["weekly_business_review"],
+    "monthly_report_job": {"monthly_board_report"} | DELIVERY["monthly_board_report"],
+    **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
 }
+EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
+                    "report_run_failure_sensor"}  # fmt: skip
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
 EXPECTED_CHECKS = {
     "posthog_events": {"posthog_events_matches_schema", "posthog_events_complete"},
@@ -132,3 +139,19 @@ def test_dagster_validates_the_workspace():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_sensors_run_on_their_own():
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == EXPECTED_SENSORS
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+    # Real-time alerts and approvals must be seen within 30 s.
+    assert sensors["critical_alert_sensor"].minimum_interval_seconds <= 30
+    assert sensors["review_approval_sensor"].minimum_interval_seconds <= 30
+
+
+def test_report_assets_have_freshness_deadlines():
+    graph = defs.resolve_asset_graph()
+    for report in ("daily_executive", "weekly_business_review", "monthly_board_report"):
+        policy = graph.get(dg.AssetKey(report)).freshness_policy
+        assert policy is not None and policy.timezone == "America/New_York", report

@@ -276,6 +276,27 @@ class Channels(Strict):
     )
 
 
+class CriticalAlertNotices(Strict):
+    """Who hears about a critical alert the moment its data lands, and how often again."""
+
+    distribution_list: str | None = None  # emailed when set
+    channels: list[Literal["dashboard", "email", "slack", "teams", "webhook"]] = Field(
+        default_factory=lambda: ["dashboard"]
+    )
+    renotify_minutes: int = Field(240, ge=1)
+
+
+class Notifications(Strict):
+    """Operational notices: critical alerts in real time, failures to the data team, the feed."""
+
+    data_team: str | None = None  # distribution list told of failed runs and failed checks
+    check_severities: list[Literal["WARN", "ERROR"]] = Field(
+        default_factory=lambda: ["WARN", "ERROR"]
+    )
+    critical_alerts: CriticalAlertNotices = CriticalAlertNotices()
+    feed_export: str = "var/feed/notifications.json"
+
+
 class Settings(Strict):
     """The whole business configuration of one reporting deployment."""
 
@@ -290,6 +311,7 @@ class Settings(Strict):
     reports: dict[str, Report]
     distribution_lists: dict[str, DistributionList]
     channels: Channels = Channels()
+    notifications: Notifications = Notifications()
 
     @model_validator(mode="after")
     def _references_exist(self) -> Settings:
@@ -306,4 +328,10 @@ class Settings(Strict):
             for lst in report.distribution_lists:
                 if lst not in self.distribution_lists:
                     raise ValueError(f"reports.{key} uses unknown distribution list '{lst}'")
+        n = self.notifications
+        for where, lst in (("notifications.data_team", n.data_team),
+                           ("notifications.critical_alerts.distribution_list",
+                            n.critical_alerts.distribution_list)):  # fmt: skip
+            if lst is not None and lst not in self.distribution_lists:
+                raise ValueError(f"{where} uses unknown distribution list '{lst}'")
         return self

@@ -1,42 +1,70 @@
-"""Distribution assets (group `distribution`): each report that goes out by email gets a delivery
-asset per period that sends its current artifact version to the distribution lists, once.
+"""Distribution assets (group `distribution`): one delivery asset per report and channel, per
+period, that sends the report's current artifact version once.
 
-The delivery ledger decides who still needs the message, so re-materializing never re-sends what
-was delivered. Reports whose approval policy is `manual` are not sent here: they wait for a
-reviewer's approval.
+* ``<report>_email``      one message per address on the report's lists (To + Cc), PDF and
+                          workbook attached; the outbox folder in the demo, SMTP in production.
+* ``<report>_slack``      the Block Kit message rendered with the report, to the Slack webhook.
+* ``<report>_teams``      the Adaptive Card rendered with the report, to the Teams workflow.
+* ``<report>_webhook``    the report's content as JSON, signed, to the generic webhook.
+* ``<report>_dashboard``  a notification in the dashboard feed for everyone on the lists.
+
+The delivery ledger decides who still needs the report, so re-materializing never re-sends what
+was delivered; the ``resend`` run config (or ``reporting resend``) does, and is recorded as a
+resend. A report whose approval policy is ``manual`` is held until a reviewer approves exactly
+the artifacts that are current (see `reporting_assets.distribution.review`).
 """
 
 import email
 import email.policy
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.config.models import Settings
-from reporting_assets.distribution.email import (
-    finalize_message,
-    message_id_for,
-    send_via_smtp,
-    write_outbox,
-)
-from reporting_assets.distribution.ledger import DeliveryLedger
+from reporting_assets.distribution.audience import recipients
+from reporting_assets.distribution.email import dispatch, finalize_message, message_id_for
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.ledger import FAILED_PERMANENT, SENT, DeliveryLedger
+from reporting_assets.distribution.review import ReviewBook, artifact_hash
+from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook, encode
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from reporting_assets.reports.assets import ArtifactStoreResource
 from reporting_assets.resources.app_db import AppDatabase
 
 DISTRIBUTION_GROUP = "distribution"
+CHANNELS = ("email", "slack", "teams", "webhook", "dashboard")
+FEED_KIND = {"daily": "daily_report", "weekly": "weekly_summary", "monthly": "monthly_report"}
+
+__all__ = ["DISTRIBUTION_GROUP", "delivery_assets", "delivery_keys", "recipients"]
 
 
-def recipients(settings: Settings, report_key: str) -> tuple[list[str], list[str]]:
-    """Primary recipients (To) and stakeholders (Cc) of a report, each address once."""
-    lists = [settings.distribution_lists[n] for n in settings.reports[report_key]
-             .distribution_lists]  # fmt: skip
-    to = list(dict.fromkeys(a for lst in lists for a in lst.to))
-    cc = [a for a in dict.fromkeys(a for lst in lists for a in lst.cc) if a not in to]
-    return to, cc
+class DeliveryConfig(dg.Config):
+    """Run config of a delivery asset: an explicit resend, recorded with who asked for it."""
+
+    resend: bool = Field(False, description="Send again to targets that already received it.")
+    requested_by: str = Field("", description="Who asked for the resend (kept in the ledger).")
+    targets: list[str] = Field(
+        default_factory=list, description="Resend only to these addresses (default: everyone)."
+    )
+
+
+def _counts(rows_before: dict[int, str], ledger: DeliveryLedger, ids: list[int]) -> dict:
+    """Sent / already sent / failed / still pending among the planned rows."""
+    counts = {"sent": 0, "already_sent": 0, "failed_permanent": 0, "pending": 0}
+    for i in ids:
+        status = ledger.get(i).status
+        if rows_before[i] in (SENT, FAILED_PERMANENT):
+            counts["already_sent" if rows_before[i] == SENT else "failed_permanent"] += 1
+        elif status == SENT:
+            counts["sent"] += 1
+        elif status == FAILED_PERMANENT:
+            counts["failed_permanent"] += 1
+        else:
+            counts["pending"] += 1
+    return counts
 
 
 def deliver_by_email(
@@ -56,8 +84,10 @@ def deliver_by_email(
     attachments = [version / f["file"] for f in manifest if f["kind"] in ("pdf", "xlsx")]
     to, cc = recipients(settings, report_key)
     domain = channel.sender.rsplit("@", 1)[-1]
+    rows = ledger.plan(report_key, period, "email", [*to, *cc])
+    before = {r.id: r.status for r in rows}
     messages = []
-    for row in ledger.plan(report_key, period, "email", [*to, *cc]):
+    for row in rows:
         final = finalize_message(
             base, to=", ".join(to), cc=cc, message_id=message_id_for(row, domain),
             list_unsubscribe_url=channel.list_unsubscribe_url, attachments=attachments,
@@ -65,63 +95,158 @@ def deliver_by_email(
             link_base=f"{link_base}/{report_key}/{period}",
         )  # fmt: skip
         messages.append((row, final.message))
-    if channel.mode == "outbox":
-        summary = write_outbox(messages, resolve(channel.outbox_dir), ledger)
-    else:
-        summary = send_via_smtp(
-            messages, host=channel.host, port=channel.port, security=channel.security,
-            username=os.environ.get(channel.username_env or "") or None,
-            password=os.environ.get(channel.password_env or "") or None,
-            timeout=30, ledger=ledger, envelope_to="target",
-        )  # fmt: skip
-    return {"sent": len(summary.sent), "already_sent": len(summary.skipped),
-            "failed_permanent": len(summary.failed_permanent), "pending": len(summary.pending),
-            "unknown": len(summary.unknown), "recipients": len(to) + len(cc)}  # fmt: skip
+    dispatch(messages, channel, ledger)
+    return {**_counts(before, ledger, list(before)), "recipients": len(to) + len(cc)}
 
 
-def _email_delivery_asset(key: str) -> dg.AssetsDefinition:
+def deliver_by_hook(
+    kind: str, report_key: str, period: str, version: Path, settings: Settings,
+    ledger: DeliveryLedger, **retry,
+) -> dict:  # fmt: skip
+    """POST the payload rendered with the report (slack.json, teams.json, report.json)."""
+    file = version / ("report.json" if kind == "webhook" else f"{kind}.json")
+    if not file.exists():
+        raise dg.Failure(f"{file} is missing: render {report_key} {period} again")
+    body = encode(json.loads(file.read_text()))
+    rows = ledger.plan(report_key, period, kind, [kind])
+    before = {r.id: r.status for r in rows}
+    for row in rows:
+        deliver_to_hook(kind, row, body, getattr(settings.channels, kind), ledger, **retry)
+    return _counts(before, ledger, list(before))
+
+
+def deliver_to_dashboard(
+    report_key: str, period: str, version: Path, settings: Settings, ledger: DeliveryLedger,
+    *, link_base: str,
+) -> dict:  # fmt: skip
+    """A notification in the dashboard feed for everyone on the report's lists."""
+    report_def = settings.reports[report_key]
+    content = json.loads((version / "report.json").read_text())
+    to, cc = recipients(settings, report_key)
+    feed = Feed(ledger.engine)
+    rows = ledger.plan(report_key, period, "dashboard", ["feed"])
+    before = {r.id: r.status for r in rows}
+    for row in rows:
+        if row.status in (SENT, FAILED_PERMANENT):
+            continue
+        ledger.mark_attempt(row.id)
+        kind = "report_update" if row.is_resend else FEED_KIND[report_def.cadence]
+        kpis = "; ".join(f"{k['label']} {k['display']}" for k in content["kpis"][:6])
+        body = "\n".join([*content["summary"][:3], kpis])
+        title = f"{report_def.title}: {content['period_label']}" + (
+            f" (updated, {version.name})" if row.is_resend else "")  # fmt: skip
+        notification_id, _ = feed.publish(
+            kind, title, body, dedupe_key=f"report:{report_key}:{period}:{row.generation}",
+            severity="warning" if content["alerts"] else "info", report=report_key,
+            period=period, url=f"{link_base}/{report_key}/{period}", audience=[*to, *cc],
+            payload={"version": version.name, "kpis": content["kpis"],
+                     "alerts": content["alerts"]})  # fmt: skip
+        ledger.mark_sent(row.id, None, f"notification {notification_id}")
+    feed.export(resolve(settings.notifications.feed_export))
+    return _counts(before, ledger, list(before))
+
+
+def hold_reason(report_key: str, period: str, version: Path | None, app_db: AppDatabase) -> str:
+    """Why a manual report may not be sent yet ("" when an approved review covers `version`)."""
+    if version is None:
+        return f"awaiting review: {report_key} {period} is not rendered yet"
+    book = ReviewBook(app_db.engine)
+    sha = artifact_hash(version)
+    if book.approved_for(report_key, period, sha):
+        return ""
+    review = book.find(report_key, period, sha)
+    if review is None:
+        return f"awaiting review: no review is open for {version.name} (render it again)"
+    return (f"awaiting review #{review.id} ({review.status}) of {version.name}: nothing sent; "
+            f"reporting review show {review.id}")  # fmt: skip
+
+
+def delivery_keys(report_key: str) -> list[str]:
+    """The delivery assets of a report: one per channel it lists (email only with the format)."""
+    report_def = get_settings().reports[report_key]
+    return [f"{report_key}_{c}" for c in CHANNELS if c in report_def.channels
+            and (c != "email" or "email" in report_def.formats)]  # fmt: skip
+
+
+def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
     report_def = get_settings().reports[key]
     partitions = {"daily": daily_partitions, "weekly": weekly_partitions,
                   "monthly": monthly_partitions}[report_def.cadence]  # fmt: skip
+    what = {
+        "email": "emailed to its distribution lists (PDF and workbook attached), each address "
+        "exactly once",
+        "slack": "posted to Slack (Block Kit) through the incoming webhook",
+        "teams": "posted to Microsoft Teams (Adaptive Card) through the Workflows webhook",
+        "webhook": "posted as signed JSON to the generic webhook",
+        "dashboard": "announced in the dashboard feed to everyone on its lists",
+    }[channel]
 
     @dg.asset(
-        name=f"{key}_email",
+        name=f"{key}_{channel}",
         partitions_def=partitions,
         group_name=DISTRIBUTION_GROUP,
-        kinds={"email"},
+        kinds={channel},
         deps=[key],
-        description=f"The {report_def.title} emailed to its distribution lists (PDF and workbook "
-        "attached), each address exactly once.",
-        code_version="1",
+        description=f"The {report_def.title} {what}. "
+        + ("Held until a reviewer approves it." if report_def.approval == "manual" else ""),
+        code_version="2",
     )
     def _asset(
-        context: dg.AssetExecutionContext, app_db: AppDatabase, artifacts: ArtifactStoreResource
+        context: dg.AssetExecutionContext,
+        config: DeliveryConfig,
+        app_db: AppDatabase,
+        artifacts: ArtifactStoreResource,
     ) -> dg.MaterializeResult:
         settings = get_settings()
         period = context.partition_key
-        if report_def.approval == "manual":
-            return dg.MaterializeResult(
-                metadata={"status": "awaiting review: manual approval policy, nothing sent"}
-            )
         store = artifacts.store()
         version = store.latest(key, period)
+        if report_def.approval == "manual":
+            reason = hold_reason(key, period, version, app_db)
+            if reason:
+                context.log.info(reason)
+                return dg.MaterializeResult(metadata={"status": reason})
         if version is None:
             raise dg.Failure(f"no rendered {key} for {period}: materialize {key} first")
+        hook = channel in ("slack", "teams", "webhook")
+        if hook and not getattr(settings.channels, channel).enabled:
+            off = f"channels.{channel}.enabled is false in config: nothing sent"
+            return dg.MaterializeResult(metadata={"status": off})
         ledger = DeliveryLedger(app_db.engine)
-        counts = deliver_by_email(key, period, version, settings, ledger,
-                                  link_base=artifacts.report_base_url)  # fmt: skip
+        if config.resend:
+            if not config.requested_by.strip():
+                raise dg.Failure("a resend needs requested_by (who asked for it, for the ledger)")
+            to, cc = recipients(settings, key)
+            everyone = {"email": [*to, *cc], "dashboard": ["feed"]}.get(channel, [channel])
+            ledger.request_resend(key, period, channel, config.targets or everyone,
+                                  config.requested_by.strip())  # fmt: skip
+        link_base = artifacts.report_base_url
+        try:
+            if channel == "email":
+                counts = deliver_by_email(key, period, version, settings, ledger,
+                                          link_base=link_base)  # fmt: skip
+            elif channel == "dashboard":
+                counts = deliver_to_dashboard(key, period, version, settings, ledger,
+                                              link_base=link_base)  # fmt: skip
+            else:
+                counts = deliver_by_hook(channel, key, period, version, settings, ledger)
+        except ChannelConfigError as exc:
+            raise dg.Failure(str(exc)) from None
         if counts["sent"]:
             # This version reached readers: from now on a re-render opens the next version.
-            store.mark_distributed(version, f"emailed; {json.dumps(counts)}\n")
-        if counts["failed_permanent"] or counts["pending"] or counts["unknown"]:
-            context.log.warning(f"{key} {period}: not every address was reached: {counts}")
+            store.mark_distributed(version, f"{channel}: {json.dumps(counts)}")
+        if counts["failed_permanent"] or counts["pending"]:
+            context.log.warning(f"{key} {period} {channel}: not every target was reached: "
+                                f"{counts}")  # fmt: skip
         return dg.MaterializeResult(metadata={
-            **counts, "version": version.name, "mode": settings.channels.email.mode,
+            **counts, "status": "delivered" if not counts["pending"] else "partly delivered",
+            "version": version.name, "artifact_sha256": artifact_hash(version),
+            "mode": settings.channels.email.mode if channel == "email" else channel,
             "delivery_success_rate": ledger.success_rate(),
         })  # fmt: skip
 
     return _asset
 
 
-delivery_assets = [_email_delivery_asset(k) for k, r in get_settings().reports.items()
-                   if "email" in r.channels and "email" in r.formats]  # fmt: skip
+delivery_assets = [_delivery_asset(k, c) for k in get_settings().reports
+                   for c in (d.removeprefix(f"{k}_") for d in delivery_keys(k))]  # fmt: skip

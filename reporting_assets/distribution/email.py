@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import quote
 
+from reporting_assets.config import resolve
 from reporting_assets.distribution.ledger import (
     FINAL_STATUSES,
     UNKNOWN,
@@ -682,3 +683,43 @@ def write_outbox(
         ledger.mark_sent(row.id, str(msg["Message-ID"] or "") or None, f"written to {path}")
         summary.sent.append(row.id)
     return summary
+
+
+def dispatch(
+    messages: Sequence[tuple[Delivery, EmailMessage]],
+    channel,
+    ledger: DeliveryLedger,
+    *,
+    retry_budget_s: float = 60,
+) -> SendSummary:
+    """Send finalized messages the way the email channel is configured: `.eml` files in the
+    outbox (the demo) or over SMTP, each envelope to its ledger row's address only."""
+    if channel.mode == "outbox":
+        return write_outbox(messages, resolve(channel.outbox_dir), ledger)
+    return send_via_smtp(
+        messages,
+        host=channel.host,
+        port=channel.port,
+        security=channel.security,
+        username=os.environ.get(channel.username_env or "") or None,
+        password=os.environ.get(channel.password_env or "") or None,
+        timeout=30,
+        ledger=ledger,
+        envelope_to="target",
+        retry_budget_s=retry_budget_s,
+    )
+
+
+def notice_message(
+    sender: str, to: str, subject: str, text: str, message_id: str, url: str | None = None
+) -> EmailMessage:
+    """A short plain-text notice (an alert, a rejected review, a failed run) to one address."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text + (f"\n\n{url}\n" if url else "\n"))
+    return msg

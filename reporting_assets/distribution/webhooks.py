@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -425,3 +426,72 @@ def post_with_retries(
     log.warning("%s delivery %s left pending: %s", kind, row.id, last_error)
     ledger.mark_failed(row.id, last_error, permanent=False, response=last_response)
     return ledger.get(row.id).status
+
+
+class ChannelConfigError(RuntimeError):
+    """A chat or webhook channel is enabled but its URL (or signing secret) is not set."""
+
+
+def hook_url(kind: Kind, channel) -> str:
+    """The channel's URL from its environment variable (the URL is its credential)."""
+    url = os.environ.get(channel.url_env, "").strip()
+    if not url:
+        raise ChannelConfigError(
+            f"channels.{kind} is enabled but the environment variable {channel.url_env} (its "
+            "webhook URL) is not set: set it, or set channels.{kind}.enabled to false"
+        )
+    return url
+
+
+def hook_headers(kind: Kind, channel, body: bytes) -> dict[str, str]:
+    """Content type, plus the HMAC signature for the generic webhook."""
+    if kind != "webhook" or not channel.signing_secret_env:
+        return {"Content-Type": "application/json"}
+    secret = os.environ.get(channel.signing_secret_env, "")
+    if not secret:
+        raise ChannelConfigError(
+            f"channels.webhook signs its requests but {channel.signing_secret_env} is not set"
+        )
+    return signed_headers(body, secret)
+
+
+def deliver_to_hook(kind: Kind, row: Delivery, body: bytes, channel, ledger, **retry) -> str:
+    """POST `body` for one ledger row to the configured channel; return the row's status."""
+    url = hook_url(kind, channel)
+    return post_with_retries(
+        row, url, body, hook_headers(kind, channel, body), ledger=ledger, kind=kind, **retry
+    )
+
+
+def notice_payload(
+    kind: Kind, title: str, body: str, severity: str, url: str | None, details: dict
+) -> dict:
+    """A short notice (alert, failure, review) in the channel's own format."""
+    if kind == "slack":
+        blocks = [
+            {"type": "header",
+             "text": {"type": "plain_text", "text": _clip(title, SLACK_HEADER_MAX)}},
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": _clip(_mrkdwn(body), SLACK_SECTION_TEXT_MAX)}},
+        ]  # fmt: skip
+        if url:
+            blocks.append({"type": "section",
+                           "text": {"type": "mrkdwn", "text": f"<{url}|Open>"}})  # fmt: skip
+        return {"text": _clip(_mrkdwn(f"{title}: {body}"), SLACK_FALLBACK_MAX), "blocks": blocks}
+    if kind == "teams":
+        card: dict = {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.2",
+            "body": [
+                _text_block(title, size="Large", weight="Bolder",
+                            color="Attention" if severity == "critical" else "Default"),
+                _text_block(body),
+            ],
+        }  # fmt: skip
+        if url:
+            card["actions"] = [{"type": "Action.OpenUrl", "title": "Open", "url": url}]
+        return {"type": "message", "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+             "content": card}]}  # fmt: skip
+    return {"title": title, "body": body, "severity": severity, "url": url, **details}

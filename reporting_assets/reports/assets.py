@@ -7,6 +7,8 @@ check failure upstream means the report asset does not run for that period.
 """
 
 import base64
+import json
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,15 @@ import dagster as dg
 import polars as pl
 
 from reporting_assets.config import get_settings, resolve
+from reporting_assets.distribution.audience import recipients
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.review import ReviewBook, build_checklist
+from reporting_assets.distribution.webhooks import (
+    encode,
+    slack_payload,
+    teams_payload,
+    webhook_payload,
+)
 from reporting_assets.metrics.headline import headline_values
 from reporting_assets.partitions import (
     daily_partitions,
@@ -25,7 +36,7 @@ from reporting_assets.reports import charts as ch
 from reporting_assets.reports.daily import build_daily_report
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
-from reporting_assets.reports.model import CheckRow
+from reporting_assets.reports.model import CheckRow, ReportData
 from reporting_assets.reports.pdf import render_pdf
 from reporting_assets.reports.period import build_period_report, initiative_rows, period_days
 from reporting_assets.reports.store import ArtifactStore, describe, write_manifest
@@ -46,6 +57,20 @@ CHECKED_ASSETS = (
     *DAILY_INPUTS,
 )
 TREND_DAYS = 28
+
+# When each report must have been rendered, in the report time zone: an hour after its schedule
+# (daily 06:30, weekly Sunday 18:00, monthly 23:59 on the last day). A report still missing at
+# its deadline shows as late ("stale") in the Dagster UI.
+FRESHNESS_DEADLINES = {"daily": "30 7 * * *", "weekly": "0 19 * * 0", "monthly": "0 1 1 * *"}
+
+
+def freshness(cadence: str) -> dg.FreshnessPolicy:
+    """Due an hour after the schedule; a render in the 90 minutes before the deadline counts."""
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=FRESHNESS_DEADLINES[cadence],
+        lower_bound_delta=timedelta(minutes=90),
+        timezone=get_settings().calendar.report_timezone,
+    )
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -90,11 +115,20 @@ def _preview(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
+def report_content(report: ReportData, decks: dict | None = None) -> dict:
+    """What the report says, as plain JSON: the dashboard, the review and webhooks read it."""
+    content = webhook_payload(report)
+    content["checks"] = [asdict(c) for c in report.quality]
+    content["recommendations"] = [str(r) for r in (decks or {}).get("recommendations", [])]
+    return content
+
+
 def render_report(
     report,
     report_def,
     charts: list[ch.Chart],
     artifacts: ArtifactStoreResource,
+    app_db: AppDatabase,
     settings,
     *,
     email_charts: tuple[str, ...],
@@ -115,10 +149,14 @@ def render_report(
     if "xlsx" in report_def.formats:
         files["xlsx"] = draft / f"{key}_{period}.xlsx"
         counts["xlsx"] = {"sheets": len(write_workbook(report, files["xlsx"])["sheets"])}
+    to, cc = recipients(settings, key)
+    files["json"] = draft / "report.json"
+    files["json"].write_text(json.dumps(report_content(report, decks), indent=2, default=str))
+    for channel, build in (("slack", slack_payload), ("teams", teams_payload)):
+        if channel in report_def.channels:
+            files[f"json:{channel}"] = draft / f"{channel}.json"
+            files[f"json:{channel}"].write_bytes(encode(build(report)))
     if "email" in report_def.formats:
-        lists = [settings.distribution_lists[n] for n in report_def.distribution_lists]
-        to = [a for lst in lists for a in lst.to]
-        cc = [a for lst in lists for a in lst.cc if a not in to]
         pngs = {n: chart_files[n]["png"].read_bytes() for n in email_charts if n in chart_files}
         message = build_message(report, pngs, sender=settings.channels.email.sender, to=to, cc=cc)
         files["email"] = draft / "email.eml"
@@ -142,7 +180,20 @@ def render_report(
     entries = describe(files, counts)
     write_manifest(version, entries)
     preview = version / "charts" / f"{email_charts[0]}.png"
+    review = {}
+    if report_def.approval == "manual":
+        checklist = build_checklist(settings, key, period, version, to, cc, app_db.engine)
+        opened, new = ReviewBook(app_db.engine).open(key, period, version, checklist)
+        if new:
+            feed = Feed(app_db.engine)
+            feed.publish("review_requested", f"Review requested: {report_def.title}, "
+                         f"{report.period_label}", f"Review #{opened.id} waits for a decision: "
+                         f"reporting review show {opened.id}", dedupe_key=f"review:{opened.id}",
+                         report=key, period=period, audience=[report_def.owner])  # fmt: skip
+            feed.export(resolve(settings.notifications.feed_export))
+        review = {"review": f"#{opened.id} {opened.status} (reporting review show {opened.id})"}
     return dg.MaterializeResult(metadata={
+        **review,
         "period": period,
         "version": version.name,
         "folder": dg.MetadataValue.path(str(version)),
@@ -170,6 +221,7 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
         group_name=REPORTS_GROUP,
         kinds={"pdf", "excel", "email", "plotly"},
         deps=list(DAILY_INPUTS),
+        freshness_policy=freshness("daily"),
         description=f"{report_def.title}: the day's PDF report, Excel workbook and email body, "
         "built from checked metrics.",
         code_version="1",
@@ -198,6 +250,7 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
             report_def,
             charts,
             artifacts,
+            app_db,
             settings,
             email_charts=("mrr_waterfall", "budget_bars"),
         )
@@ -236,6 +289,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
         group_name=REPORTS_GROUP,
         kinds={"pdf", "excel", "email", "pptx"},
         deps=[*DAILY_INPUTS, "strategic_initiatives", "initiative_milestones"],
+        freshness_policy=freshness(report_def.cadence),
         description=f"{report_def.title}: the {report_def.cadence} PDF report, workbook, email "
         "body and audience decks, rolled up from the period's checked daily metrics.",
         code_version="1",
@@ -283,6 +337,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
             report_def,
             charts,
             artifacts,
+            app_db,
             settings,
             email_charts=("mrr_trend", "sla_trend"),
             decks={"initiatives": initiatives},

@@ -54,7 +54,9 @@ class ArtifactStore:
         return target
 
     def mark_distributed(self, version: Path, note: str = "") -> None:
-        (version / DISTRIBUTED_MARKER).write_text(note or "distributed\n")
+        """Record that this version reached readers (one line per channel that sent it)."""
+        with open(version / DISTRIBUTED_MARKER, "a") as fh:
+            fh.write((note or "distributed").rstrip("\n") + "\n")
 
     def latest(self, report: str, period: str) -> Path | None:
         versions = self.versions(report, period)

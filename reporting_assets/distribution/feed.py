@@ -1,0 +1,234 @@
+"""The dashboard feed: notifications kept in the app database, read/unread per user.
+
+A notification is one thing a reader should see on the dashboard: a critical alert as it fires, a
+report becoming available (daily, the weekly summary, the monthly report), an updated version of
+a report already sent, a review asked for or rejected, a failed run or check for the data team.
+
+* ``dedupe_key`` makes publishing idempotent: publishing the same notification twice (a re-run, a
+  sensor tick repeated after a crash) stores it once.
+* ``audience`` is the list of users (email addresses) it is for; empty means everyone.
+* Each user's reads are rows of ``notification_reads``, so "unread" is per user.
+
+`export_feed` writes the whole feed as one JSON document (atomically replaced) that a dashboard
+can poll without a database connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from reporting_assets.resources.app_db import create_schema, metadata
+
+KINDS = (
+    "critical_alert",
+    "alert_resolved",
+    "daily_report",
+    "weekly_summary",
+    "monthly_report",
+    "report_update",
+    "review_requested",
+    "review_rejected",
+    "run_failure",
+    "check_failure",
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("report", sa.String(200), nullable=True),
+    sa.Column("period", sa.String(64), nullable=True),
+    sa.Column("url", sa.String(1000), nullable=True),
+    # ",a@x,b@y," so that one LIKE finds a user; "" for everyone.
+    sa.Column("audience", sa.Text, nullable=False, default=""),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("dedupe_key", sa.String(400), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_notifications_created", "created_at"),
+)
+
+notification_reads = sa.Table(
+    "notification_reads",
+    metadata,
+    sa.Column("notification_id", sa.Integer, sa.ForeignKey("notifications.id"), primary_key=True),
+    sa.Column("reader", sa.String(320), primary_key=True),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    kind: str
+    severity: str
+    title: str
+    body: str
+    report: str | None
+    period: str | None
+    url: str | None
+    audience: list[str]
+    payload: dict | None
+    created_at: str
+    read: bool | None = None  # for one user; None when listed for nobody in particular
+
+
+def _audience(users: list[str] | None) -> str:
+    users = sorted({u.strip().lower() for u in users or [] if u.strip()})
+    return f",{','.join(users)}," if users else ""
+
+
+def _as_notification(row, read: bool | None = None) -> Notification:
+    created = row["created_at"]
+    if created.tzinfo is None:  # SQLite hands back naive UTC
+        created = created.replace(tzinfo=UTC)
+    return Notification(
+        id=row["id"],
+        kind=row["kind"],
+        severity=row["severity"],
+        title=row["title"],
+        body=row["body"],
+        report=row["report"],
+        period=row["period"],
+        url=row["url"],
+        audience=[u for u in row["audience"].split(",") if u],
+        payload=json.loads(row["payload"]) if row["payload"] else None,
+        created_at=created.isoformat(timespec="seconds"),
+        read=read,
+    )
+
+
+class Feed:
+    """Publish, list and mark notifications. `engine` is the app database."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        create_schema(engine)
+
+    def publish(
+        self,
+        kind: str,
+        title: str,
+        body: str,
+        *,
+        dedupe_key: str,
+        severity: str = "info",
+        report: str | None = None,
+        period: str | None = None,
+        url: str | None = None,
+        audience: list[str] | None = None,
+        payload: dict | None = None,
+    ) -> tuple[int, bool]:
+        """Store a notification once per `dedupe_key`; return (its id, whether it is new)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown notification kind '{kind}' (one of {', '.join(KINDS)})")
+        row = dict(kind=kind, severity=severity, title=title[:300], body=body, report=report,
+                   period=period, url=url, audience=_audience(audience),
+                   payload=json.dumps(payload, default=str) if payload is not None else None,
+                   dedupe_key=dedupe_key, created_at=datetime.now(UTC))  # fmt: skip
+        try:
+            with self.engine.begin() as conn:
+                new_id = conn.execute(notifications.insert().values(**row)).inserted_primary_key[0]
+            return int(new_id), True
+        except sa.exc.IntegrityError:
+            with self.engine.connect() as conn:
+                found = conn.execute(
+                    sa.select(notifications.c.id).where(notifications.c.dedupe_key == dedupe_key)
+                ).scalar_one()
+            return int(found), False
+
+    def _query(self, user: str | None):
+        query = sa.select(notifications)
+        if user is not None:
+            query = query.where(
+                sa.or_(
+                    notifications.c.audience == "",
+                    notifications.c.audience.like(f"%,{user.strip().lower()},%"),
+                )
+            )
+        return query
+
+    def for_user(
+        self, user: str, *, unread_only: bool = False, limit: int = 200
+    ) -> list[Notification]:
+        """The user's notifications, newest first, each with its read flag for that user."""
+        user = user.strip().lower()
+        read_ids = sa.select(notification_reads.c.notification_id).where(
+            notification_reads.c.reader == user
+        )
+        query = self._query(user)
+        if unread_only:
+            query = query.where(notifications.c.id.not_in(read_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                query.order_by(notifications.c.id.desc()).limit(limit)
+            ).mappings().all()  # fmt: skip
+            read = set(conn.execute(read_ids).scalars())
+        return [_as_notification(r, r["id"] in read) for r in rows]
+
+    def all(self, *, kind: str | None = None) -> list[Notification]:
+        """Every notification, oldest first (optionally of one kind)."""
+        query = sa.select(notifications)
+        if kind is not None:
+            query = query.where(notifications.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(notifications.c.id)).mappings().all()
+        return [_as_notification(r) for r in rows]
+
+    def unread_count(self, user: str) -> int:
+        return len(self.for_user(user, unread_only=True, limit=10_000))
+
+    def mark_read(self, user: str, ids: list[int] | None = None) -> int:
+        """Mark these notifications (all the user's, when `ids` is None) read; return how many
+        were newly marked. Ids the user cannot see are ignored."""
+        user = user.strip().lower()
+        visible = {n.id: n.read for n in self.for_user(user, limit=100_000)}
+        wanted = visible if ids is None else [i for i in ids if i in visible]
+        rows = [{"notification_id": i, "reader": user, "read_at": datetime.now(UTC)}
+                for i in wanted if not visible[i]]  # fmt: skip
+        for row in rows:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(notification_reads.insert().values(**row))
+            except sa.exc.IntegrityError:
+                continue  # marked by someone else meanwhile
+        return len(rows)
+
+    def export(self, path: Path, *, limit: int = 500) -> dict:
+        """Write the newest notifications, with who read each, as JSON at `path` (atomically)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+            ).mappings().all()  # fmt: skip
+            reads = conn.execute(sa.select(notification_reads)).mappings().all()
+        readers: dict[int, list[str]] = {}
+        for r in reads:
+            readers.setdefault(r["notification_id"], []).append(r["reader"])
+        items = []
+        for row in rows:
+            item = asdict(_as_notification(row))
+            item.pop("read")
+            item["read_by"] = sorted(readers.get(row["id"], []))
+            items.append(item)
+        users = sorted({u for i in items for u in i["audience"]})
+        document = {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "notifications": items,
+            "unread": {u: sum(1 for i in items if (not i["audience"] or u in i["audience"])
+                              and u not in i["read_by"]) for u in users},
+        }  # fmt: skip
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(document, indent=2) + "\n")
+        os.replace(tmp, path)
+        return document

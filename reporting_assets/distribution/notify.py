@@ -1,0 +1,150 @@
+"""Short operational notices (critical alerts, failures, review decisions) on every channel.
+
+A notice goes to the dashboard feed and, by email and chat, through the delivery ledger under
+``notice:<kind>``, so a notice repeated by a re-run or a sensor tick is delivered once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import sqlalchemy as sa
+
+from reporting_assets.config import resolve
+from reporting_assets.config.models import Settings
+from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.ledger import FINAL_STATUSES, DeliveryLedger
+from reporting_assets.distribution.webhooks import (
+    ChannelConfigError,
+    deliver_to_hook,
+    encode,
+    notice_payload,
+)
+
+log = logging.getLogger(__name__)
+HOOKS = ("slack", "teams", "webhook")
+
+
+def ledger_period(dedupe_key: str) -> str:
+    """The ledger's period column for a notice (64 characters at most, still unique)."""
+    if len(dedupe_key) <= 64:
+        return dedupe_key
+    return f"{dedupe_key[:47]}~{hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]}"
+
+
+def notify(
+    settings: Settings,
+    engine: sa.Engine,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    dedupe_key: str,
+    addresses: list[str],
+    channels: list[str],
+    severity: str = "info",
+    report: str | None = None,
+    period: str | None = None,
+    url: str | None = None,
+    details: dict | None = None,
+    retry_budget_s: float = 10,
+) -> dict:
+    """Publish one notice on `channels` (dashboard, email, slack, teams, webhook); return what
+    happened on each. Chat channels that are disabled in config are skipped."""
+    results: dict = {}
+    if "dashboard" in channels:
+        feed = Feed(engine)
+        _, new = feed.publish(kind, title, body, dedupe_key=dedupe_key, severity=severity,
+                              report=report, period=period, url=url, audience=addresses,
+                              payload=details)  # fmt: skip
+        feed.export(resolve(settings.notifications.feed_export))
+        results["dashboard"] = "published" if new else "already published"
+    ledger = DeliveryLedger(engine)
+    key, when = f"notice:{kind}", ledger_period(dedupe_key)
+    if "email" in channels and addresses:
+        domain = settings.channels.email.sender.rsplit("@", 1)[-1]
+        rows = [r for r in ledger.plan(key, when, "email", addresses)
+                if r.status not in FINAL_STATUSES]  # fmt: skip
+        messages = [(r, notice_message(settings.channels.email.sender, r.target, title, body,
+                                       message_id_for(r, domain), url)) for r in rows]  # fmt: skip
+        summary = dispatch(messages, settings.channels.email, ledger,
+                           retry_budget_s=retry_budget_s)  # fmt: skip
+        results["email"] = {"sent": len(summary.sent), "pending": len(summary.pending),
+                            "failed_permanent": len(summary.failed_permanent)}  # fmt: skip
+    for hook in HOOKS:
+        channel = getattr(settings.channels, hook)
+        if hook not in channels or not channel.enabled:
+            continue
+        [row] = ledger.plan(key, when, hook, [hook])
+        body_bytes = encode(notice_payload(hook, title, body, severity, url, details or {}))
+        try:
+            results[hook] = deliver_to_hook(hook, row, body_bytes, channel, ledger,
+                                            retry_budget_s=retry_budget_s)  # fmt: skip
+        except ChannelConfigError as exc:
+            log.error("%s", exc)
+            ledger.mark_failed(row.id, str(exc), permanent=False)
+            results[hook] = f"not configured: {exc}"
+    return results
+
+
+def data_team(settings: Settings) -> list[str]:
+    """The addresses told of failed runs and checks (nobody when not configured)."""
+    name = settings.notifications.data_team
+    if name is None:
+        return []
+    lst = settings.distribution_lists[name]
+    return list(dict.fromkeys([*lst.to, *lst.cc]))
+
+
+def notify_failed_checks(settings: Settings, engine: sa.Engine, after_id: int) -> tuple[int, list]:
+    """Tell the data team of every failed check recorded after row `after_id` (WARN and ERROR
+    by default: a WARN never fails a run, so no run-failure sensor would see it). One notice per
+    asset partition. Returns the newest row id seen and the notices sent."""
+    from reporting_assets.resources.app_db import check_results
+
+    severities = settings.notifications.check_severities
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(check_results).where(check_results.c.id > after_id)
+            .order_by(check_results.c.id)
+        ).mappings().all()  # fmt: skip
+    if not rows:
+        return after_id, []
+    failed: dict[tuple[str, str], list] = {}
+    for r in rows:
+        if not r["passed"] and r["severity"] in severities:
+            failed.setdefault((r["asset"], r["partition_key"]), []).append(r)
+    sent = []
+    for (asset, partition), checks in failed.items():
+        worst = "ERROR" if any(c["severity"] == "ERROR" for c in checks) else "WARN"
+        body = "\n".join(f"{c['severity']} {c['check_name']}: {c['description']}"
+                         for c in checks)  # fmt: skip
+        result = notify(
+            settings, engine, kind="check_failure",
+            title=f"{worst} check failed: {asset} [{partition}]",
+            body=body + ("\nNothing downstream of it ran for this partition." if worst == "ERROR"
+                         else "\nA WARN does not block the reports; they show it in the "
+                         "quality appendix."),
+            dedupe_key=f"check:{asset}:{partition}:{checks[-1]['id']}",
+            addresses=data_team(settings),
+            channels=["dashboard", "email"], severity="critical" if worst == "ERROR" else "warning",
+            report=asset, period=partition,
+            details={"checks": [c["check_name"] for c in checks], "run_id": checks[-1]["run_id"]},
+        )  # fmt: skip
+        sent.append({"asset": asset, "partition": partition, "severity": worst, **result})
+    return rows[-1]["id"], sent
+
+
+def notify_run_failure(
+    settings: Settings, engine: sa.Engine, run_id: str, job: str, partition: str | None, error: str
+) -> dict:
+    """Tell the data team that a report run failed, with the error."""
+    return notify(
+        settings, engine, kind="run_failure",
+        title=f"Run failed: {job}" + (f" [{partition}]" if partition else ""),
+        body=f"Run {run_id} of {job} failed: {error}", dedupe_key=f"run:{run_id}",
+        addresses=data_team(settings), channels=["dashboard", "email"], severity="critical",
+        period=partition, details={"run_id": run_id, "job": job},
+    )  # fmt: skip

@@ -1,0 +1,190 @@
+"""Real-time critical alerts: the alert rules evaluated on the newest day as soon as it lands.
+
+The critical-alert sensor calls `check_critical_alerts` every 30 seconds. It takes the newest day
+for which all three daily metric tables are stored and whose blocking (ERROR) checks passed,
+evaluates every alert rule on it with the same engine as `critical_alerts_daily`, and notifies
+once per *episode* of a critical alert (a rule and scope critical since a day):
+
+* a rule that turns critical is notified at once (``new``);
+* while it stays critical it is notified again only after ``renotify_minutes`` (``reminder``);
+* when it stops being critical, its episode ends (``resolved``, on the dashboard only), and a
+  later breach is a new episode.
+
+The state of each rule lives in ``alert_states``, so a restarted daemon does not notify twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+
+from reporting_assets.config.models import Settings
+from reporting_assets.distribution.audience import list_addresses
+from reporting_assets.distribution.notify import notify
+from reporting_assets.metrics.alerts import evaluate_rules
+from reporting_assets.metrics.headline import headline_values
+from reporting_assets.resources.app_db import AppDatabase, create_schema, metadata
+from reporting_assets.resources.storage import AssetHistory
+
+METRIC_TABLES = ("revenue_protection_daily", "cost_optimization_daily",
+                 "operational_efficiency_daily")  # fmt: skip
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("rule", sa.String(200), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("firing", sa.Boolean, nullable=False),
+    sa.Column("since", sa.String(10), nullable=True),  # first critical day of the episode
+    sa.Column("last_day", sa.String(10), nullable=True),  # newest day evaluated
+    sa.Column("notices", sa.Integer, nullable=False, default=0),  # sent in this episode
+    sa.Column("last_notified_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    rule: str
+    scope: str
+    firing: bool
+    since: str | None
+    last_day: str | None
+    notices: int
+    last_notified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    action: str  # new | reminder | resolved
+    rule: str
+    scope: str
+    day: str
+    since: str
+    number: int  # 1 for the first notice of the episode, 2 for the first reminder, …
+    evaluation: dict
+
+
+def plan_notices(
+    evaluations: list[dict],
+    states: dict[tuple[str, str], AlertState],
+    now: datetime,
+    renotify: timedelta,
+) -> list[Notice]:
+    """What to announce for this evaluation, given what was announced before (pure logic)."""
+    out = []
+    for ev in evaluations:
+        key = (ev["rule"], ev["scope"])
+        state = states.get(key)
+        day = ev["date"].isoformat()
+        critical = ev["severity"] == "critical"
+        firing = state is not None and state.firing
+        if critical and not firing:
+            since = (ev["breaching_since"] or ev["date"]).isoformat()
+            out.append(Notice("new", *key, day, since, 1, ev))
+        elif critical and firing:
+            last = state.last_notified_at
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            if last is None or now - last >= renotify:
+                out.append(Notice("reminder", *key, day, state.since, state.notices + 1, ev))
+        elif firing and day > (state.last_day or ""):
+            out.append(Notice("resolved", *key, day, state.since, state.notices, ev))
+    return out
+
+
+def _states(engine: sa.Engine) -> dict[tuple[str, str], AlertState]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(alert_states)).mappings().all()
+    return {(r["rule"], r["scope"]): AlertState(**r) for r in rows}
+
+
+def _save(engine: sa.Engine, notice: Notice, now: datetime) -> None:
+    values = {"firing": notice.action != "resolved", "since": notice.since,
+              "last_day": notice.day, "notices": notice.number}  # fmt: skip
+    if notice.action != "resolved":
+        values["last_notified_at"] = now
+    with engine.begin() as conn:
+        done = conn.execute(alert_states.update().where(
+            alert_states.c.rule == notice.rule, alert_states.c.scope == notice.scope
+        ).values(**values)).rowcount  # fmt: skip
+        if not done:
+            conn.execute(alert_states.insert().values(rule=notice.rule, scope=notice.scope,
+                                                      **values))  # fmt: skip
+
+
+def newest_checked_day(history: AssetHistory, app_db: AppDatabase) -> date | None:
+    """The newest day with all three metric tables stored and no failed ERROR check."""
+    keys = None
+    for asset in METRIC_TABLES:
+        folder = history.path(asset, "x").parent
+        found = {p.stem for p in folder.glob("*.parquet")} if folder.exists() else set()
+        keys = found if keys is None else keys & found
+    for key in sorted(keys or (), reverse=True):
+        checks = app_db.latest_checks(key, list(METRIC_TABLES))
+        if not any(not c["passed"] and c["severity"] == "ERROR" for c in checks):
+            return date.fromisoformat(key)
+    return None
+
+
+def evaluate_day(settings: Settings, history: AssetHistory, day: date) -> list[dict]:
+    """Every alert rule on `day`, from the stored metric tables (today and the history)."""
+    span = settings.quality.history_weeks * 7 + max(
+        [r.min_duration_days for r in settings.alert_rules] or [1]
+    )
+    keys = [(day - timedelta(days=n)).isoformat() for n in range(span, -1, -1)]
+    frames = [history.read(a, keys) for a in METRIC_TABLES]
+    long = pl.concat([headline_values(a, f) for a, f in zip(METRIC_TABLES, frames, strict=True)
+                      if f is not None])  # fmt: skip
+    return evaluate_rules(settings.alert_rules, long, day).to_dicts()
+
+
+def check_critical_alerts(
+    settings: Settings,
+    history: AssetHistory,
+    app_db: AppDatabase,
+    *,
+    now: datetime | None = None,
+    report_base_url: str = "",
+) -> list[dict]:
+    """Evaluate the newest checked day and send what `plan_notices` decides; return the sends."""
+    now = now or datetime.now(UTC)
+    engine = app_db.engine
+    create_schema(engine)
+    day = newest_checked_day(history, app_db)
+    if day is None:
+        return []
+    cfg = settings.notifications.critical_alerts
+    plan = plan_notices(evaluate_day(settings, history, day), _states(engine), now,
+                        timedelta(minutes=cfg.renotify_minutes))  # fmt: skip
+    to, cc = list_addresses(settings, [cfg.distribution_list] if cfg.distribution_list else [])
+    sent = []
+    for notice in plan:
+        ev = notice.evaluation
+        if notice.action == "resolved":
+            title = f"Resolved: {notice.rule} is no longer critical"
+            body = f"{ev['message']} on {notice.day} (critical since {notice.since})."
+            channels = ["dashboard"] if "dashboard" in cfg.channels else []
+        else:
+            again = f" (reminder {notice.number - 1})" if notice.action == "reminder" else ""
+            title = f"Critical alert: {notice.rule}{again}"
+            body = f"{ev['message']}. Data for {notice.day}."
+            channels = cfg.channels
+        result = notify(
+            settings, engine, kind="critical_alert" if notice.action != "resolved"
+            else "alert_resolved", title=title, body=body, severity="critical"
+            if notice.action != "resolved" else "info",
+            dedupe_key=f"alert:{notice.rule}:{notice.scope}:{notice.since}:{notice.action}:"
+            f"{notice.number}", addresses=[*to, *cc], channels=channels, report=notice.rule,
+            period=notice.day, url=f"{report_base_url}/alerts/{notice.rule}/{notice.day}"
+            if report_base_url else None,
+            details={"rule": notice.rule, "scope": notice.scope, "day": notice.day,
+                     "value": ev["value"], "threshold": ev["threshold"],
+                     "since": notice.since, "action": notice.action},
+        )  # fmt: skip
+        _save(engine, notice, now)
+        sent.append({"action": notice.action, "rule": notice.rule, "day": notice.day,
+                     "number": notice.number, "channels": result})  # fmt: skip
+    return sent

@@ -1,0 +1,121 @@
+"""Sensors: what runs on its own between the schedules.
+
+* `review_approval_sensor`  launches a report's delivery within seconds of its approval.
+* `critical_alert_sensor`   every 30 s, critical alert rules on the newest checked day; notifies
+                            once per episode and again only after the re-notify interval.
+* `check_failure_sensor`    tells the data team of every failed WARN or ERROR check (a WARN
+                            never fails the run, so no run-failure sensor would see it).
+* `report_run_failure_sensor` tells the data team of a failed report or delivery run.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from reporting_assets.config import get_settings
+from reporting_assets.distribution.notify import notify_failed_checks, notify_run_failure
+from reporting_assets.distribution.realtime import check_critical_alerts
+from reporting_assets.distribution.review import ReviewBook
+from reporting_assets.jobs import (
+    daily_report_job,
+    delivery_jobs,
+    monthly_report_job,
+    weekly_report_job,
+)
+from reporting_assets.reports.assets import ArtifactStoreResource
+from reporting_assets.resources.app_db import AppDatabase, check_results
+from reporting_assets.resources.storage import AssetHistory
+
+REVIEW_TAG = "reporting/review"
+
+
+@dg.sensor(
+    name="review_approval_sensor",
+    jobs=list(delivery_jobs.values()),
+    minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Delivers a manual report as soon as a reviewer approves it (checks every 10 s).",
+)
+def review_approval_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
+    book = ReviewBook(app_db.engine)
+    events = book.events(after_id=int(context.cursor or 0))
+    requests = []
+    for event in events:
+        if event["action"] != "approved":
+            continue
+        review = book.get(event["review_id"])
+        requests.append(dg.RunRequest(
+            job_name=f"{review.report}_delivery_job", partition_key=review.period,
+            run_key=f"review-{review.id}",
+            tags={REVIEW_TAG: str(review.id), "reporting/approved_by": review.decided_by or ""},
+        ))  # fmt: skip
+    cursor = str(events[-1]["id"]) if events else context.cursor
+    if not requests:
+        return dg.SensorResult(skip_reason="no newly approved review", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+@dg.sensor(
+    name="critical_alert_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the critical alert rules on the newest checked day every 30 s and "
+    "notifies once per alert, again only after the re-notify interval.",
+)
+def critical_alert_sensor(
+    context: dg.SensorEvaluationContext,
+    app_db: AppDatabase,
+    asset_history: AssetHistory,
+    artifacts: ArtifactStoreResource,
+):
+    sent = check_critical_alerts(get_settings(), asset_history, app_db,
+                                 report_base_url=artifacts.report_base_url)  # fmt: skip
+    for s in sent:
+        context.log.info(f"{s['action']} {s['rule']} ({s['day']}): {s['channels']}")
+    return dg.SkipReason(f"{len(sent)} notices sent" if sent else "nothing new to announce")
+
+
+@dg.sensor(
+    name="check_failure_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Tells the data team of every failed WARN or ERROR quality check.",
+)
+def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
+    after = context.cursor
+    if after is None:  # first tick: start from the last day, not the whole history
+        import sqlalchemy as sa
+
+        with app_db.engine.connect() as conn:
+            after = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(check_results.c.id), 0)).where(
+                    check_results.c.evaluated_at < datetime.now(UTC) - timedelta(days=1)
+                )
+            ).scalar()
+    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(after))
+    for s in sent:
+        context.log.info(f"{s['severity']} {s['asset']} [{s['partition']}] notified")
+    return dg.SensorResult(skip_reason=f"{len(sent)} failed checks notified",
+                           cursor=str(newest))  # fmt: skip
+
+
+@dg.run_failure_sensor(
+    name="report_run_failure_sensor",
+    monitored_jobs=[
+        daily_report_job,
+        weekly_report_job,
+        monthly_report_job,
+        *delivery_jobs.values(),
+    ],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Tells the data team when a report or delivery run fails.",
+)
+def report_run_failure_sensor(context: dg.RunFailureSensorContext, app_db: AppDatabase):
+    run = context.dagster_run
+    error = context.failure_event.message or "no error message"
+    partition = run.tags.get("dagster/partition")
+    notify_run_failure(get_settings(), app_db.engine, run.run_id, run.job_name, partition, error)
+
+
+sensors = [review_approval_sensor, critical_alert_sensor, check_failure_sensor,
+           report_run_failure_sensor]  # fmt: skip

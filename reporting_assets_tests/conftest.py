@@ -111,3 +111,22 @@ def manifest_dates(manifest: dict) -> dict[str, str]:
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+@pytest.fixture
+def config_with(monkeypatch, tmp_path):
+    """Run with the demo config changed by `mutate(raw_dict)`: `config_with(lambda c: ...)`
+    writes it to a file and points REPORTING_CONFIG at it (the code reads it at run time)."""
+    import yaml
+
+    from reporting_assets.config import DEFAULT_CONFIG, get_settings
+
+    def apply(mutate):
+        raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+        mutate(raw)
+        path = tmp_path / f"config-{uuid.uuid4().hex[:6]}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        monkeypatch.setenv("REPORTING_CONFIG", str(path))
+        return get_settings()
+
+    return apply

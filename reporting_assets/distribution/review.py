@@ -220,7 +220,8 @@ class ReviewBook:
     def open(
         self, report: str, period: str, version: Path, checklist: list[dict]
     ) -> tuple[Review, bool]:
-        """Open the review of this version (once per artifact hash); supersede older open ones.
+        """Open the review of this version (once per artifact hash); supersede older open ones
+        (an approval of earlier artifacts stays as it was, but no longer matches what is current).
 
         Returns the review and whether it is new.
         """
@@ -233,7 +234,7 @@ class ReviewBook:
             with self.engine.begin() as conn:
                 stale = conn.execute(sa.select(reviews.c.id, reviews.c.artifact_sha256).where(
                     reviews.c.report == report, reviews.c.period == period,
-                    reviews.c.status.in_([OPEN, APPROVED]))).all()  # fmt: skip
+                    reviews.c.status == OPEN)).all()  # fmt: skip
                 for review_id, old_sha in stale:
                     conn.execute(reviews.update().where(reviews.c.id == review_id)
                                  .values(status=SUPERSEDED))  # fmt: skip

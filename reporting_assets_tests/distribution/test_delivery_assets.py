@@ -3,6 +3,7 @@ the workbook, re-running sends nothing again, and the sent version is never over
 
 import email
 import email.policy
+import json
 
 import dagster as dg
 import pytest
@@ -10,8 +11,11 @@ import pytest
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
 from reporting_assets.distribution.assets import delivery_assets, recipients
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.ledger import DeliveryLedger
 from reporting_assets.reports.store import ArtifactStore
 from reporting_assets.resources import build_resources
+from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
 
 DAY = "2026-03-12"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -84,3 +88,101 @@ def test_a_manual_report_waits_for_review(reporting_home):
     meta = _meta(result, "monthly_board_report_email")
     assert meta["status"].startswith("awaiting review")
     assert not (reporting_home / "var/outbox/monthly_board_report").exists()
+
+
+def _materialize(asset_key: str, key: str, run_config: dict | None = None):
+    asset = next(a for a in delivery_assets if a.key.to_user_string() == asset_key)
+    result = dg.materialize([asset], partition_key=key, run_config=run_config or {},
+                            resources=build_resources(get_settings()))  # fmt: skip
+    return _meta(result, asset_key)
+
+
+def test_slack_gets_the_stored_message_once_and_a_refusal_is_not_retried(
+    delivered, config_with, monkeypatch
+):
+    config_with(lambda c: c["channels"]["slack"].update(enabled=True))
+    version = delivered["store"].latest("daily_executive", DAY)
+    stored = json.loads((version / "slack.json").read_text())
+    ledger = DeliveryLedger(build_resources(get_settings())["app_db"].engine)
+    with WebhookFake("slack") as fake:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", fake.url)
+        fake.fail_next(404, "channel_not_found")
+        meta = _materialize("daily_executive_slack", DAY)
+        assert meta["failed_permanent"] == 1 and meta["sent"] == 0
+        [row] = ledger.current("daily_executive", DAY, "slack")
+        assert row.last_error == "slack: HTTP 404 channel_not_found" and row.attempts == 1
+
+        meta = _materialize("daily_executive_slack", DAY)  # a permanent refusal stays refused
+        assert meta["failed_permanent"] == 1 and len(fake.requests) == 1
+
+        # Fixed on Slack's side: an explicit resend, rate-limited once, then delivered.
+        fake.fail_next(429, retry_after=1)
+        config = {"ops": {"daily_executive_slack": {"config": {
+            "resend": True, "requested_by": "ops@northwind.example"}}}}  # fmt: skip
+        meta = _materialize("daily_executive_slack", DAY, config)
+        assert meta["sent"] == 1
+        assert len(fake.requests) == 3
+        assert fake.requests[-1].json == stored  # exactly what was rendered with the report
+        [row] = ledger.current("daily_executive", DAY, "slack")
+        assert (row.status, row.generation, row.requested_by) == (
+            "sent",
+            1,
+            "ops@northwind.example",
+        )
+
+        assert _materialize("daily_executive_slack", DAY)["already_sent"] == 1
+        assert len(fake.requests) == 3
+
+
+def test_an_enabled_channel_without_its_url_fails_clearly(delivered, config_with, monkeypatch):
+    config_with(lambda c: c["channels"]["slack"].update(enabled=True))
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    with pytest.raises(dg.Failure, match="SLACK_WEBHOOK_URL"):
+        _materialize("daily_executive_slack", DAY)
+
+
+def test_a_disabled_channel_sends_nothing(delivered):
+    assert _materialize("daily_executive_slack", DAY)["status"].startswith("channels.slack")
+
+
+def test_the_dashboard_feed_announces_the_report_to_each_reader(delivered, reporting_home):
+    engine = build_resources(get_settings())["app_db"].engine
+    feed = Feed(engine)
+    [note] = [n for n in feed.all(kind="daily_report") if n.period == DAY]
+    to, cc = recipients(get_settings(), "daily_executive")
+    assert sorted(note.audience) == sorted([*to, *cc])
+    assert note.payload["kpis"] and note.url.endswith(f"/daily_executive/{DAY}")
+    assert [n.id for n in feed.for_user("ceo@northwind.example", unread_only=True)
+            if n.id == note.id] == [note.id]  # fmt: skip
+    assert not [n for n in feed.for_user("board@northwind.example") if n.id == note.id]
+
+    assert feed.mark_read("ceo@northwind.example", [note.id]) == 1
+    assert note.id not in [n.id for n in feed.for_user("ceo@northwind.example", unread_only=True)]
+    assert note.id in [n.id for n in feed.for_user("cfo@northwind.example", unread_only=True)]
+
+    exported = feed.export(reporting_home / "var/feed/notifications.json")
+    on_disk = json.loads((reporting_home / "var/feed/notifications.json").read_text())
+    assert on_disk["notifications"] == exported["notifications"]
+    item = next(i for i in on_disk["notifications"] if i["id"] == note.id)
+    assert item["read_by"] == ["ceo@northwind.example"]
+    # Re-running the report sent nothing new: one notification for the period, not two.
+    assert len([n for n in feed.all(kind="daily_report") if n.period == DAY]) == 1
+
+
+def test_cli_resend_to_one_address_is_recorded_as_a_resend(delivered, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from reporting_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    args = ["resend", "daily_executive", DAY, "--by", "cfo@northwind.example",
+            "--to", "ceo@northwind.example"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "resend 1 by cfo@northwind.example" in result.output
+    resent = delivered["outbox"] / "ceo@northwind.example.resend1.eml"
+    msg = email.message_from_bytes(resent.read_bytes(), policy=email.policy.default)
+    first = email.message_from_bytes(delivered["files"]["ceo@northwind.example.eml"],
+                                     policy=email.policy.default)  # fmt: skip
+    assert msg["Message-ID"] != first["Message-ID"]  # a new message on purpose
+    assert len(list(delivered["outbox"].glob("*.resend1.eml"))) == 1  # nobody else

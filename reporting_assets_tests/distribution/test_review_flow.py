@@ -1,0 +1,150 @@
+"""A manual report end to end: rendering opens a review, nothing is sent before approval, the
+approval sensor launches the delivery, a rejection sends nothing and tells the owner, and a
+re-rendered report needs a new review."""
+
+import email
+import email.policy
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from reporting_assets.cli import main
+from reporting_assets.config import get_settings
+from reporting_assets.definitions import defs
+from reporting_assets.distribution.audience import recipients
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.review import ReviewBook, distribution_check
+from reporting_assets.resources import build_resources
+from reporting_assets.sensors import review_approval_sensor
+
+MONTH = "2026-03-01"
+REPORT = "monthly_board_report"
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _run(instance, job: str, key: str, **kwargs):
+    result = defs.resolve_job_def(job).execute_in_process(
+        partition_key=key, instance=instance, run_config=QUIET, **kwargs)  # fmt: skip
+    assert result.success
+    return result
+
+
+def _cli(*args: str):
+    result = CliRunner().invoke(main, list(args))
+    return result
+
+
+def _tick(instance, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources=build_resources(get_settings()))  # fmt: skip
+    return review_approval_sensor(context)
+
+
+@pytest.fixture(scope="module")
+def month(demo_company, reporting_home):
+    instance = dg.DagsterInstance.ephemeral()
+    for k in range(15):
+        _run(instance, "daily_metrics_job", (date(2026, 3, 1) + timedelta(days=k)).isoformat())
+    result = _run(instance, "monthly_report_job", MONTH)
+    yield {"instance": instance, "first": result,
+           "outbox": reporting_home / "var/outbox" / REPORT / MONTH}  # fmt: skip
+    instance.dispose()
+
+
+def _book():
+    return ReviewBook(build_resources(get_settings())["app_db"].engine)
+
+
+def test_a_manual_report_opens_a_review_and_sends_nothing(month):
+    meta = month["first"].asset_materializations_for_node(f"{REPORT}_email")[0].metadata
+    assert meta["status"].value.startswith("awaiting review #")
+    assert not month["outbox"].exists()
+    [review] = [r for r in _book().list("open") if r.report == REPORT and r.period == MONTH]
+    items = {i["item"]: i for i in review.checklist}
+    assert set(items) == {"Executive summary accuracy", "Strategic recommendation quality",
+                          "Visual presentation", "Distribution list verification"}  # fmt: skip
+    to, cc = recipients(get_settings(), REPORT)
+    assert items["Distribution list verification"]["to"] == to
+    assert items["Distribution list verification"]["cc"] == cc
+    assert items["Distribution list verification"]["status"] == "ok"
+    owner = get_settings().reports[REPORT].owner
+    feed = Feed(build_resources(get_settings())["app_db"].engine)
+    assert any(n.kind == "review_requested" and n.period == MONTH for n in feed.for_user(owner))
+    assert _tick(month["instance"]).run_requests == []  # nothing approved: nothing launched
+
+
+def test_cli_show_lists_the_checklist(month):
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    out = _cli("review", "show", str(review.id)).output
+    assert "Distribution list verification" in out and "board@northwind.example" in out
+    assert "first send of this report" in out
+    assert f"#{review.id}" in _cli("review", "list").output
+
+
+def test_approval_launches_the_delivery_through_the_sensor(month):
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    done = _cli("review", "approve", str(review.id), "--by", "chair@northwind.example",
+                "--comment", "numbers checked against the ledger")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    result = _tick(month["instance"])
+    [request] = result.run_requests
+    assert request.job_name == f"{REPORT}_delivery_job" and request.partition_key == MONTH
+    assert _tick(month["instance"], result.cursor).run_requests == []  # once only
+
+    # What the daemon does with the request:
+    _run(month["instance"], request.job_name, request.partition_key, tags=request.tags)
+    to, cc = recipients(get_settings(), REPORT)
+    sent = sorted(p.name for p in month["outbox"].glob("*.eml"))
+    assert sent == sorted(f"{a}.eml" for a in [*to, *cc])
+    events = _book().events(review.id)
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("opened", "system"), ("approved", "chair@northwind.example")]  # fmt: skip
+    assert {e["artifact_sha256"] for e in events} == {review.artifact_sha256}
+
+
+def test_rejection_sends_nothing_and_tells_the_owner(month, reporting_home):
+    before = sorted(p.name for p in month["outbox"].glob("*.eml"))
+    # Rendered again after it was sent: a new version, so a new review.
+    _run(month["instance"], "monthly_report_job", MONTH)
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    assert review.version == "v2"
+    done = _cli("review", "reject", str(review.id), "--by", "chair@northwind.example",
+                "--comment", "the forecast section is missing")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    # The sensor sees only the earlier approval (its run key was launched already).
+    requests = _tick(month["instance"]).run_requests
+    assert all(r.run_key != f"review-{review.id}" for r in requests)
+    _run(month["instance"], f"{REPORT}_delivery_job", MONTH)
+    assert sorted(p.name for p in month["outbox"].glob("*.eml")) == before  # nothing new
+
+    owner = get_settings().reports[REPORT].owner
+    [notice] = list((reporting_home / "var/outbox/notice_review_rejected").rglob(f"{owner}.eml"))
+    msg = email.message_from_bytes(notice.read_bytes(), policy=email.policy.default)
+    assert "the forecast section is missing" in msg.get_content()
+    assert msg["Subject"].startswith("Review rejected")
+    feed = Feed(build_resources(get_settings())["app_db"].engine)
+    assert any(n.kind == "review_rejected" for n in feed.for_user(owner))
+
+
+def test_a_rerender_supersedes_the_open_review_and_the_old_one_cannot_be_approved(month):
+    _run(month["instance"], "monthly_report_job", MONTH)  # v3, reviewed
+    [old] = [r for r in _book().list("open") if r.report == REPORT]
+    _run(month["instance"], "monthly_report_job", MONTH)  # v3 replaced before any decision
+    [new] = [r for r in _book().list("open") if r.report == REPORT]
+    assert new.id != old.id and _book().get(old.id).status == "superseded"
+    refused = _cli("review", "approve", str(old.id), "--by", "chair@northwind.example")
+    assert refused.exit_code == 2 and "superseded" in refused.output
+
+
+def test_distribution_check_flags_outside_domains_and_the_diff(month):
+    settings = get_settings()
+    engine = build_resources(settings)["app_db"].engine
+    to, cc = recipients(settings, REPORT)
+    item = distribution_check(settings, REPORT, [*to, "ceo@gmail.example"], cc, engine,
+                              "2026-04-01")  # fmt: skip
+    assert item["status"] == "attention"
+    assert item["outside_allowed_domains"] == ["ceo@gmail.example"]
+    assert item["added"] == ["ceo@gmail.example"] and item["removed"] == []
+    assert any("compared with the 2026-03-01 send" in d for d in item["details"])

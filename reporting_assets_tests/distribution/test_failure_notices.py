@@ -1,0 +1,70 @@
+"""The data team hears of failed checks (WARN too, which never fails a run) and failed report
+runs, once each, on the dashboard and by email."""
+
+import email
+import email.policy
+
+import dagster as dg
+
+from reporting_assets.config import get_settings
+from reporting_assets.definitions import defs
+from reporting_assets.distribution.feed import Feed
+from reporting_assets.quality.checks import CheckOutcome
+from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.sensors import check_failure_sensor, report_run_failure_sensor
+
+DATA_TEAM = "data-team@northwind.example"
+
+
+def _emails(root, kind: str) -> list:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((root / f"notice_{kind}").rglob("*.eml"))]  # fmt: skip
+
+
+def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_with):
+    config_with(lambda c: c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")))
+    app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
+    app_db.record_checks("cost_optimization_daily", "2026-03-06", "run-1", {
+        "cost_optimization_daily_consistent_with_history": CheckOutcome(
+            False, "WARN", "spend = $9,120 is 6.1 robust SDs above its weekday baseline"),
+        "cost_optimization_daily_complete": CheckOutcome(True, "ERROR", "all there"),
+    })  # fmt: skip
+    app_db.record_checks("posthog_events", "2026-02-03", "run-2", {
+        "posthog_events_complete": CheckOutcome(False, "ERROR", "events = 562 is 47% of usual"),
+    })  # fmt: skip
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = check_failure_sensor(dg.build_sensor_context(
+            instance=instance, cursor="0", resources={"app_db": app_db}))  # fmt: skip
+        again = check_failure_sensor(dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"app_db": app_db}))  # fmt: skip
+    assert again.cursor == result.cursor
+    notes = Feed(app_db.engine).for_user(DATA_TEAM)
+    assert sorted((n.report, n.severity) for n in notes) == [
+        ("cost_optimization_daily", "warning"), ("posthog_events", "critical")]  # fmt: skip
+    mails = _emails(tmp_path / "outbox", "check_failure")
+    assert len(mails) == 2 and all(m["To"] == DATA_TEAM for m in mails)
+    assert any("6.1 robust SDs" in m.get_content() for m in mails)
+
+
+def test_a_failed_report_run_reaches_the_data_team(tmp_path, config_with, demo_company):
+    config_with(lambda c: c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")))
+    app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        # Nothing was rendered for this day: the delivery run fails.
+        run = defs.resolve_job_def("daily_executive_delivery_job").execute_in_process(
+            partition_key="2026-01-05", instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # fmt: skip
+        assert not run.success
+        failure = next(e for e in run.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="report_run_failure_sensor", dagster_event=failure,
+            dagster_instance=instance, dagster_run=run.dagster_run,
+            resources={"app_db": app_db})  # fmt: skip
+        report_run_failure_sensor(context.for_run_failure())
+        report_run_failure_sensor(context.for_run_failure())  # a repeated tick: still once
+    [note] = Feed(app_db.engine).for_user(DATA_TEAM)
+    assert note.kind == "run_failure" and note.period == "2026-01-05"
+    assert "daily_executive_delivery_job" in note.title
+    [mail] = _emails(tmp_path / "outbox", "run_failure")
+    assert run.run_id in mail.get_content()
+    assert get_settings().notifications.data_team == "data_team"

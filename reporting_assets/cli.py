@@ -197,6 +197,52 @@ def _print_latest(data_root: Path, day: str) -> None:
     )
 
 
+def _newest_check_id() -> int:
+    import sqlalchemy as sa
+
+    from reporting_assets.distribution.commands import app_database
+    from reporting_assets.resources.app_db import check_results
+
+    with app_database().engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(check_results.c.id), 0))
+        ).scalar()
+
+
+def _print_distribution(settings, checks_before: int) -> None:
+    """What the sensors would announce now, then the feed, the reviews and the ledger."""
+    from collections import Counter
+
+    from reporting_assets.distribution.commands import _print_ledger, app_database
+    from reporting_assets.distribution.feed import Feed
+    from reporting_assets.distribution.notify import notify_failed_checks
+    from reporting_assets.distribution.realtime import check_critical_alerts
+    from reporting_assets.distribution.review import ReviewBook
+    from reporting_assets.resources import build_resources
+
+    app_db = app_database()
+    resources = build_resources(settings)
+    base_url = resources["artifacts"].report_base_url
+    alerts = check_critical_alerts(settings, resources["asset_history"], app_db,
+                                   report_base_url=base_url)  # fmt: skip
+    _, failed = notify_failed_checks(settings, app_db.engine, checks_before)
+    click.echo(f"5. Sensors (as `make ui` runs them every 30 s): {len(alerts)} critical alert "
+               f"notice(s), {len(failed)} failed-check notice(s) to the data team")  # fmt: skip
+    feed = Feed(app_db.engine)
+    kinds = Counter(n.kind for n in feed.all())
+    export = resolve(settings.notifications.feed_export)
+    click.echo(f"   Dashboard feed: {sum(kinds.values())} notifications ("
+               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
+               + f"); JSON for a dashboard in {export.relative_to(resolve('.'))}")  # fmt: skip
+    ceo = "ceo@" + settings.channels.email.sender.rsplit("@", 1)[-1]
+    click.echo(f"   Unread for {ceo}: {feed.unread_count(ceo)}  (reporting feed list --user {ceo})")
+    for r in ReviewBook(app_db.engine).list("open"):
+        click.echo(f"   Review #{r.id} waits: {r.report} {r.period} {r.version}; "
+                   f"`reporting review show {r.id}`, then approve or reject")  # fmt: skip
+    click.echo("   Delivery ledger (reporting ledger lists every row):")
+    _print_ledger(summary=True)
+
+
 @main.command("demo")
 @click.option("--days", type=int, default=None, help="Days of demo history (default: config).")
 @click.option("--events-per-day", type=int, default=None)
@@ -230,7 +276,10 @@ def demo(days, events_per_day, history_days) -> None:
     expected_blocks = {a["date"]: a["kind"] for a in manifest["anomalies"]
                        if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
     unexpected = []
+    checks_before = 0
     for key in days_to_run:
+        if key == days_to_run[-1]:
+            checks_before = _newest_check_id()
         # The latest day also renders its reports; earlier days only feed the history checks.
         job = "daily_report_job" if key == days_to_run[-1] else "daily_metrics_job"
         ok = run_job(job, key, quiet=True)
@@ -276,6 +325,7 @@ def demo(days, events_per_day, history_days) -> None:
             f"   {len(sent)} emails in the outbox {outbox.relative_to(resolve('.'))}/"
             "<report>/<period>/ (the monthly report waits for a reviewer's approval)"
         )
+    _print_distribution(settings, checks_before)
     click.echo(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."

@@ -253,7 +253,9 @@ def feed_export(output: str | None) -> None:
     click.echo(f"{len(doc['notifications'])} notifications written to {path}")
 
 
-def _print_ledger(report: str | None = None, period: str | None = None) -> None:
+def _print_ledger(
+    report: str | None = None, period: str | None = None, *, summary: bool = False
+) -> None:
     from reporting_assets.distribution.ledger import DeliveryLedger, deliveries
 
     ledger = DeliveryLedger(_engine())
@@ -264,7 +266,13 @@ def _print_ledger(report: str | None = None, period: str | None = None) -> None:
         query = query.where(deliveries.c.period == period)
     with ledger.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    for r in rows:
+    if summary:
+        from collections import Counter
+
+        groups = Counter((r["report"], r["period"], r["channel"], r["status"]) for r in rows)
+        for (rep, per, channel, status), n in sorted(groups.items()):
+            click.echo(f"  {rep:<30} {per:<24} {channel:<9} {n:>3} {status}")
+    for r in [] if summary else rows:
         extra = f" resend {r['generation']} by {r['requested_by']}" if r["generation"] else ""
         error = f"  [{r['last_error']}]" if r["last_error"] else ""
         click.echo(f"  {r['report']:<30} {r['period']:<12} {r['channel']:<9} {r['target']:<34} "

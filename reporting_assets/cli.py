@@ -209,25 +209,33 @@ def _newest_check_id() -> int:
         ).scalar()
 
 
-def _print_distribution(settings, checks_before: int) -> None:
+def _announce_critical_alerts(settings) -> list[dict]:
+    from reporting_assets.distribution.commands import app_database
+    from reporting_assets.distribution.realtime import check_critical_alerts
+    from reporting_assets.resources import build_resources
+
+    resources = build_resources(settings)
+    base_url = resources["artifacts"].report_base_url
+    return check_critical_alerts(settings, resources["asset_history"], app_database(),
+                                 report_base_url=base_url)  # fmt: skip
+
+
+def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> None:
     """What the sensors would announce now, then the feed, the reviews and the ledger."""
     from collections import Counter
 
     from reporting_assets.distribution.commands import _print_ledger, app_database
     from reporting_assets.distribution.feed import Feed
     from reporting_assets.distribution.notify import notify_failed_checks
-    from reporting_assets.distribution.realtime import check_critical_alerts
     from reporting_assets.distribution.review import ReviewBook
-    from reporting_assets.resources import build_resources
 
     app_db = app_database()
-    resources = build_resources(settings)
-    base_url = resources["artifacts"].report_base_url
-    alerts = check_critical_alerts(settings, resources["asset_history"], app_db,
-                                   report_base_url=base_url)  # fmt: skip
     _, failed = notify_failed_checks(settings, app_db.engine, checks_before)
-    click.echo(f"5. Sensors (as `make ui` runs them every 30 s): {len(alerts)} critical alert "
-               f"notice(s), {len(failed)} failed-check notice(s) to the data team")  # fmt: skip
+    click.echo(f"5. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
+               f"{len(alerts)} critical alert notice(s), {len(failed)} failed-check notice(s) "
+               "to the data team")  # fmt: skip
+    for a in alerts:
+        click.echo(f"   {a['action']:<9} {a['rule']} ({a['day']})")
     feed = Feed(app_db.engine)
     kinds = Counter(n.kind for n in feed.all())
     export = resolve(settings.notifications.feed_export)
@@ -276,13 +284,17 @@ def demo(days, events_per_day, history_days) -> None:
     expected_blocks = {a["date"]: a["kind"] for a in manifest["anomalies"]
                        if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
     unexpected = []
-    checks_before = 0
+    checks_before, alert_notices = 0, []
+    week_start = days_to_run[max(0, len(days_to_run) - 7)]
     for key in days_to_run:
-        if key == days_to_run[-1]:
+        last_week = key >= week_start
+        if key == week_start:
             checks_before = _newest_check_id()
         # The latest day also renders its reports; earlier days only feed the history checks.
         job = "daily_report_job" if key == days_to_run[-1] else "daily_metrics_job"
         ok = run_job(job, key, quiet=True)
+        if last_week:  # what the real-time alert sensor announces as each of these days lands
+            alert_notices += _announce_critical_alerts(settings)
         if not ok and key in expected_blocks:
             click.echo(
                 f"    (expected: the demo injected a {expected_blocks[key]} on {key}; the "
@@ -325,7 +337,7 @@ def demo(days, events_per_day, history_days) -> None:
             f"   {len(sent)} emails in the outbox {outbox.relative_to(resolve('.'))}/"
             "<report>/<period>/ (the monthly report waits for a reviewer's approval)"
         )
-    _print_distribution(settings, checks_before)
+    _print_distribution(settings, checks_before, alert_notices)
     click.echo(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."

@@ -1,7 +1,7 @@
 """Sensors: what runs on its own between the schedules.
 
 * `review_approval_sensor`  launches a report's delivery within seconds of its approval.
-* `critical_alert_sensor`   every 30 s, critical alert rules on the newest checked day; notifies
+* `critical_alert_sensor`   every 15 s, critical alert rules on the newest checked day; notifies
                             once per episode and again only after the re-notify interval.
 * `check_failure_sensor`    tells the data team of every failed WARN or ERROR check (a WARN
                             never fails the run, so no run-failure sensor would see it).
@@ -57,9 +57,10 @@ def review_approval_sensor(context: dg.SensorEvaluationContext, app_db: AppDatab
 
 @dg.sensor(
     name="critical_alert_sensor",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Evaluates the critical alert rules on the newest checked day every 30 s and "
+    description="Evaluates the critical alert rules on the newest checked day every 15 s (so a "
+    "breach is announced within 30 s of landing) and "
     "notifies once per alert, again only after the re-notify interval.",
 )
 def critical_alert_sensor(

@@ -1,6 +1,6 @@
 """Real-time critical alerts: the alert rules evaluated on the newest day as soon as it lands.
 
-The critical-alert sensor calls `check_critical_alerts` every 30 seconds. It takes the newest day
+The critical-alert sensor calls `check_critical_alerts` every 15 seconds. It takes the newest day
 for which all three daily metric tables are stored and whose blocking (ERROR) checks passed,
 evaluates every alert rule on it with the same engine as `critical_alerts_daily`, and notifies
 once per *episode* of a critical alert (a rule and scope critical since a day):

@@ -297,6 +297,68 @@ class Notifications(Strict):
     feed_export: str = "var/feed/notifications.json"
 
 
+class Scorecard(Strict):
+    """The weekly business scorecard: which KPIs count, how much, and the status bands.
+
+    A KPI's attainment is the share of its target it achieves (direction-aware); at or above
+    `green_at` it is green, at or above `amber_at` amber, below that red.
+    """
+
+    weights: dict[str, float] = Field(min_length=1)
+    green_at: float = Field(1.0, gt=0)
+    amber_at: float = Field(0.9, gt=0)
+
+    @model_validator(mode="after")
+    def _bands(self) -> Scorecard:
+        if self.amber_at > self.green_at:
+            raise ValueError(
+                f"amber_at ({self.amber_at}) must not be above green_at ({self.green_at})"
+            )
+        bad = [k for k, w in self.weights.items() if w <= 0]
+        if bad:
+            raise ValueError(f"weights must be positive: {', '.join(bad)}")
+        return self
+
+
+class Analytics(Strict):
+    """How the weekly and monthly analytics and models work."""
+
+    trend_weeks: int = Field(8, ge=3, le=52)
+    trend_significance: float = Field(0.05, gt=0, lt=1)
+    history_months: int = Field(13, ge=2, le=36)
+    forecast_months: int = Field(3, ge=1, le=12)
+    forecast_interval: float = Field(0.8, gt=0, lt=1)
+    backtest_origins: int = Field(4, ge=1, le=12)
+    churn_horizon_days: int = Field(30, ge=7, le=120)
+    churn_window_days: int = Field(28, ge=7, le=90)
+    history_z_threshold: float = Field(4.0, gt=0)
+
+
+class RecommendationRule(Strict):
+    """A finding that turns into a recommendation, with the dollars it puts at stake."""
+
+    name: str
+    metric: str
+    label: str
+    comparison: Literal["below", "above"]
+    threshold: float
+    action: str
+    impact_basis: str
+    impact_label: str = "MRR at stake"
+    impact_scale: Literal["gap", "full"] = "gap"
+
+
+class ImpactTargets(Strict):
+    """The seed's business-impact targets and the baseline months they are measured against."""
+
+    baseline_start: date | None = None  # first month of the baseline (default: history start)
+    baseline_months: int = Field(3, ge=1, le=12)
+    decision_speed: float = 0.25  # 25 % faster than the baseline
+    revenue_protection: float = 0.15  # 15 % more of the at-risk revenue recovered
+    cost_realization: float = 0.20  # 20 % of identified savings realized
+    initiative_success: float = 0.80  # 80 % of initiatives on time
+
+
 class Settings(Strict):
     """The whole business configuration of one reporting deployment."""
 
@@ -312,6 +374,10 @@ class Settings(Strict):
     distribution_lists: dict[str, DistributionList]
     channels: Channels = Channels()
     notifications: Notifications = Notifications()
+    scorecard: Scorecard
+    analytics: Analytics = Analytics()
+    recommendations: list[RecommendationRule] = Field(default_factory=list)
+    impact: ImpactTargets = ImpactTargets()
 
     @model_validator(mode="after")
     def _references_exist(self) -> Settings:
@@ -328,6 +394,11 @@ class Settings(Strict):
             for lst in report.distribution_lists:
                 if lst not in self.distribution_lists:
                     raise ValueError(f"reports.{key} uses unknown distribution list '{lst}'")
+        for metric in self.scorecard.weights:
+            if metric not in self.metrics:
+                raise ValueError(f"scorecard.weights uses unknown metric '{metric}'")
+            if self.metrics[metric].target is None:
+                raise ValueError(f"scorecard.weights: metric '{metric}' has no target to score")
         n = self.notifications
         for where, lst in (("notifications.data_team", n.data_team),
                            ("notifications.critical_alerts.distribution_list",

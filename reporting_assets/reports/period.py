@@ -40,7 +40,17 @@ def period_values(days: dict[str, pl.DataFrame]) -> dict[str, float | None]:
         return {}
     attempts = rev["payments_failed"].sum() + rev["payments_succeeded"].sum()
     responses = ops["first_responses"].sum()
+    resolved = rev["payments_recovered"].sum() + rev["dunning_cancellations"].sum()
+    fixed = ops.filter(pl.col("mttr_hours").is_not_null())
+    runs = ops["pipeline_runs"].sum()
     return {
+        "payment_recovery_rate": rev["payments_recovered"].sum() / resolved if resolved else None,
+        "mttr_hours": (fixed["mttr_hours"] * fixed["incidents_resolved"]).sum()
+        / fixed["incidents_resolved"].sum() if fixed["incidents_resolved"].sum() else None,
+        "pipeline_success_rate": (ops["pipeline_success_rate"].fill_null(0)
+                                  * ops["pipeline_runs"]).sum() / runs if runs else None,
+        "revenue_recovered": rev["revenue_recovered"].sum(),
+        "failed_payment_amount": rev["failed_payment_amount"].sum(),
         "mrr": rev["closing_mrr"][-1],
         "net_new_mrr": rev["net_new_mrr"].sum(),
         "mrr_at_risk": rev["mrr_at_risk"][-1],

@@ -3,6 +3,7 @@ read back — every number in the PDF, the workbook and the email equals the met
 
 import email
 import email.policy
+import json
 import re
 import shutil
 import subprocess
@@ -149,7 +150,14 @@ def test_email_structure_and_recipients(rendered):
 
 def test_artifact_metadata_lists_files_with_hashes(rendered):
     files = rendered["metadata"]["files"].value
-    assert {f["kind"] for f in files} == {"pdf", "xlsx", "email"}
+    # The report's content as JSON (dashboard, review, webhook) and the Slack message it lists.
+    assert {f["kind"] for f in files} == {"pdf", "xlsx", "email", "json", "json:slack"}
+    content = json.loads((rendered["version"] / "report.json").read_text())
+    total = rendered["tables"]["revenue_protection_daily"].filter(pl.col("plan") == "total")
+    mrr = next(k for k in content["kpis"] if k["key"] == "mrr")
+    assert mrr["value"] == total["closing_mrr"][0]
+    slack = json.loads((rendered["version"] / "slack.json").read_text())
+    assert mrr["display"] in json.dumps(slack, ensure_ascii=False)
     for f in files:
         assert (rendered["version"] / f["file"]).stat().st_size == f["bytes"]
         assert len(f["sha256"]) == 64

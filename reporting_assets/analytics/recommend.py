@@ -1,0 +1,104 @@
+"""Strategic recommendations and business-impact metrics, from the month's numbers.
+
+*Findings* are the month's measured values (one number each, with where it came from). A
+recommendation rule in config fires when a finding is below or above its threshold; its estimated
+impact is another finding in dollars, scaled by how far off the threshold the value is (``gap``)
+or taken whole (``full``). Every recommendation carries the numbers that triggered it, so nothing
+is said without a number behind it; the list is ranked by estimated impact.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from reporting_assets.config.models import RecommendationRule
+from reporting_assets.reports.formatting import format_value
+
+RECOMMENDATION_SCHEMA = {
+    "month": pl.Date, "rank": pl.Int64, "rule": pl.String, "metric": pl.String,
+    "value": pl.Float64, "threshold": pl.Float64, "comparison": pl.String,
+    "gap": pl.Float64, "impact_basis": pl.String, "impact_basis_value": pl.Float64,
+    "estimated_impact_usd": pl.Float64, "recommendation": pl.String, "source": pl.String,
+}  # fmt: skip
+
+
+def fires(rule: RecommendationRule, value: float | None) -> bool:
+    if value is None:
+        return False
+    return value < rule.threshold if rule.comparison == "below" else value > rule.threshold
+
+
+def recommendations(
+    month: date,
+    findings: dict[str, tuple[float | None, str, str]],
+    rules: list[RecommendationRule],
+) -> pl.DataFrame:
+    """The rules that fire on this month's findings ({name: (value, unit, source)}), ranked by
+    estimated impact, each with its sentence."""
+    rows = []
+    for rule in rules:
+        value, unit, source = findings.get(rule.metric, (None, "", ""))
+        if not fires(rule, value):
+            continue
+        basis, _, _ = findings.get(rule.impact_basis, (None, "usd", ""))
+        gap = abs(value - rule.threshold)
+        share = min(1.0, gap / abs(rule.threshold)) if rule.impact_scale == "gap" and \
+            rule.threshold else 1.0  # fmt: skip
+        impact = (basis or 0.0) * share
+        side = "under" if rule.comparison == "below" else "over"
+        gap_text = f"{gap * 100:.0f} points" if unit == "ratio" else format_value(gap, unit)
+        sentence = (f"{rule.label} {format_value(value, unit)} is {gap_text} {side} the "
+                    f"{format_value(rule.threshold, unit)} threshold: {rule.action}; estimated "
+                    f"{rule.impact_label} {format_value(impact, 'usd')}.")  # fmt: skip
+        rows.append({
+            "month": month, "rank": 0, "rule": rule.name, "metric": rule.metric, "value": value,
+            "threshold": rule.threshold, "comparison": rule.comparison, "gap": gap,
+            "impact_basis": rule.impact_basis, "impact_basis_value": basis,
+            "estimated_impact_usd": impact, "recommendation": sentence, "source": source,
+        })  # fmt: skip
+    rows.sort(key=lambda r: r["estimated_impact_usd"], reverse=True)
+    for i, r in enumerate(rows, start=1):
+        r["rank"] = i
+    return pl.DataFrame(rows, schema=RECOMMENDATION_SCHEMA, orient="row")
+
+
+IMPACT_SCHEMA = {
+    "month": pl.Date, "metric": pl.String, "value": pl.Float64, "baseline": pl.Float64,
+    "improvement": pl.Float64, "target": pl.Float64, "status": pl.String, "basis": pl.String,
+}  # fmt: skip
+
+
+def impact_row(
+    month: date, metric: str, value, baseline, target: float, basis: str, *,
+    lower_is_better: bool = False, direct: bool = False,
+) -> dict:  # fmt: skip
+    """One business-impact metric. With a baseline, the improvement is the relative change
+    (for "lower is better", how much lower); `direct` metrics compare the value itself with
+    the target (e.g. a success rate)."""
+    if direct:
+        improvement = value
+    elif value is None or not baseline:
+        improvement = None
+    elif lower_is_better:
+        improvement = 1 - value / baseline
+    else:
+        improvement = value / baseline - 1
+    if improvement is None:
+        status = "grey"
+    else:
+        status = "green" if improvement >= target else "amber" if improvement >= 0 else "red"
+    return {"month": month, "metric": metric, "value": value, "baseline": baseline,
+            "improvement": improvement, "target": target, "status": status,
+            "basis": basis}  # fmt: skip
+
+
+def initiative_success_rate(initiatives: pl.DataFrame, as_of: date) -> tuple[float | None, int]:
+    """Share of the initiatives due by `as_of` that finished no later than planned."""
+    due = initiatives.filter(pl.col("planned_end_date") <= as_of)
+    if due.is_empty():
+        return None, 0
+    on_time = due.filter(pl.col("actual_end_date").is_not_null()
+                         & (pl.col("actual_end_date") <= pl.col("planned_end_date")))  # fmt: skip
+    return on_time.height / due.height, due.height

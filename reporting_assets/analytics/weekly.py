@@ -1,0 +1,297 @@
+"""Weekly analytics as plain functions: trends, the scorecard, initiative progress and ROI.
+
+A week is Sunday to Saturday in the report time zone. Each headline metric has one value per week,
+rolled up from the week's checked daily tables the same way the weekly report rolls them up
+(`reporting_assets.reports.period.period_values`): levels at the week's end, flows summed, rates
+recomputed from their counts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import polars as pl
+from scipy import stats
+
+from reporting_assets.config.models import Settings
+
+WEEKLY_METRICS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
+                  "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
+# Flows: their daily targets scale with the number of days.
+ADDITIVE = {"net_new_mrr", "total_cost", "incidents_opened"}
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth",
+            7: "seventh", 8: "eighth"}  # fmt: skip
+
+TRENDS_SCHEMA = {
+    "week_start": pl.Date, "metric": pl.String, "value": pl.Float64, "previous": pl.Float64,
+    "wow_change": pl.Float64, "wow_change_pct": pl.Float64, "moving_avg_4w": pl.Float64,
+    "slope_per_week": pl.Float64, "slope_p_value": pl.Float64, "significant": pl.Boolean,
+    "weeks_in_trend": pl.Int64, "streak": pl.Int64, "streak_text": pl.String,
+}  # fmt: skip
+
+
+def streak(values: list[float | None]) -> int:
+    """Consecutive weekly moves in the same direction ending with the last week: +3 = third week
+    up, -2 = second week down, 0 = flat or unknown."""
+    n, direction = 0, 0
+    for a, b in zip(reversed(values[:-1]), reversed(values[1:]), strict=True):
+        if a is None or b is None or b == a:
+            break
+        d = 1 if b > a else -1
+        if direction and d != direction:
+            break
+        direction, n = d, n + 1
+    return n * direction
+
+
+def streak_text(n: int) -> str:
+    if n == 0:
+        return "flat"
+    word = ORDINALS.get(abs(n), f"{abs(n)}th")
+    return f"{word} week {'up' if n > 0 else 'down'}"
+
+
+def slope(values: list[float | None]) -> tuple[float | None, float | None]:
+    """OLS slope per week over the known values, and its p-value (None with fewer than 3)."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(points) < 3:
+        return None, None
+    x, y = zip(*points, strict=True)
+    if len(set(y)) == 1:
+        return 0.0, 1.0
+    fit = stats.linregress(x, y)
+    return float(fit.slope), float(fit.pvalue)
+
+
+def metric_trends(
+    weeks: dict[date, dict[str, float | None]], week: date, *, window: int, alpha: float
+) -> pl.DataFrame:
+    """Per metric: the week's value, week-over-week change, 4-week moving average, the trend
+    slope over the last `window` weeks with its significance, and the current streak."""
+    ordered = sorted(w for w in weeks if w <= week)[-window:]
+    rows = []
+    for metric in WEEKLY_METRICS:
+        series = [weeks[w].get(metric) for w in ordered]
+        value = series[-1] if series else None
+        previous = series[-2] if len(series) > 1 else None
+        change = None if value is None or previous is None else value - previous
+        pct = change / abs(previous) if change is not None and previous else None
+        last4 = [v for v in series[-4:] if v is not None]
+        b, p = slope(series)
+        n = streak(series)
+        rows.append({
+            "week_start": week, "metric": metric, "value": value, "previous": previous,
+            "wow_change": change, "wow_change_pct": pct,
+            "moving_avg_4w": sum(last4) / len(last4) if last4 else None,
+            "slope_per_week": b, "slope_p_value": p,
+            "significant": p is not None and p < alpha,
+            "weeks_in_trend": sum(v is not None for v in series), "streak": n,
+            "streak_text": streak_text(n),
+        })  # fmt: skip
+    return pl.DataFrame(rows, schema=TRENDS_SCHEMA, orient="row")
+
+
+# -- scorecard ---------------------------------------------------------------------------------
+
+SCORECARD_SCHEMA = {
+    "week_start": pl.Date, "metric": pl.String, "value": pl.Float64, "target": pl.Float64,
+    "attainment": pl.Float64, "status": pl.String, "weight": pl.Float64, "points": pl.Float64,
+    "contribution": pl.Float64, "previous_contribution": pl.Float64,
+    "contribution_change": pl.Float64,
+}  # fmt: skip
+POINTS = {"green": 1.0, "amber": 0.5, "red": 0.0}
+
+
+def attainment(value: float | None, target: float | None, direction: str) -> float | None:
+    """How much of its target a KPI achieves (1.0 = on target, higher = better), capped to
+    [-1, 2] so one runaway KPI cannot swamp the score."""
+    if value is None or target is None or direction == "neutral":
+        return None
+    if direction == "higher_is_better":
+        ratio = value / target if target else (2.0 if value >= 0 else -1.0)
+    else:
+        ratio = target / value if value > 0 else 2.0
+    return max(-1.0, min(2.0, ratio))
+
+
+def rag(att: float | None, green: float, amber: float) -> str:
+    if att is None:
+        return "grey"
+    return "green" if att >= green else "amber" if att >= amber else "red"
+
+
+def scorecard(
+    values: dict[str, float | None],
+    previous: pl.DataFrame | None,
+    settings: Settings,
+    week: date,
+    days: int = 7,
+) -> pl.DataFrame:
+    """Each weighted KPI against its (week-scaled) target, its status and its contribution to
+    the overall score (0–100), with the change in contribution since last week; the last row
+    ("overall") is the score."""
+    sc = settings.scorecard
+    before = {}
+    if previous is not None and not previous.is_empty():
+        before = dict(zip(previous["metric"], previous["contribution"], strict=True))
+    total_weight = sum(sc.weights.values())
+    rows = []
+    for metric, weight in sc.weights.items():
+        m = settings.metrics[metric]
+        target = m.target * days if (m.target is not None and metric in ADDITIVE) else m.target
+        att = attainment(values.get(metric), target, m.direction)
+        status = rag(att, sc.green_at, sc.amber_at)
+        points = POINTS.get(status)
+        contribution = 100 * weight * points / total_weight if points is not None else 0.0
+        prev = before.get(metric)
+        rows.append({
+            "week_start": week, "metric": metric, "value": values.get(metric), "target": target,
+            "attainment": att, "status": status, "weight": float(weight), "points": points,
+            "contribution": contribution, "previous_contribution": prev,
+            "contribution_change": None if prev is None else contribution - prev,
+        })  # fmt: skip
+    score = sum(r["contribution"] for r in rows)
+    prev_score = before.get("overall")
+    overall_status = rag(score / 100, sc.green_at, sc.amber_at)
+    rows.append({
+        "week_start": week, "metric": "overall", "value": score, "target": 100.0,
+        "attainment": score / 100, "status": overall_status, "weight": float(total_weight),
+        "points": None, "contribution": score, "previous_contribution": prev_score,
+        "contribution_change": None if prev_score is None else score - prev_score,
+    })  # fmt: skip
+    return pl.DataFrame(rows, schema=SCORECARD_SCHEMA, orient="row")
+
+
+def score_movers(card: pl.DataFrame, labels: dict[str, str], top: int = 3) -> list[str]:
+    """Sentences on what moved the overall score since last week, biggest first."""
+    moved = card.filter((pl.col("metric") != "overall") & (pl.col("contribution_change") != 0)
+                        & pl.col("contribution_change").is_not_null())  # fmt: skip
+    moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(top)
+    return [f"{labels.get(r['metric'], r['metric'])} {'+' if r['contribution_change'] > 0 else ''}"
+            f"{r['contribution_change']:.1f} points (now {r['status']})"
+            for r in moved.iter_rows(named=True)]  # fmt: skip
+
+
+# -- initiatives -------------------------------------------------------------------------------
+
+PROGRESS_SCHEMA = {
+    "week_start": pl.Date, "initiative_id": pl.String, "name": pl.String, "owner": pl.String,
+    "milestones_total": pl.Int64, "milestones_done": pl.Int64, "milestones_due": pl.Int64,
+    "milestones_late": pl.Int64, "percent_complete": pl.Float64,
+    "schedule_variance_days": pl.Int64, "planned_end_date": pl.Date, "status": pl.String,
+    "reason": pl.String,
+}  # fmt: skip
+
+
+def initiative_progress(
+    initiatives: pl.DataFrame, milestones: pl.DataFrame, week: date, as_of: date
+) -> pl.DataFrame:
+    """Milestones done / due / late, percent complete, schedule variance (days behind the plan
+    for the latest due milestone; negative = ahead), status and the reason for it."""
+    rows = []
+    for i in initiatives.sort("initiative_id").iter_rows(named=True):
+        ms = milestones.filter(pl.col("initiative_id") == i["initiative_id"]).sort("planned_date")
+        total = ms.height
+        done = ms.filter(pl.col("actual_date").is_not_null() & (pl.col("actual_date") <= as_of))
+        due = ms.filter(pl.col("planned_date") <= as_of)
+        late_open = due.filter(pl.col("actual_date").is_null() | (pl.col("actual_date") > as_of))
+        late_done = done.filter(pl.col("actual_date") > pl.col("planned_date"))
+        variances = [((r["actual_date"] if r["actual_date"] and r["actual_date"] <= as_of
+                       else as_of) - r["planned_date"]).days
+                     for r in due.iter_rows(named=True)]  # fmt: skip
+        variance = variances[-1] if variances else 0
+        finished = i["actual_end_date"] is not None and i["actual_end_date"] <= as_of
+        if finished and i["actual_end_date"] <= i["planned_end_date"]:
+            status, reason = "done", f"finished {i['actual_end_date']}, on plan"
+        elif finished:
+            days = (i["actual_end_date"] - i["planned_end_date"]).days
+            status, reason = "done late", f"finished {days} days after the planned end"
+        elif late_open.height:
+            first = late_open.row(0, named=True)
+            status = "behind"
+            ago = (as_of - first["planned_date"]).days
+            reason = (f"{late_open.height} milestone(s) overdue; {first['milestone']} was due "
+                      f"{first['planned_date']} ({ago} days ago)")  # fmt: skip
+        elif late_done.height:
+            status = "at risk"
+            reason = f"{late_done.height} milestone(s) reached late; the rest on plan"
+        else:
+            status, reason = "on track", f"{done.height} of {total} milestones reached on plan"
+        rows.append({
+            "week_start": week, "initiative_id": i["initiative_id"], "name": i["name"],
+            "owner": i["owner"], "milestones_total": total, "milestones_done": done.height,
+            "milestones_due": due.height, "milestones_late": late_open.height + late_done.height,
+            "percent_complete": done.height / total if total else 0.0,
+            "schedule_variance_days": variance, "planned_end_date": i["planned_end_date"],
+            "status": status, "reason": reason,
+        })  # fmt: skip
+    return pl.DataFrame(rows, schema=PROGRESS_SCHEMA, orient="row")
+
+
+# -- ROI ---------------------------------------------------------------------------------------
+
+ROI_SCHEMA = {
+    "week_start": pl.Date, "initiative_id": pl.String, "name": pl.String,
+    "investment_to_date": pl.Float64, "realized_benefit_to_date": pl.Float64,
+    "expected_benefit_to_date": pl.Float64, "roi": pl.Float64,
+    "realized_vs_expected": pl.Float64, "payback_months": pl.Float64,
+}  # fmt: skip
+
+
+def months_between(start: date, end: date) -> float:
+    """Whole and partial months from `start` to `end` (0 when end is before start)."""
+    return max(0.0, (end - start).days / 30.4375)
+
+
+def roi(initiatives: pl.DataFrame, ledger: pl.DataFrame, week: date, as_of: date) -> pl.DataFrame:
+    """Per initiative and in total: money in, benefit out, ROI, payback and realized vs expected.
+
+    * investment and benefit to date: the ledger's monthly bookings up to `as_of`;
+    * expected benefit to date: the plan's annual benefit / 12 for each month since its planned
+      end (benefits start once an initiative is live);
+    * ROI = (benefit − investment) / investment;
+    * payback months = total investment / the average monthly benefit of the last 3 booked months
+      (None while nothing is realized).
+    """
+    booked = ledger.filter(pl.col("month_start") <= as_of)
+    rows = []
+    for i in initiatives.sort("initiative_id").iter_rows(named=True):
+        own = booked.filter(pl.col("initiative_id") == i["initiative_id"]).sort("month_start")
+        invest = float(own["spend_usd"].sum())
+        benefit = float(own["realized_benefit_usd"].sum())
+        live = months_between(i["planned_end_date"], as_of)
+        expected = i["expected_annual_benefit_usd"] / 12 * live
+        recent = own.filter(pl.col("realized_benefit_usd") > 0).tail(3)
+        monthly = float(recent["realized_benefit_usd"].mean()) if recent.height else 0.0
+        rows.append({
+            "week_start": week, "initiative_id": i["initiative_id"], "name": i["name"],
+            "investment_to_date": invest, "realized_benefit_to_date": benefit,
+            "expected_benefit_to_date": expected,
+            "roi": (benefit - invest) / invest if invest else None,
+            "realized_vs_expected": benefit / expected if expected else None,
+            "payback_months": invest / monthly if monthly else None,
+        })  # fmt: skip
+    frame = pl.DataFrame(rows, schema=ROI_SCHEMA, orient="row")
+    invest, benefit = frame["investment_to_date"].sum(), frame["realized_benefit_to_date"].sum()
+    expected = frame["expected_benefit_to_date"].sum()
+    monthly_all = booked.filter(pl.col("realized_benefit_usd") > 0).group_by("month_start").agg(
+        pl.col("realized_benefit_usd").sum()).sort("month_start").tail(3)  # fmt: skip
+    monthly = float(monthly_all["realized_benefit_usd"].mean()) if monthly_all.height else 0.0
+    total = pl.DataFrame([{
+        "week_start": week, "initiative_id": "total", "name": "All initiatives",
+        "investment_to_date": invest, "realized_benefit_to_date": benefit,
+        "expected_benefit_to_date": expected,
+        "roi": (benefit - invest) / invest if invest else None,
+        "realized_vs_expected": benefit / expected if expected else None,
+        "payback_months": invest / monthly if monthly else None,
+    }], schema=ROI_SCHEMA, orient="row")  # fmt: skip
+    return pl.concat([frame, total])
+
+
+def finite(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
+
+
+def week_days(week: date) -> list[str]:
+    return [(week + timedelta(days=k)).isoformat() for k in range(7)]

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from reporting_assets.analytics.assets import analytics_assets
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_assets
 from reporting_assets.jobs import (
@@ -20,7 +21,7 @@ from reporting_assets.sensors import sensors
 from reporting_assets.sources.assets import source_assets
 
 defs = dg.Definitions(
-    assets=[*source_assets, *metric_assets, *report_assets, *delivery_assets],
+    assets=[*source_assets, *metric_assets, *analytics_assets, *report_assets, *delivery_assets],
     jobs=[
         daily_sources_job,
         daily_metrics_job,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from reporting_assets.analytics.assets import MONTHLY_GROUP, WEEKLY_GROUP
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_keys
 from reporting_assets.metrics.assets import METRICS_GROUP
@@ -29,20 +30,20 @@ daily_report_job = dg.define_asset_job(
 
 weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
-    selection=dg.AssetSelection.assets(
-        "weekly_business_review", *delivery_keys("weekly_business_review")
-    ),
-    description="The weekly business review (Sunday to Saturday, New York time): PDF, workbook, "
-    "email body and the C-suite and VP decks, from the week's checked daily metrics.",
+    selection=dg.AssetSelection.groups(WEEKLY_GROUP)
+    | dg.AssetSelection.assets("weekly_business_review", *delivery_keys("weekly_business_review")),
+    description="The weekly analytics (trends, scorecard, initiatives, ROI) and the weekly "
+    "business review (Sunday to Saturday, New York time): PDF, workbook, email body and the "
+    "C-suite and VP decks, delivered on each of its channels.",
 )
 
 monthly_report_job = dg.define_asset_job(
     "monthly_report_job",
-    selection=dg.AssetSelection.assets(
-        "monthly_board_report", *delivery_keys("monthly_board_report")
-    ),
-    description="The monthly board report for the month to date: PDF, workbook, email body and "
-    "the board and strategy decks; opens its review (it is delivered once approved).",
+    selection=dg.AssetSelection.groups(MONTHLY_GROUP)
+    | dg.AssetSelection.assets("monthly_board_report", *delivery_keys("monthly_board_report")),
+    description="The monthly analysis, models and recommendations, then the monthly board "
+    "report for the month to date: PDF, workbook, email body and the board and strategy decks; "
+    "opens its review (it is delivered once approved).",
 )
 
 

@@ -241,7 +241,7 @@ def _pipeline(numeric: list[str]):
         ("numeric", StandardScaler(), numeric),
     ])  # fmt: skip
     return Pipeline([("prep", prep), ("model", LogisticRegression(
-        C=0.1, class_weight="balanced", max_iter=2000))])  # fmt: skip
+        C=0.1, max_iter=2000))])  # fmt: skip
 
 
 def _columns(features: pl.DataFrame) -> list[str]:
@@ -301,7 +301,9 @@ def churn_scores(
     contrib = prep.transform(pdf) * model.coef_[0]
     contrib = contrib.toarray() if hasattr(contrib, "toarray") else contrib
     drivers = [names[i].split("__", 1)[-1] for i in contrib.argmax(axis=1)]
-    bands = np.where(proba >= 0.6, "high", np.where(proba >= 0.3, "medium", "low"))
+    # Bands relative to the churn rate the model learned from: high at 3x it, medium at 1.5x.
+    base = float(labels.mean())
+    bands = np.where(proba >= 3 * base, "high", np.where(proba >= 1.5 * base, "medium", "low"))
     frame = pl.DataFrame({
         "month": [month] * len(proba), "account_id": current["account_id"],
         "plan": current["plan"], "mrr": current["mrr"], "churn_probability": proba,
@@ -311,6 +313,5 @@ def churn_scores(
     coefficients = {n.split("__", 1)[-1]: round(float(c), 4)
                     for n, c in zip(names, model.coef_[0], strict=True)}  # fmt: skip
     return frame.sort("churn_probability", descending=True), {
-        "coefficients": coefficients,
-        "features": numeric,
-    }
+        "coefficients": coefficients, "features": numeric, "base_rate": base,
+        "high_band_from": 3 * base, "medium_band_from": 1.5 * base}  # fmt: skip

@@ -153,7 +153,7 @@ def scorecard(
         })  # fmt: skip
     score = sum(r["contribution"] for r in rows)
     prev_score = before.get("overall")
-    overall_status = rag(score / 100, sc.green_at, sc.amber_at)
+    overall_status = rag(score, sc.score_green_at, sc.score_amber_at)
     rows.append({
         "week_start": week, "metric": "overall", "value": score, "target": 100.0,
         "attainment": score / 100, "status": overall_status, "weight": float(total_weight),
@@ -207,6 +207,11 @@ def initiative_progress(
         elif finished:
             days = (i["actual_end_date"] - i["planned_end_date"]).days
             status, reason = "done late", f"finished {days} days after the planned end"
+        elif i["planned_end_date"] < as_of:
+            late = (as_of - i["planned_end_date"]).days
+            status = "behind"
+            reason = (f"planned to finish {i['planned_end_date']}, not finished {late} days "
+                      f"later ({done.height} of {total} milestones reached)")  # fmt: skip
         elif late_open.height:
             first = late_open.row(0, named=True)
             status = "behind"

@@ -307,6 +307,8 @@ class Scorecard(Strict):
     weights: dict[str, float] = Field(min_length=1)
     green_at: float = Field(1.0, gt=0)
     amber_at: float = Field(0.9, gt=0)
+    score_green_at: float = Field(80, ge=0, le=100)  # the overall score (0-100)
+    score_amber_at: float = Field(60, ge=0, le=100)
 
     @model_validator(mode="after")
     def _bands(self) -> Scorecard:
@@ -314,6 +316,9 @@ class Scorecard(Strict):
             raise ValueError(
                 f"amber_at ({self.amber_at}) must not be above green_at ({self.green_at})"
             )
+        if self.score_amber_at > self.score_green_at:
+            raise ValueError(f"score_amber_at ({self.score_amber_at}) must not be above "
+                             f"score_green_at ({self.score_green_at})")  # fmt: skip
         bad = [k for k, w in self.weights.items() if w <= 0]
         if bad:
             raise ValueError(f"weights must be positive: {', '.join(bad)}")

@@ -321,3 +321,45 @@ def alerts_match_rules(
     return _outcome(
         problems, "ERROR", "every breach raised its alert and every alert is a breach", metadata
     )
+
+
+def consistent_with_periods(
+    current: dict[str, float | None],
+    past: dict[str, list[float | None]],
+    *,
+    period: str,
+    z_threshold: float = 4.0,
+    severity: Severity = "WARN",
+    min_points: int = 3,
+    floors: dict[str, float] | None = None,
+) -> CheckOutcome:
+    """Each value against the same metric in the earlier weeks or months (robust z-score):
+    `past[metric]` lists the earlier periods' values; `floors` as in `consistent_with_history`."""
+    from reporting_assets.metrics.alerts import robust_z
+
+    problems, rows = [], []
+    for metric, value in current.items():
+        values = [v for v in past.get(metric, []) if v is not None]
+        if value is None:
+            continue
+        z = (robust_z(value, values, (floors or {}).get(metric, 0.0))
+             if len(values) >= min_points else None)  # fmt: skip
+        median = statistics.median(values) if values else None
+        rows.append({"metric": metric, "value": value, "baseline_median": median,
+                     "baseline_points": len(values), "robust_z": z})  # fmt: skip
+        if z is not None and abs(z) > z_threshold:
+            problems.append(f"{metric} = {value:,.4g} vs usual {median:,.4g} for a {period} "
+                            f"(robust z {z:+.1f}, limit ±{z_threshold})")  # fmt: skip
+    metadata = {
+        "compared": markdown_preview(pl.DataFrame(rows), rows=30) if rows else "none",
+        "z_threshold": z_threshold,
+    }
+    return _outcome(problems, severity, f"every value consistent with earlier {period}s",
+                    metadata)  # fmt: skip
+
+
+def problems_outcome(
+    problems: list[str], ok: str, severity: Severity = "ERROR", **meta
+) -> CheckOutcome:
+    """An outcome from a list of problems found by the caller."""
+    return _outcome(problems, severity, ok, meta)

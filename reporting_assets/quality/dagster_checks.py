@@ -9,6 +9,9 @@ BUSINESS_RULES = "within_business_rules"
 HISTORY = "consistent_with_history"
 ALERT_THRESHOLDS = "alert_thresholds_valid"
 SCHEMA = "matches_schema"
+THRESHOLDS = "thresholds_valid"
+BASELINE = "beats_naive_baseline"
+ANALYTICS_GATES = [COMPLETE, BUSINESS_RULES, HISTORY, THRESHOLDS]
 
 DESCRIPTIONS = {
     COMPLETE: "Completeness: required columns present and non-null, every source contributed "
@@ -19,6 +22,10 @@ DESCRIPTIONS = {
     "over the trailing weeks (robust z-score).",
     ALERT_THRESHOLDS: "Alert-threshold validation: the alert rules are sane for these metrics "
     "and every breach raised its alert.",
+    THRESHOLDS: "Threshold validation: the configured targets, bands and rules these numbers "
+    "are judged by are sane and were applied as configured.",
+    BASELINE: "Model quality: the refitted model's backtest error is no worse than a naive "
+    "baseline's (WARN: the report then says so and shows the baseline).",
     SCHEMA: "Schema: every column present with its type, no nulls where a value is required, no "
     "duplicated events, no negative money.",
 }
@@ -37,7 +44,7 @@ def check_specs(
             check_name(asset, f),
             asset=asset,
             description=DESCRIPTIONS[f],
-            blocking=history_blocking if f == HISTORY else True,
+            blocking=history_blocking if f == HISTORY else f != BASELINE,
         )
         for f in families
     ]

@@ -96,3 +96,112 @@ class CriticalAlertsDaily(pa.DataFrameModel):
     rule: pl.String = pa.Field(nullable=False, unique=True)
     metric: pl.String = pa.Field(nullable=False)
     severity: pl.String = pa.Field(nullable=False, isin=["info", "warning", "critical"])
+
+
+# -- weekly and monthly analytics --------------------------------------------------------------
+
+
+class MetricTrendsWeekly(pa.DataFrameModel):
+    week_start: pl.Date = pa.Field(nullable=False)
+    metric: pl.String = pa.Field(nullable=False, unique=True)
+    value: pl.Float64 = pa.Field(nullable=True)
+    moving_avg_4w: pl.Float64 = pa.Field(nullable=True)
+    slope_p_value: pl.Float64 = pa.Field(nullable=True, ge=0, le=1)
+    significant: pl.Boolean = pa.Field(nullable=False)
+    streak: pl.Int64 = pa.Field(nullable=False)
+    streak_text: pl.String = pa.Field(nullable=False)
+
+
+class BusinessScorecardWeekly(pa.DataFrameModel):
+    week_start: pl.Date = pa.Field(nullable=False)
+    metric: pl.String = pa.Field(nullable=False, unique=True)
+    target: pl.Float64 = pa.Field(nullable=False)
+    status: pl.String = pa.Field(nullable=False, isin=["green", "amber", "red", "grey"])
+    weight: pl.Float64 = pa.Field(nullable=False, gt=0)
+    contribution: pl.Float64 = pa.Field(nullable=False, ge=0, le=100)
+
+
+class InitiativeProgressWeekly(pa.DataFrameModel):
+    initiative_id: pl.String = pa.Field(nullable=False, unique=True)
+    name: pl.String = pa.Field(nullable=False)
+    owner: pl.String = pa.Field(nullable=False)
+    milestones_total: pl.Int64 = pa.Field(nullable=False, ge=0)
+    milestones_done: pl.Int64 = pa.Field(nullable=False, ge=0)
+    percent_complete: pl.Float64 = pa.Field(nullable=False, ge=0, le=1)
+    status: pl.String = pa.Field(
+        nullable=False, isin=["done", "done late", "behind", "at risk", "on track"]
+    )
+    reason: pl.String = pa.Field(nullable=False)
+
+
+class RoiWeekly(pa.DataFrameModel):
+    initiative_id: pl.String = pa.Field(nullable=False, unique=True)
+    investment_to_date: pl.Float64 = pa.Field(nullable=False, ge=0)
+    realized_benefit_to_date: pl.Float64 = pa.Field(nullable=False, ge=0)
+    expected_benefit_to_date: pl.Float64 = pa.Field(nullable=False, ge=0)
+    roi: pl.Float64 = pa.Field(nullable=True, ge=-1)
+    payback_months: pl.Float64 = pa.Field(nullable=True, ge=0)
+
+
+class BusinessHistoryMonthly(pa.DataFrameModel):
+    date: pl.Date = pa.Field(nullable=False, unique=True)
+    mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    paying_accounts: pl.Int64 = pa.Field(nullable=False, ge=0)
+    cost_usd: pl.Float64 = pa.Field(nullable=False, ge=0)
+    budget_usd: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class BusinessAnalysisMonthly(pa.DataFrameModel):
+    month: pl.Date = pa.Field(nullable=False, unique=True)
+    opening_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    new_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    reactivation_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    expansion_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    contraction_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    churned_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    closing_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    logo_churn_rate: pl.Float64 = pa.Field(nullable=True, ge=0, le=1)
+    gross_revenue_retention: pl.Float64 = pa.Field(nullable=True, ge=0, le=1)
+    cost_usd: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class MarketBenchmarksMonthly(pa.DataFrameModel):
+    kpi: pl.String = pa.Field(nullable=False, unique=True)
+    value: pl.Float64 = pa.Field(nullable=True)
+    percentile: pl.Float64 = pa.Field(nullable=True, ge=0, le=100)
+    position: pl.String = pa.Field(nullable=False)
+    basis: pl.String = pa.Field(nullable=False)
+
+
+class ForecastsMonthly(pa.DataFrameModel):
+    series: pl.String = pa.Field(nullable=False, isin=["mrr", "cost"])
+    month: pl.Date = pa.Field(nullable=False)
+    forecast: pl.Float64 = pa.Field(nullable=False)
+    lower: pl.Float64 = pa.Field(nullable=False)
+    upper: pl.Float64 = pa.Field(nullable=False)
+    backtest_mape: pl.Float64 = pa.Field(nullable=False, ge=0)
+    baseline_mape: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class ChurnRiskMonthly(pa.DataFrameModel):
+    account_id: pl.String = pa.Field(nullable=False, unique=True)
+    mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    churn_probability: pl.Float64 = pa.Field(nullable=False, ge=0, le=1)
+    risk_band: pl.String = pa.Field(nullable=False, isin=["high", "medium", "low"])
+    mrr_at_stake: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class StrategicRecommendationsMonthly(pa.DataFrameModel):
+    rank: pl.Int64 = pa.Field(nullable=False, unique=True, ge=1)
+    rule: pl.String = pa.Field(nullable=False, unique=True)
+    value: pl.Float64 = pa.Field(nullable=False)
+    threshold: pl.Float64 = pa.Field(nullable=False)
+    estimated_impact_usd: pl.Float64 = pa.Field(nullable=False, ge=0)
+    recommendation: pl.String = pa.Field(nullable=False)
+
+
+class BusinessImpactMonthly(pa.DataFrameModel):
+    metric: pl.String = pa.Field(nullable=False, unique=True)
+    target: pl.Float64 = pa.Field(nullable=False)
+    status: pl.String = pa.Field(nullable=False, isin=["green", "amber", "red", "grey"])
+    basis: pl.String = pa.Field(nullable=False)

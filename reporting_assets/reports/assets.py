@@ -33,6 +33,7 @@ from reporting_assets.partitions import (
     weekly_partitions,
 )
 from reporting_assets.reports import charts as ch
+from reporting_assets.reports.analytics_content import monthly_content, weekly_content
 from reporting_assets.reports.daily import build_daily_report
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
@@ -44,6 +45,11 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import AssetHistory
 
 REPORTS_GROUP = "reports"
+WEEKLY_ANALYTICS = ("metric_trends_weekly", "business_scorecard_weekly",
+                    "initiative_progress_weekly", "roi_weekly")  # fmt: skip
+MONTHLY_ANALYTICS = ("business_history_monthly", "business_analysis_monthly",
+                     "market_benchmarks_monthly", "forecasts_monthly", "churn_risk_monthly",
+                     "strategic_recommendations_monthly", "business_impact_monthly")  # fmt: skip
 DAILY_INPUTS = ("revenue_protection_daily", "cost_optimization_daily",
                 "operational_efficiency_daily", "critical_alerts_daily")  # fmt: skip
 CHECKED_ASSETS = (
@@ -205,8 +211,10 @@ def render_report(
     })  # fmt: skip
 
 
-def _checks(app_db: AppDatabase, days: list[str]) -> list[CheckRow]:
-    rows = [r for d in days for r in app_db.latest_checks(d, list(CHECKED_ASSETS))]
+def _checks(
+    app_db: AppDatabase, days: list[str], assets: list[str] | None = None
+) -> list[CheckRow]:
+    rows = [r for d in days for r in app_db.latest_checks(d, assets or list(CHECKED_ASSETS))]
     return [CheckRow(r["asset"], r["check_name"], r["passed"], r["severity"],
                      f"{r['partition_key']}: {r['description']}" if len(days) > 1
                      else r["description"]) for r in rows]  # fmt: skip
@@ -258,6 +266,15 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
     return _asset
 
 
+def forecast_figure(frames: dict, primary: str) -> ch.Chart:
+    """MRR over the last six months and the forecast with its interval."""
+    history = frames["business_analysis_monthly"].sort("month").tail(6)
+    forecast = frames["forecasts_monthly"].filter(pl.col("series") == "mrr")
+    return ch.Chart("mrr_forecast", ch.forecast_chart(
+        history["month"].to_list(), history["closing_mrr"].to_list(), forecast,
+        "MRR: the last six months and the forecast", primary=primary))  # fmt: skip
+
+
 def period_charts(
     days: dict, title_suffix: str, primary: str, settings, kpi_list: list
 ) -> list[ch.Chart]:
@@ -288,7 +305,12 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
         partitions_def=partitions,
         group_name=REPORTS_GROUP,
         kinds={"pdf", "excel", "email", "pptx"},
-        deps=[*DAILY_INPUTS, "strategic_initiatives", "initiative_milestones"],
+        deps=[
+            *DAILY_INPUTS,
+            "strategic_initiatives",
+            "initiative_milestones",
+            *(WEEKLY_ANALYTICS if report_def.cadence == "weekly" else MONTHLY_ANALYTICS),
+        ],
         freshness_policy=freshness(report_def.cadence),
         description=f"{report_def.title}: the {report_def.cadence} PDF report, workbook, email "
         "body and audience decks, rolled up from the period's checked daily metrics.",
@@ -322,9 +344,15 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
                   for a in DAILY_INPUTS}  # fmt: skip
         before = {a: t for a, t in before.items() if t is not None}
         stored_days = sorted(set(days["revenue_protection_daily"]["date"].cast(pl.String)))
+        names = WEEKLY_ANALYTICS if report_def.cadence == "weekly" else MONTHLY_ANALYTICS
+        frames = {n: t for n in names
+                  if (t := asset_history.read(n, [context.partition_key])) is not None}  # fmt: skip
+        build = weekly_content if report_def.cadence == "weekly" else monthly_content
+        content = build(frames, report_def.sections, settings)
         report = build_period_report(
             key, start, end, days, before if len(before) == len(DAILY_INPUTS) else {},
-            _checks(app_db, stored_days), settings, period_key=context.partition_key,
+            _checks(app_db, stored_days) + _checks(app_db, [context.partition_key], list(names)),
+            settings, period_key=context.partition_key, analytics=content,
             generated_at=datetime.now(tz),
             report_url=f"{artifacts.report_base_url}/{key}/{context.partition_key}")  # fmt: skip
         initiatives = initiative_rows(asset_history.read("strategic_initiatives", [keys[-1]]),
@@ -332,6 +360,8 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
                                       end)  # fmt: skip
         suffix = "this week" if report_def.cadence == "weekly" else f"{end:%B} to date"
         charts = period_charts(days, suffix, settings.branding.primary_color, settings, report.kpis)
+        if "forecasts_monthly" in frames and "business_analysis_monthly" in frames:
+            charts.append(forecast_figure(frames, settings.branding.primary_color))
         return render_report(
             report,
             report_def,
@@ -340,7 +370,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
             app_db,
             settings,
             email_charts=("mrr_trend", "sla_trend"),
-            decks={"initiatives": initiatives},
+            decks={"initiatives": initiatives, "recommendations": content.recommendations},
         )
 
     return _asset

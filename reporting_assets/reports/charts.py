@@ -147,6 +147,27 @@ def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
     return _layout(fig, title, primary)
 
 
+def forecast_chart(
+    months: list, actual: list[float], forecast: pl.DataFrame, title: str, *, money: bool = True,
+    primary: str = NEUTRAL,
+) -> go.Figure:  # fmt: skip
+    """Monthly actuals, then the forecast with its prediction interval as a shaded band."""
+    fc = forecast.sort("month")
+    x = fc.get_column("month").to_list()
+    fig = go.Figure()
+    fig.add_scatter(x=x + x[::-1], y=fc["upper"].to_list() + fc["lower"].to_list()[::-1],
+                    fill="toself", fillcolor="rgba(31,78,121,0.15)", line={"width": 0},
+                    name=f"{fc['interval'][0]:.0%} interval", hoverinfo="skip")  # fmt: skip
+    fig.add_scatter(x=months, y=actual, mode="lines+markers", name="Actual",
+                    line={"color": primary, "width": 2}, marker={"size": 5})  # fmt: skip
+    fig.add_scatter(x=[months[-1], *x], y=[actual[-1], *fc["forecast"].to_list()],
+                    mode="lines+markers", name="Forecast",
+                    line={"color": primary, "dash": "dash"}, marker={"size": 5})  # fmt: skip
+    if money:
+        fig.update_yaxes(tickprefix="$", tickformat=",.0f")
+    return _layout(fig, title, primary)
+
+
 RAG_FILL = {"green": "#2E7D32", "amber": "#F9A825", "red": "#C62828", "grey": "#9AA5B1"}
 
 

@@ -195,14 +195,14 @@ class _Writer:
         if missing:
             raise ValueError(f"section {section.key!r} has no column(s) {', '.join(missing)}")
         columns = section.columns
-        values = [frame.get_column(c.name).to_list() for c in columns]
         rows = [
             [
-                _Cell(v, c.unit, status=_status_of(c.name, v))
-                for c, v in zip(columns, values_row, strict=True)
+                _Cell(record[c.name], record[c.unit_from] if c.unit_from else c.unit,
+                      status=_status_of(c.name, record[c.name]))
+                for c in columns
             ]
-            for values_row in zip(*values, strict=True)
-        ]
+            for record in frame.iter_rows(named=True)
+        ]  # fmt: skip
         self._table(ws, 0, [c.label for c in section.columns], rows)
         self.rows[name] = len(rows)
 

@@ -46,6 +46,8 @@ class Column:
     name: str
     label: str
     unit: Unit | Literal["text", "date", "bool"] = "text"
+    # For tables mixing units (one metric per row): the column holding each row's unit.
+    unit_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -166,8 +166,10 @@ def build_period_report(
     period_key: str,
     generated_at: datetime,
     report_url: str = "",
+    analytics=None,
 ) -> ReportData:
-    """A weekly or monthly report for start..end (inclusive) from the days' metric tables."""
+    """A weekly or monthly report for start..end (inclusive) from the days' metric tables, with
+    the period's analytics (`analytics_content.AnalyticsContent`) when they exist."""
     report = settings.reports[key]
     alerts = worst_alerts(days["critical_alerts_daily"])
     now, before = period_values(days), period_values(previous_days)
@@ -199,6 +201,8 @@ def build_period_report(
             )
             + "."
         )
+    if analytics is not None:
+        summary[1:1] = analytics.summary
     failed = [c for c in checks if not c.passed]
     summary.append(
         f"{len(checks) - len(failed)} of {len(checks)} data quality checks passed"
@@ -242,7 +246,8 @@ def build_period_report(
         generated_at=f"{generated_at:%Y-%m-%d %H:%M} ET",
         branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
         kpis=kpi_list, summary=summary, alerts=alert_rows,
-        sections=[Section("days", "Day by day", "The period's days, as checked each morning.",
+        sections=[*(analytics.sections if analytics is not None else []),
+                  Section("days", "Day by day", "The period's days, as checked each morning.",
                           daily, columns, ["scorecard", "mrr_trend", "sla_trend"])],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
@@ -251,6 +256,7 @@ def build_period_report(
             "scorecard": f"Scorecard, {suffix}",
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",
+            "mrr_forecast": "MRR: the last months and the forecast",
         },
     )  # fmt: skip
 

@@ -1,0 +1,266 @@
+"""What the weekly and monthly analytics add to a period report: sections, summary sentences,
+recommendations for the decks, and the forecast chart.
+
+Each section appears when the report definition lists it (`trends`, `scorecard`, `initiatives`,
+`roi` for the weekly review; `business_analysis`, `benchmarks`, `forecasts`, `recommendations`,
+`impact` for the monthly report) and its analytics table was materialized for the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from reporting_assets.config.models import Settings
+from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.reports.model import Column, Section
+
+BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
+BENCHMARK_LABELS = {
+    "arr_growth_yoy": "ARR growth, year over year", "cac_payback_months": "CAC payback (months)",
+    "first_response_sla_rate": "First response within SLA", "gross_margin": "Gross margin",
+    "gross_revenue_retention": "Gross revenue retention",
+    "infra_cost_share_of_revenue": "Infrastructure cost / revenue",
+    "monthly_logo_churn": "Monthly logo churn", "mttr_hours": "Mean time to resolve",
+    "net_revenue_retention": "Net revenue retention",
+    "payment_recovery_rate": "Payment recovery rate",
+}  # fmt: skip
+IMPACT_LABELS = {
+    "executive_decision_speed_hours": ("Executive decision speed (hours)", "hours"),
+    "revenue_protection_share": ("At-risk revenue recovered", "ratio"),
+    "cost_optimization_realization": ("Identified savings realized", "ratio"),
+    "initiative_success_rate": ("Initiatives finished on plan", "ratio"),
+}
+
+
+@dataclass
+class AnalyticsContent:
+    sections: list[Section] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+
+
+def _label(settings: Settings, metric: str) -> str:
+    m = settings.metrics.get(metric)
+    return m.label if m else metric.replace("_", " ").capitalize()
+
+
+def _unit(settings: Settings, metric: str) -> str:
+    m = settings.metrics.get(metric)
+    return m.unit if m else "count"
+
+
+def _with_labels(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    return frame.with_columns(
+        label=pl.col("metric").map_elements(lambda m: _label(settings, m), pl.String),
+        unit=pl.col("metric").map_elements(lambda m: _unit(settings, m), pl.String),
+    )
+
+
+def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settings):
+    out = AnalyticsContent()
+    trends = frames.get("metric_trends_weekly")
+    if trends is not None and "trends" in wanted:
+        t = _with_labels(trends, s)
+        out.sections.append(Section(
+            "trends", "Trends", "Each headline metric this week, the change from last week, "
+            "the 4-week average and the trend over the last weeks (significant at the "
+            f"{s.analytics.trend_significance:.0%} level).", t,
+            [Column("label", "Metric"), Column("value", "This week", unit_from="unit"),
+             Column("wow_change", "vs last week", unit_from="unit"),
+             Column("moving_avg_4w", "4-week average", unit_from="unit"),
+             Column("slope_per_week", "Trend per week", unit_from="unit"),
+             Column("significant", "Significant", "bool"),
+             Column("streak_text", "Streak")]))  # fmt: skip
+        notable = t.filter(pl.col("significant") | (pl.col("streak").abs() >= 3))
+        for r in notable.head(3).iter_rows(named=True):
+            out.summary.append(
+                f"{r['label']}: {r['streak_text']} ({format_delta(r['wow_change'], r['unit'])} "
+                f"week over week" + (", a significant trend of "
+                                     f"{format_delta(r['slope_per_week'], r['unit'])} a week)"
+                                     if r["significant"] else ").")
+            )  # fmt: skip
+    card = frames.get("business_scorecard_weekly")
+    if card is not None and "scorecard" in wanted:
+        c = _with_labels(card, s).with_columns(
+            unit=pl.when(pl.col("metric") == "overall").then(pl.lit("count"))
+            .otherwise(pl.col("unit")),
+            label=pl.when(pl.col("metric") == "overall").then(pl.lit("Overall score (0–100)"))
+            .otherwise(pl.col("label")))  # fmt: skip
+        out.sections.append(Section(
+            "scorecard", "Business scorecard", f"Each KPI against its weekly target: green at "
+            f"{s.scorecard.green_at:.0%} of target or better, amber from {s.scorecard.amber_at:.0%}"
+            "; points weighted into an overall score out of 100.", c,
+            [Column("label", "KPI"), Column("value", "This week", unit_from="unit"),
+             Column("target", "Target", unit_from="unit"),
+             Column("attainment", "Of target", "ratio"), Column("status", "Status"),
+             Column("weight", "Weight", "count"), Column("contribution", "Points", "count"),
+             Column("contribution_change", "Change", "count")]))  # fmt: skip
+        overall = c.filter(pl.col("metric") == "overall").row(0, named=True)
+        change = overall["contribution_change"]
+        moved = c.filter((pl.col("metric") != "overall") & pl.col("contribution_change")
+                         .is_not_null() & (pl.col("contribution_change") != 0))  # fmt: skip
+        moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(2)
+        why = "; ".join(f"{r['label'].lower()} {r['contribution_change']:+.0f}"
+                        for r in moved.iter_rows(named=True))  # fmt: skip
+        out.summary.insert(0, (
+            f"Scorecard {overall['value']:.0f}/100 ({overall['status']})"
+            + (f", {change:+.0f} since last week" if change is not None else "")
+            + (f": {why}." if why else ".")))  # fmt: skip
+    progress = frames.get("initiative_progress_weekly")
+    if progress is not None and "initiatives" in wanted:
+        p = progress.with_columns(
+            milestones=pl.format("{} of {}", "milestones_done", "milestones_total")
+        )
+        out.sections.append(Section(
+            "initiatives", "Strategic initiatives", "Milestones reached, percent complete and "
+            "days behind (+) or ahead (−) of plan at the week's end.", p,
+            [Column("name", "Initiative"), Column("owner", "Owner"),
+             Column("milestones", "Milestones"), Column("percent_complete", "Complete", "ratio"),
+             Column("schedule_variance_days", "Days late", "count"),
+             Column("status", "Status"), Column("reason", "Why")]))  # fmt: skip
+        behind = p.filter(pl.col("status").is_in(["behind", "at risk"]))
+        if behind.height:
+            names = "; ".join(f"{r['name']} ({r['status']})" for r in behind.iter_rows(named=True))
+            out.summary.append(f"{behind.height} of {p.height} initiatives need attention: "
+                               f"{names}.")  # fmt: skip
+    roi = frames.get("roi_weekly")
+    if roi is not None and "roi" in wanted:
+        out.sections.append(Section(
+            "roi", "Initiative ROI", "Money invested and benefit realized to date, ROI, "
+            "payback in months at the recent monthly benefit, and realized vs expected.", roi,
+            [Column("name", "Initiative"), Column("investment_to_date", "Invested", "usd"),
+             Column("realized_benefit_to_date", "Realized", "usd"),
+             Column("expected_benefit_to_date", "Expected by now", "usd"),
+             Column("roi", "ROI", "ratio"),
+             Column("realized_vs_expected", "Realized vs expected", "ratio"),
+             Column("payback_months", "Payback (months)", "count")]))  # fmt: skip
+        t = roi.filter(pl.col("initiative_id") == "total").row(0, named=True)
+        out.summary.append(
+            f"Initiatives have returned {format_value(t['realized_benefit_to_date'], 'usd')} on "
+            f"{format_value(t['investment_to_date'], 'usd')} invested (ROI "
+            f"{format_value(t['roi'], 'ratio')}), "
+            f"{format_value(t['realized_vs_expected'], 'ratio')} of the benefit expected "
+            "by now.")  # fmt: skip
+    return out
+
+
+def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settings):
+    out = AnalyticsContent()
+    analysis = frames.get("business_analysis_monthly")
+    if analysis is not None and "business_analysis" in wanted:
+        out.sections.append(Section(
+            "business_analysis", "Business analysis", "The MRR bridge month by month, growth, "
+            "logo churn, net revenue retention, cloud cost as a share of revenue, and the "
+            "retention of the cohort that started paying three months earlier.", analysis,
+            [Column("month", "Month", "date"),
+             Column("new_mrr", "New", "usd"), Column("reactivation_mrr", "Won back", "usd"),
+             Column("expansion_mrr", "Expansion", "usd"),
+             Column("contraction_mrr", "Contraction", "usd"),
+             Column("churned_mrr", "Churned", "usd"), Column("closing_mrr", "Closing", "usd"),
+             Column("mom_growth", "MoM", "ratio"), Column("logo_churn_rate", "Logo churn", "ratio"),
+             Column("net_revenue_retention", "NRR", "ratio"),
+             Column("infra_cost_share", "Cloud / revenue", "ratio"),
+             Column("cohort_retention_3m", "3-month cohort", "ratio")]))  # fmt: skip
+        now = analysis.row(-1, named=True)
+        yoy = (f", {format_value(now['yoy_growth'], 'ratio')} year over year"
+               if now["yoy_growth"] is not None else "")  # fmt: skip
+        out.summary.append(
+            f"MRR closed the month at {format_value(now['closing_mrr'], 'usd')}, "
+            f"{format_delta(now['mom_growth'], 'ratio').replace(' pts', '%')} month over month"
+            f"{yoy}: {format_value(now['new_mrr'] + now['reactivation_mrr'], 'usd')} new and won "
+            f"back, {format_value(now['expansion_mrr'], 'usd')} expansion, "
+            f"{format_value(now['contraction_mrr'] + now['churned_mrr'], 'usd')} lost to "
+            f"contraction and churn.")  # fmt: skip
+    bench = frames.get("market_benchmarks_monthly")
+    if bench is not None and "benchmarks" in wanted:
+        b = bench.with_columns(
+            label=pl.col("kpi").replace_strict(BENCHMARK_LABELS, default=pl.col("kpi")),
+            unit=pl.col("unit").replace_strict(BENCHMARK_UNITS, default="count"))  # fmt: skip
+        out.sections.append(Section(
+            "benchmarks", "Market benchmarks", "Our value against the industry's percentiles "
+            "for companies of our size, and our percentile.", b,
+            [Column("label", "KPI"), Column("value", "Ours", unit_from="unit"),
+             Column("p25", "25th", unit_from="unit"), Column("p50", "Median", unit_from="unit"),
+             Column("p75", "75th", unit_from="unit"), Column("p90", "90th", unit_from="unit"),
+             Column("percentile", "Percentile", "count"), Column("position", "Position"),
+             Column("basis", "How measured")]))  # fmt: skip
+        strong = b.filter(pl.col("percentile") >= 75)["label"].to_list()
+        weak = b.filter(pl.col("percentile") < 25)["label"].to_list()
+        parts = ([f"top quartile in {', '.join(strong).lower()}"] if strong else []) + (
+            [f"bottom quartile in {', '.join(weak).lower()}"] if weak else []
+        )
+        if parts:
+            out.summary.append("Against the industry: " + "; ".join(parts) + ".")
+    forecasts = frames.get("forecasts_monthly")
+    if forecasts is not None and "forecasts" in wanted:
+        f = forecasts.with_columns(unit=pl.lit("usd"))
+        rows = []
+        for series, g in f.group_by("series", maintain_order=True):
+            r = g.row(0, named=True)
+            verdict = "beats" if r["beats_baseline"] else "does worse than"
+            rows.append(f"{series.upper() if series == 'mrr' else 'Cloud spend'}: model "
+                        f"{r['model']} backtest error {r['backtest_mape']:.1%}, {verdict} the "
+                        f"naive baseline's {r['baseline_mape']:.1%}")  # fmt: skip
+        out.sections.append(Section(
+            "forecasts", "Forecasts", "MRR at each month's end and cloud spend per month, with "
+            f"{f['interval'][0]:.0%} prediction intervals; the baseline repeats the last value "
+            "(MRR) or the last week (spend). " + "; ".join(rows) + ".", f,
+            [Column("series", "Series"), Column("month", "Month", "date"),
+             Column("forecast", "Forecast", "usd"), Column("lower", "Low", "usd"),
+             Column("upper", "High", "usd"), Column("baseline", "Naive baseline", "usd"),
+             Column("beats_baseline", "Model beats baseline", "bool")],
+            ["mrr_forecast"]))  # fmt: skip
+        last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
+        out.summary.append(
+            f"MRR is forecast at {format_value(last['forecast'], 'usd')} by the end of "
+            f"{last['month']:%B %Y} ({last['interval']:.0%} interval "
+            f"{format_value(last['lower'], 'usd')}–{format_value(last['upper'], 'usd')})"
+            + ("." if last["beats_baseline"] else "; the naive baseline did better in backtest, "
+               f"at {format_value(last['baseline'], 'usd')}."))  # fmt: skip
+    churn = frames.get("churn_risk_monthly")
+    if churn is not None and "forecasts" in wanted:
+        top = churn.sort("mrr_at_stake", descending=True).head(15)
+        high = churn.filter(pl.col("risk_band") == "high")
+        out.sections.append(Section(
+            "churn_risk", "Accounts at risk of churn", "The paying accounts with the most MRR "
+            "at stake (MRR × probability of churning within the horizon), with the strongest "
+            f"driver. {high.height} accounts are high risk.", top,
+            [Column("account_id", "Account"), Column("plan", "Plan"), Column("mrr", "MRR", "usd"),
+             Column("churn_probability", "Churn probability", "ratio"),
+             Column("risk_band", "Risk"), Column("mrr_at_stake", "MRR at stake", "usd"),
+             Column("top_driver", "Main driver")]))  # fmt: skip
+    recs = frames.get("strategic_recommendations_monthly")
+    if recs is not None:
+        out.recommendations = recs.sort("rank")["recommendation"].to_list()
+        if "recommendations" in wanted:
+            out.sections.append(Section(
+                "recommendations", "Recommendations", "Ranked by estimated impact; each from a "
+                "rule in configuration and the numbers that triggered it.", recs,
+                [Column("rank", "#", "count"), Column("recommendation", "Recommendation"),
+                 Column("estimated_impact_usd", "Estimated impact", "usd"),
+                 Column("source", "From")]))  # fmt: skip
+            if recs.height:
+                out.summary.append(f"{recs.height} recommendation(s); the first: "
+                                   f"{out.recommendations[0]}")  # fmt: skip
+    impact = frames.get("business_impact_monthly")
+    if impact is not None and "impact" in wanted:
+        i = impact.with_columns(
+            label=pl.col("metric").replace_strict({k: v[0] for k, v in IMPACT_LABELS.items()},
+                                                  default=pl.col("metric")),
+            unit=pl.col("metric").replace_strict({k: v[1] for k, v in IMPACT_LABELS.items()},
+                                                 default="ratio"))  # fmt: skip
+        out.sections.append(Section(
+            "impact", "Business impact", "The platform's targets: decisions 25% faster, 15% more "
+            "of at-risk revenue recovered, 20% of identified savings realized, 80% of initiatives "
+            "on plan (improvements against the baseline months).", i,
+            [Column("label", "Measure"), Column("value", "This month", unit_from="unit"),
+             Column("baseline", "Baseline", unit_from="unit"),
+             Column("improvement", "Improvement / rate", "ratio"),
+             Column("target", "Target", "ratio"), Column("status", "Status"),
+             Column("basis", "How measured")]))  # fmt: skip
+        met = i.filter(pl.col("status") == "green").height
+        measured = i.filter(pl.col("improvement").is_not_null()).height
+        out.summary.append(f"Business impact: {met} of {measured} measured targets met.")
+    return out

@@ -41,6 +41,23 @@ EXPECTED_ASSETS = {
     **{f"monthly_board_report_{c}": ("distribution", "monthly")
        for c in ("email", "webhook", "dashboard")},
 }  # fmt: skip
+WEEKLY_ANALYTICS = (
+    "metric_trends_weekly",
+    "business_scorecard_weekly",
+    "initiative_progress_weekly",
+    "roi_weekly",
+)
+MONTHLY_ANALYTICS = (
+    "business_history_monthly",
+    "business_analysis_monthly",
+    "market_benchmarks_monthly",
+    "forecasts_monthly",
+    "churn_risk_monthly",
+    "strategic_recommendations_monthly",
+    "business_impact_monthly",
+)
+EXPECTED_ASSETS.update({a: ("scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
+EXPECTED_ASSETS.update({a: ("analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
 REPORTS = ("daily_executive", "weekly_business_review", "monthly_board_report")
 DELIVERY = {r: {k for k in EXPECTED_ASSETS if k.startswith(f"{r}_")} for r in REPORTS}
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
@@ -49,12 +66,20 @@ EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
     "daily_metrics_job": METRICS,
     "daily_report_job": METRICS | {"daily_executive"} | DELIVERY["daily_executive"],
-    "weekly_report_job": {"weekly_business_review"} | DELIVERY["weekly_business_review"],
-    "monthly_report_job": {"monthly_board_report"} | DELIVERY["monthly_board_report"],
+    "weekly_report_job": {"weekly_business_review", *WEEKLY_ANALYTICS}
+    | DELIVERY["weekly_business_review"],
+    "monthly_report_job": {"monthly_board_report", *MONTHLY_ANALYTICS}
+    | DELIVERY["monthly_board_report"],
     **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
 }
 EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
                     "report_run_failure_sensor"}  # fmt: skip
+ANALYTICS_GATES = (
+    "complete",
+    "within_business_rules",
+    "consistent_with_history",
+    "thresholds_valid",
+)
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
 EXPECTED_CHECKS = {
     "posthog_events": {"posthog_events_matches_schema", "posthog_events_complete"},
@@ -63,7 +88,10 @@ EXPECTED_CHECKS = {
     **{m: {f"{m}_{g}" for g in GATES} for m in (
         "revenue_protection_daily", "cost_optimization_daily", "operational_efficiency_daily",
         "critical_alerts_daily")},
+    **{a: {f"{a}_{g}" for g in ANALYTICS_GATES} for a in (*WEEKLY_ANALYTICS, *MONTHLY_ANALYTICS)},
 }  # fmt: skip
+for model in ("forecasts_monthly", "churn_risk_monthly"):
+    EXPECTED_CHECKS[model].add(f"{model}_beats_naive_baseline")
 
 
 def _partition_kind(pdef) -> str | None:

@@ -206,8 +206,7 @@ def business_scorecard_weekly(
     ]  # fmt: skip
     kpis = table.filter(pl.col("metric") != "overall")
     overall = table.filter(pl.col("metric") == "overall")["value"][0]
-    missing = [f"no value for {m} this week" for m in kpis.filter(pl.col("value").is_null())
-               ["metric"]]  # fmt: skip
+    unscored = kpis.filter(pl.col("value").is_null())["metric"].to_list()
     past_scores = _past(asset_history, "business_scorecard_weekly", _earlier_weeks(week, 8))
     past_overall = []
     if past_scores is not None:
@@ -216,7 +215,7 @@ def business_scorecard_weekly(
     outcomes = {
         COMPLETE: checks.completeness(
             table, BusinessScorecardWeekly, sources={"days this week": stored_days(tables)},
-            extra_problems=_week_completeness(tables, missing)),
+            extra_problems=_week_completeness(tables)),
         BUSINESS_RULES: checks.business_rules(
             table, BusinessScorecardWeekly, {"attainment": (-1, 2)},
             extra_problems=[] if abs(kpis["contribution"].sum() - overall) <= TOL else
@@ -231,6 +230,7 @@ def business_scorecard_weekly(
     }  # fmt: skip
     yield from _emit(context, app_db, "business_scorecard_weekly", table, week, outcomes, {
         "overall_score": round(overall, 1),
+        "not_scored": ", ".join(unscored) or "none (every KPI had a value)",
         "moved": dg.MetadataValue.md("\n".join(f"- {x}" for x in weekly.score_movers(table, labels))
                                      or "first scored week, or nothing moved"),
     })  # fmt: skip
@@ -350,12 +350,18 @@ weekly_analytics_assets = [metric_trends_weekly, business_scorecard_weekly,
 # -- monthly -----------------------------------------------------------------------------------
 
 
-def _month(context: dg.AssetExecutionContext) -> tuple[date, date]:
-    """The month's first day and the last day with data (month to date while in progress)."""
+def _month(context: dg.AssetExecutionContext, history: AssetHistory) -> tuple[date, date]:
+    """The month's first day and its last day with checked daily metrics (the month to date
+    while it is in progress, as the monthly report covers it)."""
     window = context.partition_time_window
     start = window.start.astimezone(_tz()).date()
-    end = min(window.end.astimezone(_tz()).date() - timedelta(days=1), _yesterday())
-    return start, end
+    last = min(window.end.astimezone(_tz()).date() - timedelta(days=1), _yesterday())
+    days = [k for k in stored_keys(history, "revenue_protection_daily")
+            if start.isoformat() <= k <= last.isoformat()]  # fmt: skip
+    if not days:
+        raise dg.Failure(f"no checked daily metrics between {start} and {last}: materialize the "
+                         "days first (reporting backfill daily_metrics_job …)")  # fmt: skip
+    return start, date.fromisoformat(days[-1])
 
 
 def _earlier_months(month: date, n: int) -> list[str]:
@@ -384,7 +390,7 @@ def business_history_monthly(
     to the month's end (or to date), from the warehouse's account history and cost views: the
     long series the monthly analysis and the forecasts work from."""
     s = get_settings()
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     accounts, costs = _warehouse_history(warehouse, end)
     start = s.calendar.history_start
     table = monthly.daily_history(accounts, costs, start, end)
@@ -435,6 +441,7 @@ def business_analysis_monthly(
     context: dg.AssetExecutionContext,
     business_history_monthly: pl.DataFrame,
     warehouse: WarehouseResource,
+    asset_history: AssetHistory,
     app_db: AppDatabase,
 ):
     """Month by month over the trailing months: the MRR bridge (new, expansion, contraction,
@@ -442,7 +449,7 @@ def business_analysis_monthly(
     revenue retention, cohort retention at 3, 6 and 12 months, cost against budget, cloud cost
     as a share of revenue and per account."""
     s = get_settings()
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     accounts, _ = _warehouse_history(warehouse, end)
     table = monthly.business_analysis(accounts, business_history_monthly, month, end,
                                       s.analytics.history_months)  # fmt: skip
@@ -510,7 +517,7 @@ def market_benchmarks_monthly(
     25th–90th percentiles and our percentile for growth, retention, margin, churn, payment
     recovery, support and incident response."""
     s = get_settings()
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     bench = asset_history.read("industry_benchmarks", [end.isoformat()])
     if bench is None:
         raise dg.Failure(f"no industry benchmark snapshot for {end}: run daily_sources_job")
@@ -562,7 +569,7 @@ def forecasts_monthly(
     error (MAPE over rolling origins) next to a naive baseline's."""
     s = get_settings()
     a = s.analytics
-    month, _ = _month(context)
+    month, _ = _month(context, asset_history)
     h = business_history_monthly.sort("date")
     dates = h["date"].to_list()
     frames, meta = [], {}
@@ -632,7 +639,7 @@ def churn_risk_monthly(
     of one horizon ago and what became of them."""
     s = get_settings()
     a = s.analytics
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     accounts, _ = _warehouse_history(warehouse, end)
     t0 = end - timedelta(days=a.churn_horizon_days)
     span = period_days(t0 - timedelta(days=a.churn_window_days), end)
@@ -741,7 +748,7 @@ def strategic_recommendations_monthly(
     """Recommendations from the rules in config, each traced to the metric and value that
     triggered it and ranked by the dollars it puts at stake."""
     s = get_settings()
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     ops = month_operations(asset_history, month, end)
     savings = asset_history.read("cost_savings", [end.isoformat()])
     found = findings(s, business_analysis_monthly, market_benchmarks_monthly, churn_risk_monthly,
@@ -805,7 +812,7 @@ def business_impact_monthly(
     initiative success rate, each with its target."""
     s = get_settings()
     imp = s.impact
-    month, end = _month(context)
+    month, end = _month(context, asset_history)
     stored = stored_keys(asset_history, "revenue_protection_daily")
     first_stored = date.fromisoformat(stored[0]).replace(day=1) if stored else month
     base_start = imp.baseline_start.replace(day=1) if imp.baseline_start else first_stored

@@ -254,7 +254,9 @@ def our_benchmark_values(analysis: pl.DataFrame, operations: dict[str, float | N
     """Our value and how it was measured for each benchmark KPI (None: not measured here)."""
     now = analysis.row(-1, named=True)
     return {
-        "arr_growth_yoy": (now["yoy_growth"], "MRR now vs the same month last year"),
+        "arr_growth_yoy": (now["yoy_growth"], "MRR now vs the same month last year"
+                           if now["yoy_growth"] is not None else
+                           "not measured: less than a year of history"),
         "net_revenue_retention": (annualized(analysis["net_revenue_retention"].to_list()),
                                   "monthly NRR of the last 12 months, compounded"),
         "gross_revenue_retention": (annualized(analysis["gross_revenue_retention"].to_list()),

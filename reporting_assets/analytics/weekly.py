@@ -130,12 +130,14 @@ def scorecard(
 ) -> pl.DataFrame:
     """Each weighted KPI against its (week-scaled) target, its status and its contribution to
     the overall score (0–100), with the change in contribution since last week; the last row
-    ("overall") is the score."""
+    ("overall") is the score. KPIs without a value are grey and left out of the score."""
     sc = settings.scorecard
     before = {}
     if previous is not None and not previous.is_empty():
         before = dict(zip(previous["metric"], previous["contribution"], strict=True))
-    total_weight = sum(sc.weights.values())
+    # A KPI with no value this week (no incident resolved, no payment settled) is not scored:
+    # the score is out of the weight of the KPIs that have a value.
+    total_weight = sum(w for m, w in sc.weights.items() if values.get(m) is not None) or 1.0
     rows = []
     for metric, weight in sc.weights.items():
         m = settings.metrics[metric]

@@ -48,7 +48,7 @@ def recommendations(
             rule.threshold else 1.0  # fmt: skip
         impact = (basis or 0.0) * share
         side = "under" if rule.comparison == "below" else "over"
-        gap_text = f"{gap * 100:.0f} points" if unit == "ratio" else format_value(gap, unit)
+        gap_text = f"{gap * 100:.1f} points" if unit == "ratio" else format_value(gap, unit)
         sentence = (f"{rule.label} {format_value(value, unit)} is {gap_text} {side} the "
                     f"{format_value(rule.threshold, unit)} threshold: {rule.action}; estimated "
                     f"{rule.impact_label} {format_value(impact, 'usd')}.")  # fmt: skip

@@ -282,3 +282,45 @@ def test_a_month_is_exactly_its_days(month):
     assert days[0] == month and days[-1] == monthly.month_end(start).isoformat()
     assert len(days) == monthly.month_end(start).day
     assert np.all(np.diff([date.fromisoformat(d).toordinal() for d in days]) == 1)
+
+
+def _check(result, name):
+    [evaluation] = [e.asset_check_evaluation_data for e in result.all_events
+                    if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                    and e.asset_check_evaluation_data.check_name == name]  # fmt: skip
+    return evaluation
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_forecast_asset_flags_a_model_worse_than_its_baseline(
+    long_company, config_with, tmp_path, broken
+):
+    """The asset's WARN check fails on the broken series, without blocking what follows."""
+    import dagster as dg
+
+    from reporting_assets.analytics.assets import business_history_monthly, forecasts_monthly
+    from reporting_assets.resources import build_resources
+
+    settings = config_with(lambda c: c.update(storage={"data_root": str(tmp_path / "data")}))
+    assets = tmp_path / "data" / "assets"
+    history = long_company["history"]
+    if broken:
+        shifted = history["cost_usd"].to_numpy().copy()
+        shifted[-75:] *= 1.4
+        history = history.with_columns(cost_usd=pl.Series(shifted))
+    (assets / "business_history_monthly").mkdir(parents=True)
+    history.write_parquet(assets / "business_history_monthly" / "2026-11-01.parquet")
+    (assets / "revenue_protection_daily").mkdir()  # the month's last checked day
+    pl.DataFrame({"date": [date(2026, 11, 27)]}).write_parquet(
+        assets / "revenue_protection_daily" / "2026-11-27.parquet")  # fmt: skip
+    result = dg.materialize([business_history_monthly, forecasts_monthly],
+                            selection=[forecasts_monthly], partition_key="2026-11-01",
+                            resources=build_resources(settings))  # fmt: skip
+    assert result.success  # a WARN never blocks
+    check = _check(result, "forecasts_monthly_beats_naive_baseline")
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.passed is (not broken)
+    if broken:
+        assert "cost: model MAPE" in check.description
+    stored = pl.read_parquet(assets / "forecasts_monthly" / "2026-11-01.parquet")
+    assert stored.filter(pl.col("series") == "mrr")["beats_baseline"].all()

@@ -7,6 +7,7 @@ import email.policy
 from datetime import date, timedelta
 
 import dagster as dg
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -73,6 +74,35 @@ def test_a_manual_report_opens_a_review_and_sends_nothing(month):
     feed = Feed(build_resources(get_settings())["app_db"].engine)
     assert any(n.kind == "review_requested" and n.period == MONTH for n in feed.for_user(owner))
     assert _tick(month["instance"]).run_requests == []  # nothing approved: nothing launched
+
+
+def test_the_monthly_report_carries_the_analysis(month, reporting_home):
+    import json
+    import subprocess
+
+    from reporting_assets.reports.formatting import format_value
+    from reporting_assets.reports.store import ArtifactStore
+
+    assets = reporting_home / "var/data/assets"
+    analysis = pl.read_parquet(assets / "business_analysis_monthly" / f"{MONTH}.parquet")
+    forecast = pl.read_parquet(assets / "forecasts_monthly" / f"{MONTH}.parquet")
+    recs = pl.read_parquet(assets / "strategic_recommendations_monthly" / f"{MONTH}.parquet")
+    version = ArtifactStore(reporting_home / "var/artifacts").latest(REPORT, MONTH)
+    text = subprocess.run(["pdftotext", "-layout", str(version / f"{REPORT}_{MONTH}.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    flat = " ".join(text.split())
+    for title in ("Business analysis", "Market benchmarks", "Forecasts", "Business impact",
+                  "Accounts at risk of churn"):  # fmt: skip
+        assert title in text
+    closing = analysis.row(-1, named=True)["closing_mrr"]
+    assert f"MRR closed the month at {format_value(closing, 'usd')}" in flat
+    last = forecast.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
+    assert f"MRR is forecast at {format_value(last['forecast'], 'usd')}" in flat
+    content = json.loads((version / "report.json").read_text())
+    assert content["recommendations"] == recs.sort("rank")["recommendation"].to_list()
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    item = next(i for i in review.checklist if i["item"] == "Strategic recommendation quality")
+    assert item["details"] == (content["recommendations"] or item["details"])
 
 
 def test_cli_show_lists_the_checklist(month):

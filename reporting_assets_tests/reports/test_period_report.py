@@ -108,3 +108,25 @@ def test_every_kpi_on_every_deck_equals_the_daily_tables(weekly, reporting_home)
             slide.has_notes_slide and slide.notes_slide.notes_text_frame.text.strip()
             for slide in deck.slides
         ), audience
+
+
+def test_the_weekly_analytics_are_in_the_pdf_and_the_workbook(weekly, reporting_home):
+    assets = reporting_home / "var/data/assets"
+    card = pl.read_parquet(assets / "business_scorecard_weekly" / f"{WEEK}.parquet")
+    roi = pl.read_parquet(assets / "roi_weekly" / f"{WEEK}.parquet")
+    progress = pl.read_parquet(assets / "initiative_progress_weekly" / f"{WEEK}.parquet")
+    pdf = weekly["version"] / f"weekly_business_review_{WEEK}.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    overall = card.filter(pl.col("metric") == "overall").row(0, named=True)
+    assert f"Scorecard {overall['value']:.0f}/100 ({overall['status']})" in " ".join(text.split())
+    for title in ("Trends", "Business scorecard", "Strategic initiatives", "Initiative ROI"):
+        assert title in text
+    total = roi.filter(pl.col("initiative_id") == "total").row(0, named=True)
+    assert format_value(total["investment_to_date"], "usd") in text
+    wb = openpyxl.load_workbook(weekly["version"] / f"weekly_business_review_{WEEK}.xlsx")
+    sheet = wb["Initiative ROI"]
+    invested = [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert invested == roi["investment_to_date"].to_list()  # typed numbers, not text
+    statuses = [r[5] for r in wb["Strategic initiatives"].iter_rows(min_row=2, values_only=True)]
+    assert statuses == progress["status"].to_list()

@@ -197,6 +197,28 @@ def _print_latest(data_root: Path, day: str) -> None:
     )
 
 
+def _print_analytics(data_root: Path, week: str, month: str) -> None:
+    """The headline of the week's and the month's analytics."""
+    import polars as pl
+
+    assets = data_root / "assets"
+    card = assets / "business_scorecard_weekly" / f"{week}.parquet"
+    if card.exists():
+        overall = pl.read_parquet(card).filter(pl.col("metric") == "overall").row(0, named=True)
+        click.echo(f"   Week of {week}: scorecard {overall['value']:.0f}/100 ({overall['status']})")
+    forecast = assets / "forecasts_monthly" / f"{month}.parquet"
+    if forecast.exists():
+        for r in pl.read_parquet(forecast).group_by("series", maintain_order=True).last() \
+                .iter_rows(named=True):  # fmt: skip
+            click.echo(f"   Forecast {r['series']} for {r['month']:%B %Y}: ${r['forecast']:,.0f} "
+                       f"(${r['lower']:,.0f}–${r['upper']:,.0f}); backtest error "
+                       f"{r['backtest_mape']:.1%} vs naive {r['baseline_mape']:.1%}")  # fmt: skip
+    recs = assets / "strategic_recommendations_monthly" / f"{month}.parquet"
+    if recs.exists():
+        for r in pl.read_parquet(recs).sort("rank").head(3).iter_rows(named=True):
+            click.echo(f"   Recommendation {r['rank']}: {r['recommendation']}")
+
+
 def _newest_check_id() -> int:
     import sqlalchemy as sa
 
@@ -308,7 +330,7 @@ def demo(days, events_per_day, history_days) -> None:
     month = monthly_partitions.get_last_partition_key()
     click.echo(
         f"3. The latest complete week ({week}) and the month to date ({month[:7]}): "
-        "reports and decks"
+        "analytics, models, reports and decks"
     )
     for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
         if not run_job(job, key):
@@ -320,6 +342,7 @@ def demo(days, events_per_day, history_days) -> None:
     where = (data_root / "assets").relative_to(resolve("."))
     click.echo(f"   {len(tables)} asset partitions under {where}/<asset>/{day}.parquet")
     _print_latest(data_root, day)
+    _print_analytics(data_root, week, month)
     artifacts = resolve(settings.storage.artifact_root)
     for report in sorted(
         [

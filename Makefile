@@ -27,6 +27,7 @@ bench: setup
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_render.py
 	.venv/bin/python bench/bench_delivery.py
+	.venv/bin/python bench/bench_periods.py
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

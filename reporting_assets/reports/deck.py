@@ -125,6 +125,8 @@ _WORD_STATUS = {
     "red": "red",
     "off track": "red",
     "off_track": "red",
+    "behind": "red",
+    "done late": "amber",
     "blocked": "red",
     "critical": "red",
     "error": "red",
@@ -531,7 +533,9 @@ class _Builder:
             self._text(slide, MARGIN, CONTENT_TOP, CONTENT_WIDTH, Inches(0.5), text)
             return text
         colours = [self.accent] * len(items)
-        shown = self._bullets(slide, MARGIN, CONTENT_TOP, CONTENT_WIDTH, items, colours=colours)
+        # Up to four lines each: a recommendation ends with the dollars at stake, never cut off.
+        shown = self._bullets(slide, MARGIN, CONTENT_TOP, CONTENT_WIDTH, items, colours=colours,
+                              max_lines=4)  # fmt: skip
         if shown < len(items):
             more = f"{len(items) - shown} more recommendations in the speaker notes."
             self._note(slide, CONTENT_BOTTOM - Inches(0.45), more)

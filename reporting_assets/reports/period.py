@@ -120,38 +120,29 @@ def worst_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
 def initiative_rows(
     initiatives: pl.DataFrame | None, milestones: pl.DataFrame | None, end: date
 ) -> list[dict]:
-    """Each initiative's owner, milestones reached and schedule status at the period's end."""
+    """Each initiative's owner, milestones reached and status at the period's end, judged as
+    the weekly initiative-progress asset judges it (so the decks and the weekly table agree)."""
+    from reporting_assets.analytics.weekly import initiative_progress
+
     if initiatives is None or initiatives.is_empty():
         return []
-    rows = []
-    for i in initiatives.iter_rows(named=True):
-        ms = (
-            milestones.filter(pl.col("initiative_id") == i["initiative_id"])
-            if milestones is not None
-            else pl.DataFrame()
-        )
-        done = ms.filter(pl.col("actual_date").is_not_null()).height if ms.height else 0
-        late = (
-            ms.filter(pl.col("actual_date").is_null() & (pl.col("planned_date") < end)).height
-            if ms.height
-            else 0
-        )
-        if i["actual_end_date"] is not None:
-            status = "done late" if i["actual_end_date"] > i["planned_end_date"] else "done"
-        elif late:
-            status = f"behind: {late} milestone(s) overdue"
-        else:
-            status = "on track"
-        rows.append(
-            {
-                "name": i["name"],
-                "owner": i["owner"],
-                "milestones": f"{done} of {ms.height}" if ms.height else "–",
-                "planned end": i["planned_end_date"].isoformat(),
-                "status": status,
-            }
-        )
-    return rows
+    if milestones is None:
+        schema = {"initiative_id": pl.String, "milestone": pl.String, "planned_date": pl.Date,
+                  "actual_date": pl.Date}  # fmt: skip
+        milestones = pl.DataFrame(schema=schema)
+    progress = initiative_progress(initiatives, milestones, end, end)
+    return [
+        {
+            "name": r["name"],
+            "owner": r["owner"],
+            "milestones": f"{r['milestones_done']} of {r['milestones_total']}"
+            if r["milestones_total"]
+            else "–",
+            "planned end": r["planned_end_date"].isoformat(),
+            "status": r["status"],
+        }
+        for r in progress.iter_rows(named=True)
+    ]
 
 
 def build_period_report(

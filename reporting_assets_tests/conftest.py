@@ -130,3 +130,17 @@ def config_with(monkeypatch, tmp_path):
         return get_settings()
 
     return apply
+
+
+def private_home(demo_company: dict, tmp_path: Path) -> tuple[Path, dict]:
+    """A REPORTING_HOME of its own (asset files, app database) over the shared demo company,
+    and a fresh Dagster home: (the reporting home, the environment for subprocesses)."""
+    reporting = tmp_path / "reporting"
+    (reporting / "var").mkdir(parents=True)
+    (reporting / "var" / "demo").symlink_to(demo_company["path"])
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "REPORTING_HOME": str(reporting)}
+    env.pop("REPORTING_CONFIG", None)
+    return reporting, env

@@ -2,7 +2,6 @@
 partition) takes two runs of the same day at once, one of them on the multiprocess executor,
 while a reader scans the stored files, without a lock error or a duplicated row."""
 
-import os
 import subprocess
 import sys
 import threading
@@ -10,18 +9,13 @@ import threading
 import polars as pl
 import sqlalchemy as sa
 
+from reporting_assets_tests.conftest import private_home
+
 DAY = "2026-03-09"
 
 
 def test_two_runs_and_a_reader_on_the_embedded_default(demo_company, tmp_path):
-    # A private REPORTING_HOME (asset files, app database) over the shared demo company.
-    reporting_home = tmp_path / "reporting"
-    (reporting_home / "var").mkdir(parents=True)
-    (reporting_home / "var" / "demo").symlink_to(demo_company["path"])
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "REPORTING_HOME": str(reporting_home)}
+    reporting_home, env = private_home(demo_company, tmp_path)
     # Dagster creates a new SQLite instance's schema on first open, and two processes doing
     # that at the same moment race on its alembic table (a Dagster limitation, not ours):
     # open the instance once, as `make demo` or `make ui` would have, before the two runs.

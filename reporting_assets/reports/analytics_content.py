@@ -186,11 +186,15 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("p75", "75th", unit_from="unit"), Column("p90", "90th", unit_from="unit"),
              Column("percentile", "Percentile", "count"), Column("position", "Position"),
              Column("basis", "How measured")]))  # fmt: skip
-        strong = b.filter(pl.col("percentile") >= 75)["label"].to_list()
-        weak = b.filter(pl.col("percentile") < 25)["label"].to_list()
-        parts = ([f"top quartile in {', '.join(strong).lower()}"] if strong else []) + (
-            [f"bottom quartile in {', '.join(weak).lower()}"] if weak else []
-        )
+
+        def listed(frame: pl.DataFrame) -> str:
+            return ", ".join(f"{r['label']} ({r['percentile']:.0f}th percentile)"
+                             for r in frame.iter_rows(named=True))  # fmt: skip
+
+        strong = b.filter(pl.col("percentile") >= 75)
+        weak = b.filter(pl.col("percentile") < 25)
+        parts = ([f"top quartile in {listed(strong)}"] if strong.height else []) + (
+            [f"bottom quartile in {listed(weak)}"] if weak.height else [])  # fmt: skip
         if parts:
             out.summary.append("Against the industry: " + "; ".join(parts) + ".")
     forecasts = frames.get("forecasts_monthly")

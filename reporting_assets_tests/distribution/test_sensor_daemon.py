@@ -1,14 +1,13 @@
 """Under a real Dagster daemon: a critical breach landing in the data is announced within 30 s,
 once, with nobody running anything but the daemon."""
 
-import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from reporting_assets_tests.conftest import manifest_dates
+from reporting_assets_tests.conftest import manifest_dates, private_home
 
 REPO = Path(__file__).parents[2]
 
@@ -29,14 +28,7 @@ def test_daemon_announces_a_critical_breach_within_30_seconds(demo_company, tmp_
     from datetime import date, timedelta
 
     spike = date.fromisoformat(manifest_dates(demo_company)["payment_failure_spike"])
-    home = tmp_path / "reporting"
-    (home / "var").mkdir(parents=True)
-    (home / "var" / "demo").symlink_to(demo_company["path"])
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "REPORTING_HOME": str(home)}
-    env.pop("REPORTING_CONFIG", None)
+    home, env = private_home(demo_company, tmp_path)
 
     def materialize(day: date) -> None:
         subprocess.run([sys.executable, "-m", "reporting_assets.cli", "materialize",

@@ -19,6 +19,7 @@ from reporting_assets.distribution.feed import Feed
 from reporting_assets.distribution.review import ReviewBook, distribution_check
 from reporting_assets.resources import build_resources
 from reporting_assets.sensors import review_approval_sensor
+from reporting_assets_tests.fakes.webhook_fakes import SECRET, WebhookFake
 
 MONTH = "2026-03-01"
 REPORT = "monthly_board_report"
@@ -113,7 +114,8 @@ def test_cli_show_lists_the_checklist(month):
     assert f"#{review.id}" in _cli("review", "list").output
 
 
-def test_approval_launches_the_delivery_through_the_sensor(month):
+def test_approval_launches_the_delivery_through_the_sensor(month, config_with, monkeypatch):
+    config_with(lambda c: c["channels"]["webhook"].update(enabled=True))
     [review] = [r for r in _book().list("open") if r.report == REPORT]
     done = _cli("review", "approve", str(review.id), "--by", "chair@northwind.example",
                 "--comment", "numbers checked against the ledger")  # fmt: skip
@@ -123,8 +125,14 @@ def test_approval_launches_the_delivery_through_the_sensor(month):
     assert request.job_name == f"{REPORT}_delivery_job" and request.partition_key == MONTH
     assert _tick(month["instance"], result.cursor).run_requests == []  # once only
 
-    # What the daemon does with the request:
-    _run(month["instance"], request.job_name, request.partition_key, tags=request.tags)
+    # What the daemon does with the request; the generic webhook is on, signed with its secret.
+    with WebhookFake("webhook") as hook:
+        monkeypatch.setenv("REPORT_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("REPORT_WEBHOOK_SECRET", SECRET)
+        hook.fail_next(503)  # a transient failure first: retried
+        _run(month["instance"], request.job_name, request.partition_key, tags=request.tags)
+    assert len(hook.requests) == 2 and hook.requests[-1].json["period"] == MONTH
+    assert hook.requests[-1].json["summary"]  # the report's content, accepted with its signature
     to, cc = recipients(get_settings(), REPORT)
     sent = sorted(p.name for p in month["outbox"].glob("*.eml"))
     assert sent == sorted(f"{a}.eml" for a in [*to, *cc])

@@ -130,3 +130,26 @@ def test_the_weekly_analytics_are_in_the_pdf_and_the_workbook(weekly, reporting_
     assert invested == roi["investment_to_date"].to_list()  # typed numbers, not text
     statuses = [r[5] for r in wb["Strategic initiatives"].iter_rows(min_row=2, values_only=True)]
     assert statuses == progress["status"].to_list()
+
+
+def test_teams_gets_the_rendered_card_once(weekly, config_with, monkeypatch):
+    import json
+
+    from reporting_assets.config import get_settings
+    from reporting_assets.distribution.assets import delivery_assets
+    from reporting_assets.resources import build_resources
+    from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
+
+    config_with(lambda c: c["channels"]["teams"].update(enabled=True))
+    [asset] = [a for a in delivery_assets
+               if a.key.to_user_string() == "weekly_business_review_teams"]  # fmt: skip
+    stored = json.loads((weekly["version"] / "teams.json").read_text())
+    with WebhookFake("teams") as teams:
+        monkeypatch.setenv("TEAMS_WEBHOOK_URL", teams.url)
+        teams.fail_next(429, retry_after=1)
+        for _ in range(2):  # the second run finds it sent: no second post
+            result = dg.materialize([asset], partition_key=WEEK,
+                                    resources=build_resources(get_settings()))  # fmt: skip
+    assert [r.json for r in teams.requests] == [stored, stored]  # the 429, then the accepted one
+    meta = result.asset_materializations_for_node("weekly_business_review_teams")[0].metadata
+    assert meta["already_sent"].value == 1

@@ -12,7 +12,7 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.metrics.headline import HEADLINES, headline_values
-from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.reports.formatting import format_delta, format_value, in_sentence
 from reporting_assets.reports.model import (
     AlertRow,
     Branding,
@@ -122,7 +122,7 @@ def executive_summary(
         for a in firing.iter_rows(named=True):
             m = settings.metrics[a["metric"]]
             parts.append(
-                f"{m.label.lower()} at {format_value(a['value'], m.unit)} "
+                f"{in_sentence(m.label)} at {format_value(a['value'], m.unit)} "
                 f"({a['severity']}; threshold {format_value(a['threshold'], m.unit)})"
             )
         sentences.append(
@@ -134,7 +134,8 @@ def executive_summary(
             why = rules[a["rule"]].description if a["rule"] in rules else ""
             since = a["breaching_since"]
             sentences.append(
-                f"Decision needed: {settings.metrics[a['metric']].label.lower()} has breached its "
+                f"Decision needed: {in_sentence(settings.metrics[a['metric']].label)} has "
+                "breached its "
                 f"critical threshold since {since:%-d %B}. {why}".strip()
             )
     failed = [c for c in checks if not c.passed]

@@ -33,3 +33,11 @@ def format_delta(delta: float | None, unit: str) -> str:
         return f"{sign}{magnitude * 100:.1f} pts"
     body = format_value(magnitude, unit)
     return f"{sign}{body}"
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: "First response within SLA" → "first response within SLA"
+    (only the first letter is lowered, and not at all for an acronym such as "MRR")."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]

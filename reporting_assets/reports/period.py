@@ -14,7 +14,7 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.reports.daily import alert_sentence, data_through, kpi_status, kpis
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.formatting import format_value, in_sentence
 from reporting_assets.reports.model import (
     AlertRow,
     Branding,
@@ -186,7 +186,7 @@ def build_period_report(
         summary.append(
             f"{alerts.height} alert rule(s) fired: "
             + "; ".join(
-                f"{settings.metrics[a['metric']].label.lower()} ({a['severity']}, "
+                f"{in_sentence(settings.metrics[a['metric']].label)} ({a['severity']}, "
                 f"{a['days_firing']} day{'s' if a['days_firing'] != 1 else ''})"
                 for a in alerts.iter_rows(named=True)
             )

@@ -27,6 +27,7 @@ from reporting_assets.resources.app_db import AppDatabase, check_results
 from reporting_assets.resources.storage import AssetHistory
 
 REVIEW_TAG = "reporting/review"
+APPROVAL_LOOKBACK = 50  # review events
 
 
 @dg.sensor(
@@ -38,7 +39,10 @@ REVIEW_TAG = "reporting/review"
 )
 def review_approval_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
     book = ReviewBook(app_db.engine)
-    events = book.events(after_id=int(context.cursor or 0))
+    seen = int(context.cursor or 0)
+    # Look a little behind the cursor: on PostgreSQL a transaction can commit an earlier id after
+    # a later one. Requests for approvals already launched are dropped by their run key.
+    events = book.events(after_id=max(0, seen - APPROVAL_LOOKBACK))
     requests = []
     for event in events:
         if event["action"] != "approved":
@@ -49,7 +53,7 @@ def review_approval_sensor(context: dg.SensorEvaluationContext, app_db: AppDatab
             run_key=f"review-{review.id}",
             tags={REVIEW_TAG: str(review.id), "reporting/approved_by": review.decided_by or ""},
         ))  # fmt: skip
-    cursor = str(events[-1]["id"]) if events else context.cursor
+    cursor = str(max([seen, *(e["id"] for e in events)]))
     if not requests:
         return dg.SensorResult(skip_reason="no newly approved review", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)

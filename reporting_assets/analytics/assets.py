@@ -167,7 +167,8 @@ def metric_trends_weekly(
         HISTORY: checks.consistent_with_periods(
             dict(zip(table["metric"], table["value"], strict=True)), past, period="week",
             z_threshold=s.analytics.history_z_threshold, severity=s.quality.history_severity,
-            floors={m: checks.UNIT_FLOORS[s.metrics[m].unit] * 7 for m in weekly.WEEKLY_METRICS}),
+            floors={m: checks.UNIT_FLOORS[s.metrics[m].unit] * (7 if m in weekly.ADDITIVE else 1)
+                    for m in weekly.WEEKLY_METRICS}),
         THRESHOLDS: _ok([] if 0 < s.analytics.trend_significance < 0.5 else
                         [f"trend_significance {s.analytics.trend_significance} is not a sensible "
                          "significance level (0–0.5)"],
@@ -334,8 +335,8 @@ def roi_weekly(context: dg.AssetExecutionContext, asset_history: AssetHistory, a
         THRESHOLDS: _ok([f"{r['name']}: realized {r['realized_vs_expected']:.0%} of expected"
                          for r in parts.iter_rows(named=True)
                          if r["realized_vs_expected"] is not None
-                         and r["realized_vs_expected"] > 5],
-                        "realized benefit within 5× of what the plans expected"),
+                         and r["realized_vs_expected"] > 3],
+                        "realized benefit within 3× of what the plans expected", "WARN"),
     }  # fmt: skip
     yield from _emit(context, app_db, "roi_weekly", table, week, outcomes, {
         "total_roi": round(total["roi"], 4) if total["roi"] is not None else None,

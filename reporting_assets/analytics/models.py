@@ -172,7 +172,8 @@ def churn_features(
         history.filter(pl.col("status") == "past_due")
         .with_columns(
             start=pl.max_horizontal(pl.col("valid_from"), pl.lit(since)),
-            end=pl.min_horizontal(pl.col("valid_to").fill_null(as_of), pl.lit(as_of)),
+            end=pl.min_horizontal(pl.col("valid_to").fill_null(as_of + timedelta(days=1)),
+                                  pl.lit(as_of + timedelta(days=1))),
         )
         .with_columns(days=(pl.col("end") - pl.col("start")).dt.total_days().clip(lower_bound=0))
         .group_by("account_id").agg(past_due_days_90=pl.col("days").sum())
@@ -291,7 +292,18 @@ def churn_backtest(features: pl.DataFrame, labels: np.ndarray, seed: int = 7) ->
 def churn_scores(
     train_features: pl.DataFrame, labels: np.ndarray, current: pl.DataFrame, month: date
 ) -> tuple[pl.DataFrame, dict]:
-    """Fit on the accounts of one horizon ago and score today's paying accounts."""
+    """Fit on the accounts of one horizon ago and score today's paying accounts. With no churn
+    (or nothing but churn) to learn from, every account gets the observed rate and a low band."""
+    if labels.sum() in (0, len(labels)):
+        rate = float(labels.mean()) if len(labels) else 0.0
+        frame = pl.DataFrame({
+            "month": [month] * current.height, "account_id": current["account_id"],
+            "plan": current["plan"], "mrr": current["mrr"],
+            "churn_probability": [rate] * current.height, "risk_band": ["low"] * current.height,
+            "mrr_at_stake": current["mrr"] * rate,
+            "top_driver": ["no churn to learn from"] * current.height,
+        }, schema=CHURN_SCHEMA)  # fmt: skip
+        return frame, {"coefficients": {}, "features": [], "base_rate": rate}
     numeric = [c for c in _columns(train_features) if current[c].null_count() == 0]
     pipe = _pipeline(numeric).fit(train_features.to_pandas(), labels)
     pdf = current.to_pandas()

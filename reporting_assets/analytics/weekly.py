@@ -53,7 +53,8 @@ def streak_text(n: int) -> str:
 
 
 def slope(values: list[float | None]) -> tuple[float | None, float | None]:
-    """OLS slope per week over the known values, and its p-value (None with fewer than 3)."""
+    """OLS slope per week over the known values (their position is their week), and its
+    p-value (None with fewer than 3)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if len(points) < 3:
         return None, None
@@ -69,10 +70,12 @@ def metric_trends(
 ) -> pl.DataFrame:
     """Per metric: the week's value, week-over-week change, 4-week moving average, the trend
     slope over the last `window` weeks with its significance, and the current streak."""
-    ordered = sorted(w for w in weeks if w <= week)[-window:]
+    # Every week of the window in order, None where a week has no data, so "previous" is really
+    # last week and slopes and streaks never run across a gap as if it were not there.
+    ordered = [week - timedelta(weeks=k) for k in range(window - 1, -1, -1)]
     rows = []
     for metric in WEEKLY_METRICS:
-        series = [weeks[w].get(metric) for w in ordered]
+        series = [weeks.get(w, {}).get(metric) for w in ordered]
         value = series[-1] if series else None
         previous = series[-2] if len(series) > 1 else None
         change = None if value is None or previous is None else value - previous
@@ -145,15 +148,16 @@ def scorecard(
         att = attainment(values.get(metric), target, m.direction)
         status = rag(att, sc.green_at, sc.amber_at)
         points = POINTS.get(status)
-        contribution = 100 * weight * points / total_weight if points is not None else 0.0
+        contribution = 100 * weight * points / total_weight if points is not None else None
         prev = before.get(metric)
         rows.append({
             "week_start": week, "metric": metric, "value": values.get(metric), "target": target,
             "attainment": att, "status": status, "weight": float(weight), "points": points,
             "contribution": contribution, "previous_contribution": prev,
-            "contribution_change": None if prev is None else contribution - prev,
+            "contribution_change": None if prev is None or contribution is None
+            else contribution - prev,
         })  # fmt: skip
-    score = sum(r["contribution"] for r in rows)
+    score = sum(r["contribution"] for r in rows if r["contribution"] is not None)
     prev_score = before.get("overall")
     overall_status = rag(score, sc.score_green_at, sc.score_amber_at)
     rows.append({
@@ -246,20 +250,25 @@ ROI_SCHEMA = {
 }  # fmt: skip
 
 
-def months_between(start: date, end: date) -> float:
-    """Whole and partial months from `start` to `end` (0 when end is before start)."""
-    return max(0.0, (end - start).days / 30.4375)
+def _recent_monthly(booked: pl.DataFrame) -> float:
+    """Average monthly benefit over the last 3 booked months since benefits began (zero months
+    included: a benefit that stopped counts as stopped)."""
+    since = booked.filter(pl.col("realized_benefit_usd") > 0)["month_start"].min()
+    if since is None:
+        return 0.0
+    recent = booked.filter(pl.col("month_start") >= since).sort("month_start").tail(3)
+    return float(recent["realized_benefit_usd"].mean())
 
 
 def roi(initiatives: pl.DataFrame, ledger: pl.DataFrame, week: date, as_of: date) -> pl.DataFrame:
     """Per initiative and in total: money in, benefit out, ROI, payback and realized vs expected.
 
     * investment and benefit to date: the ledger's monthly bookings up to `as_of`;
-    * expected benefit to date: the plan's annual benefit / 12 for each month since its planned
-      end (benefits start once an initiative is live);
+    * expected benefit to date: the plan's annual benefit / 12 for each booked month from the
+      month of its planned end (benefits start once an initiative is live);
     * ROI = (benefit − investment) / investment;
     * payback months = total investment / the average monthly benefit of the last 3 booked months
-      (None while nothing is realized).
+      since benefits began, zero months included (None while nothing is realized).
     """
     booked = ledger.filter(pl.col("month_start") <= as_of)
     rows = []
@@ -267,10 +276,11 @@ def roi(initiatives: pl.DataFrame, ledger: pl.DataFrame, week: date, as_of: date
         own = booked.filter(pl.col("initiative_id") == i["initiative_id"]).sort("month_start")
         invest = float(own["spend_usd"].sum())
         benefit = float(own["realized_benefit_usd"].sum())
-        live = months_between(i["planned_end_date"], as_of)
+        # Benefits are booked a whole month at a time from the month the initiative goes live,
+        # so the plan's expectation counts the same booked months from its planned end.
+        live = own.filter(pl.col("month_start") >= i["planned_end_date"].replace(day=1)).height
         expected = i["expected_annual_benefit_usd"] / 12 * live
-        recent = own.filter(pl.col("realized_benefit_usd") > 0).tail(3)
-        monthly = float(recent["realized_benefit_usd"].mean()) if recent.height else 0.0
+        monthly = _recent_monthly(own)
         rows.append({
             "week_start": week, "initiative_id": i["initiative_id"], "name": i["name"],
             "investment_to_date": invest, "realized_benefit_to_date": benefit,
@@ -282,9 +292,9 @@ def roi(initiatives: pl.DataFrame, ledger: pl.DataFrame, week: date, as_of: date
     frame = pl.DataFrame(rows, schema=ROI_SCHEMA, orient="row")
     invest, benefit = frame["investment_to_date"].sum(), frame["realized_benefit_to_date"].sum()
     expected = frame["expected_benefit_to_date"].sum()
-    monthly_all = booked.filter(pl.col("realized_benefit_usd") > 0).group_by("month_start").agg(
-        pl.col("realized_benefit_usd").sum()).sort("month_start").tail(3)  # fmt: skip
-    monthly = float(monthly_all["realized_benefit_usd"].mean()) if monthly_all.height else 0.0
+    monthly = _recent_monthly(
+        booked.group_by("month_start").agg(pl.col("realized_benefit_usd").sum())
+    )
     total = pl.DataFrame([{
         "week_start": week, "initiative_id": "total", "name": "All initiatives",
         "investment_to_date": invest, "realized_benefit_to_date": benefit,

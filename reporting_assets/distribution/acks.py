@@ -139,15 +139,18 @@ def acks(engine: sa.Engine, since: datetime | None = None, until: datetime | Non
 def decision_speed(
     engine: sa.Engine, since: datetime | None = None, until: datetime | None = None
 ) -> dict:
-    """Hours from delivery to the first acknowledgement of each report period or alert day.
+    """Hours from delivery to the first acknowledgement of each report period or alert day
+    whose first acknowledgement falls in [since, until).
 
     Only the first person to acknowledge a subject counts: that is when a decision could start.
     """
     first: dict[tuple[str, str, str], Ack] = {}
-    for ack in acks(engine, since, until):
+    for ack in acks(engine, None, until):  # all earlier ones: the first may predate `since`
         k = (ack.subject, ack.key, ack.period)
         if k not in first or ack.acknowledged_at < first[k].acknowledged_at:
             first[k] = ack
+    if since is not None:
+        first = {k: a for k, a in first.items() if a.acknowledged_at >= _utc(since)}
     hours = [a.hours_to_decision for a in first.values() if a.hours_to_decision is not None]
     return {
         "acknowledged": len(hours),

@@ -27,7 +27,12 @@ from reporting_assets.config.models import Settings
 from reporting_assets.distribution.audience import recipients
 from reporting_assets.distribution.email import dispatch, finalize_message, message_id_for
 from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.ledger import FAILED_PERMANENT, SENT, DeliveryLedger
+from reporting_assets.distribution.ledger import (
+    FAILED_PERMANENT,
+    SENT,
+    DeliveryBusy,
+    DeliveryLedger,
+)
 from reporting_assets.distribution.review import ReviewBook, artifact_hash
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook, encode
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
@@ -213,33 +218,52 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
             off = f"channels.{channel}.enabled is false in config: nothing sent"
             return dg.MaterializeResult(metadata={"status": off})
         ledger = DeliveryLedger(app_db.engine)
+        to, cc = recipients(settings, key)
+        everyone = {"email": [*to, *cc], "dashboard": ["feed"]}.get(channel, [channel])
         if config.resend:
             if not config.requested_by.strip():
                 raise dg.Failure("a resend needs requested_by (who asked for it, for the ledger)")
-            to, cc = recipients(settings, key)
-            everyone = {"email": [*to, *cc], "dashboard": ["feed"]}.get(channel, [channel])
-            ledger.request_resend(key, period, channel, config.targets or everyone,
-                                  config.requested_by.strip())  # fmt: skip
+            wanted = [t.strip().lower() for t in config.targets] or everyone
+            unknown = sorted(set(wanted) - {t.lower() for t in everyone})
+            if unknown:
+                listed = ", ".join(everyone)
+                raise dg.Failure(f"cannot resend {key} {period} by {channel} to "
+                                 f"{', '.join(unknown)}: not on its list ({listed})")  # fmt: skip
+            targets = [t for t in everyone if t.lower() in wanted]
+            ledger.request_resend(key, period, channel, targets, config.requested_by.strip())
         link_base = artifacts.report_base_url
         try:
-            if channel == "email":
-                counts = deliver_by_email(key, period, version, settings, ledger,
-                                          link_base=link_base)  # fmt: skip
-            elif channel == "dashboard":
-                counts = deliver_to_dashboard(key, period, version, settings, ledger,
+            with ledger.exclusive(key, period, channel, holder=f"run {context.run.run_id}"):
+                if channel == "email":
+                    counts = deliver_by_email(key, period, version, settings, ledger,
                                               link_base=link_base)  # fmt: skip
-            else:
-                counts = deliver_by_hook(channel, key, period, version, settings, ledger)
-        except ChannelConfigError as exc:
+                elif channel == "dashboard":
+                    counts = deliver_to_dashboard(key, period, version, settings, ledger,
+                                                  link_base=link_base)  # fmt: skip
+                else:
+                    counts = deliver_by_hook(channel, key, period, version, settings, ledger)
+        except (ChannelConfigError, DeliveryBusy) as exc:
             raise dg.Failure(str(exc)) from None
         if counts["sent"]:
             # This version reached readers: from now on a re-render opens the next version.
             store.mark_distributed(version, f"{channel}: {json.dumps(counts)}")
-        if counts["failed_permanent"] or counts["pending"]:
-            context.log.warning(f"{key} {period} {channel}: not every target was reached: "
+        if counts["pending"]:
+            # Transient failures outlasted the retry budget: fail the run so the data team hears
+            # of it (run-failure sensor) and a re-run (or run retry) delivers the rest.
+            raise dg.Failure(f"{key} {period} by {channel}: {counts['pending']} target(s) still "
+                             f"pending after retries ({counts}); re-run to deliver them — "
+                             "nothing already delivered is sent again",
+                             metadata=counts)  # fmt: skip
+        if counts["failed_permanent"] and not (counts["sent"] or counts["already_sent"]):
+            raise dg.Failure(f"{key} {period} by {channel}: every target refused it for good "
+                             f"({counts}); see `reporting ledger --report {key}`",
+                             metadata=counts)  # fmt: skip
+        if counts["failed_permanent"]:
+            context.log.warning(f"{key} {period} {channel}: some targets refused it for good: "
                                 f"{counts}")  # fmt: skip
         return dg.MaterializeResult(metadata={
-            **counts, "status": "delivered" if not counts["pending"] else "partly delivered",
+            **counts, "status": "delivered" if not counts["failed_permanent"]
+            else "delivered; some targets refused it for good",
             "version": version.name, "artifact_sha256": artifact_hash(version),
             "mode": settings.channels.email.mode if channel == "email" else channel,
             "delivery_success_rate": ledger.success_rate(),

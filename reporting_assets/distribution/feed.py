@@ -15,8 +15,10 @@ can poll without a database connection.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,6 +133,9 @@ class Feed:
         """Store a notification once per `dedupe_key`; return (its id, whether it is new)."""
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind '{kind}' (one of {', '.join(KINDS)})")
+        if len(dedupe_key) > 400:  # keep it within the column, still unique
+            digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
+            dedupe_key = f"{dedupe_key[:375]}~{digest}"
         row = dict(kind=kind, severity=severity, title=title[:300], body=body, report=report,
                    period=period, url=url, audience=_audience(audience),
                    payload=json.dumps(payload, default=str) if payload is not None else None,
@@ -152,7 +157,7 @@ class Feed:
             query = query.where(
                 sa.or_(
                     notifications.c.audience == "",
-                    notifications.c.audience.like(f"%,{user.strip().lower()},%"),
+                    notifications.c.audience.contains(f",{user.strip().lower()},", autoescape=True),
                 )
             )
         return query
@@ -228,7 +233,8 @@ class Feed:
         }  # fmt: skip
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(document, indent=2) + "\n")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(document, indent=2) + "\n")
         os.replace(tmp, path)
         return document

@@ -23,9 +23,10 @@ constraint (SELECT, then INSERT, tolerating ``IntegrityError``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -75,6 +76,25 @@ deliveries = sa.Table(
     ),
     sa.Index("ix_deliveries_status", "status", "updated_at"),
 )
+
+
+# One row while a run delivers a report period on a channel: two runs (the approval sensor's and
+# an analyst's, a resend during a scheduled run) never send the same rows at the same time.
+delivery_locks = sa.Table(
+    "delivery_locks",
+    metadata,
+    sa.Column("report", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+LOCK_STALE_AFTER = timedelta(minutes=15)
+
+
+class DeliveryBusy(RuntimeError):
+    """Another run is delivering this report period on this channel right now."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +297,39 @@ class DeliveryLedger:
             except sa.exc.IntegrityError:
                 continue
         return self.current(report, period, channel, targets)
+
+    # -- one sender at a time --------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self, report: str, period: str, channel: str, holder: str) -> Iterator[None]:
+        """Hold the delivery of one report period on one channel; DeliveryBusy if another run
+        holds it. A lock older than LOCK_STALE_AFTER (its run died) is taken over."""
+        key = {"report": report, "period": period, "channel": channel}
+        where = [delivery_locks.c[k] == v for k, v in key.items()]
+        now = _now()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delivery_locks.insert().values(**key, holder=holder, acquired_at=now))
+        except sa.exc.IntegrityError:
+            with self.engine.begin() as conn:
+                taken = conn.execute(delivery_locks.update().where(
+                    *where, delivery_locks.c.acquired_at < now - LOCK_STALE_AFTER
+                ).values(holder=holder, acquired_at=now)).rowcount  # fmt: skip
+                if not taken:
+                    other = conn.execute(sa.select(delivery_locks).where(*where)).mappings().first()
+                    who = (
+                        f"{other['holder']} since {other['acquired_at']}"
+                        if other
+                        else "another run"
+                    )
+                    raise DeliveryBusy(f"{report} {period} is being delivered by {channel} in "
+                                       f"{who}; nothing was sent twice") from None  # fmt: skip
+        try:
+            yield
+        finally:
+            with self.engine.begin() as conn:
+                mine = delivery_locks.c.holder == holder
+                conn.execute(delivery_locks.delete().where(*where, mine))
 
     # -- updating rows ---------------------------------------------------------------------
 

@@ -54,16 +54,18 @@ def notify(
     """Publish one notice on `channels` (dashboard, email, slack, teams, webhook); return what
     happened on each. Chat channels that are disabled in config are skipped."""
     results: dict = {}
-    if "dashboard" in channels:
+    ledger = DeliveryLedger(engine)
+    key, when = f"notice:{kind}", ledger_period(dedupe_key)
+
+    def dashboard():
         feed = Feed(engine)
         _, new = feed.publish(kind, title, body, dedupe_key=dedupe_key, severity=severity,
                               report=report, period=period, url=url, audience=addresses,
                               payload=details)  # fmt: skip
         feed.export(resolve(settings.notifications.feed_export))
-        results["dashboard"] = "published" if new else "already published"
-    ledger = DeliveryLedger(engine)
-    key, when = f"notice:{kind}", ledger_period(dedupe_key)
-    if "email" in channels and addresses:
+        return "published" if new else "already published"
+
+    def by_email():
         domain = settings.channels.email.sender.rsplit("@", 1)[-1]
         rows = [r for r in ledger.plan(key, when, "email", addresses)
                 if r.status not in FINAL_STATUSES]  # fmt: skip
@@ -71,21 +73,36 @@ def notify(
                                        message_id_for(r, domain), url)) for r in rows]  # fmt: skip
         summary = dispatch(messages, settings.channels.email, ledger,
                            retry_budget_s=retry_budget_s)  # fmt: skip
-        results["email"] = {"sent": len(summary.sent), "pending": len(summary.pending),
-                            "failed_permanent": len(summary.failed_permanent)}  # fmt: skip
-    for hook in HOOKS:
+        return {"sent": len(summary.sent), "pending": len(summary.pending),
+                "failed_permanent": len(summary.failed_permanent)}  # fmt: skip
+
+    def by_hook(hook: str):
         channel = getattr(settings.channels, hook)
-        if hook not in channels or not channel.enabled:
-            continue
         [row] = ledger.plan(key, when, hook, [hook])
         body_bytes = encode(notice_payload(hook, title, body, severity, url, details or {}))
         try:
-            results[hook] = deliver_to_hook(hook, row, body_bytes, channel, ledger,
-                                            retry_budget_s=retry_budget_s)  # fmt: skip
+            return deliver_to_hook(hook, row, body_bytes, channel, ledger,
+                                   retry_budget_s=retry_budget_s)  # fmt: skip
         except ChannelConfigError as exc:
-            log.error("%s", exc)
             ledger.mark_failed(row.id, str(exc), permanent=False)
-            results[hook] = f"not configured: {exc}"
+            raise
+
+    steps = {}
+    if "dashboard" in channels:
+        steps["dashboard"] = dashboard
+    if "email" in channels and addresses:
+        steps["email"] = by_email
+    for hook in HOOKS:
+        if hook in channels and getattr(settings.channels, hook).enabled:
+            steps[hook] = lambda h=hook: by_hook(h)
+    # One channel failing (an SMTP relay refusing our login, a webhook not configured) must not
+    # keep the notice from the others, nor crash the sensor that sends it.
+    for channel, step in steps.items():
+        try:
+            results[channel] = step()
+        except Exception as exc:  # recorded and reported, never swallowed silently
+            log.error("notice %s on %s failed: %s", dedupe_key, channel, exc)
+            results[channel] = f"failed: {type(exc).__name__}: {exc}"
     return results
 
 

@@ -41,6 +41,7 @@ alert_states = sa.Table(
     sa.Column("since", sa.String(10), nullable=True),  # first critical day of the episode
     sa.Column("last_day", sa.String(10), nullable=True),  # newest day evaluated
     sa.Column("notices", sa.Integer, nullable=False, default=0),  # sent in this episode
+    sa.Column("episode", sa.Integer, nullable=False, default=0),  # episodes so far (1, 2, …)
     sa.Column("last_notified_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -54,6 +55,7 @@ class AlertState:
     last_day: str | None
     notices: int
     last_notified_at: datetime | None
+    episode: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Notice:
     since: str
     number: int  # 1 for the first notice of the episode, 2 for the first reminder, …
     evaluation: dict
+    episode: int = 1  # which episode of this rule and scope (a breach that comes back is new)
 
 
 def plan_notices(
@@ -81,17 +84,19 @@ def plan_notices(
         day = ev["date"].isoformat()
         critical = ev["severity"] == "critical"
         firing = state is not None and state.firing
+        episode = state.episode if state is not None else 0
         if critical and not firing:
             since = (ev["breaching_since"] or ev["date"]).isoformat()
-            out.append(Notice("new", *key, day, since, 1, ev))
+            out.append(Notice("new", *key, day, since, 1, ev, episode + 1))
         elif critical and firing:
             last = state.last_notified_at
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
             if last is None or now - last >= renotify:
-                out.append(Notice("reminder", *key, day, state.since, state.notices + 1, ev))
+                out.append(Notice("reminder", *key, day, state.since, state.notices + 1, ev,
+                                  episode))  # fmt: skip
         elif firing and day > (state.last_day or ""):
-            out.append(Notice("resolved", *key, day, state.since, state.notices, ev))
+            out.append(Notice("resolved", *key, day, state.since, state.notices, ev, episode))
     return out
 
 
@@ -103,16 +108,21 @@ def _states(engine: sa.Engine) -> dict[tuple[str, str], AlertState]:
 
 def _save(engine: sa.Engine, notice: Notice, now: datetime) -> None:
     values = {"firing": notice.action != "resolved", "since": notice.since,
-              "last_day": notice.day, "notices": notice.number}  # fmt: skip
+              "last_day": notice.day, "notices": notice.number,
+              "episode": notice.episode}  # fmt: skip
     if notice.action != "resolved":
         values["last_notified_at"] = now
-    with engine.begin() as conn:
-        done = conn.execute(alert_states.update().where(
-            alert_states.c.rule == notice.rule, alert_states.c.scope == notice.scope
-        ).values(**values)).rowcount  # fmt: skip
-        if not done:
-            conn.execute(alert_states.insert().values(rule=notice.rule, scope=notice.scope,
-                                                      **values))  # fmt: skip
+    where = (alert_states.c.rule == notice.rule, alert_states.c.scope == notice.scope)
+    for _ in range(2):  # update, else insert; a concurrent insert makes the retry an update
+        try:
+            with engine.begin() as conn:
+                if conn.execute(alert_states.update().where(*where).values(**values)).rowcount:
+                    return
+                conn.execute(alert_states.insert().values(rule=notice.rule, scope=notice.scope,
+                                                          **values))  # fmt: skip
+                return
+        except sa.exc.IntegrityError:
+            continue
 
 
 def newest_checked_day(history: AssetHistory, app_db: AppDatabase) -> date | None:
@@ -165,7 +175,7 @@ def check_critical_alerts(
         ev = notice.evaluation
         if notice.action == "resolved":
             title = f"Resolved: {notice.rule} is no longer critical"
-            body = f"{ev['message']} on {notice.day} (critical since {notice.since})."
+            body = f"{ev['message']} on {notice.day} (breaching since {notice.since})."
             channels = ["dashboard"] if "dashboard" in cfg.channels else []
         else:
             again = f" (reminder {notice.number - 1})" if notice.action == "reminder" else ""
@@ -176,7 +186,7 @@ def check_critical_alerts(
             settings, engine, kind="critical_alert" if notice.action != "resolved"
             else "alert_resolved", title=title, body=body, severity="critical"
             if notice.action != "resolved" else "info",
-            dedupe_key=f"alert:{notice.rule}:{notice.scope}:{notice.since}:{notice.action}:"
+            dedupe_key=f"alert:{notice.rule}:{notice.scope}:e{notice.episode}:{notice.action}:"
             f"{notice.number}", addresses=[*to, *cc], channels=channels, report=notice.rule,
             period=notice.day, url=f"{report_base_url}/alerts/{notice.rule}/{notice.day}"
             if report_base_url else None,

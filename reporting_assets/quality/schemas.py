@@ -118,7 +118,7 @@ class BusinessScorecardWeekly(pa.DataFrameModel):
     target: pl.Float64 = pa.Field(nullable=False)
     status: pl.String = pa.Field(nullable=False, isin=["green", "amber", "red", "grey"])
     weight: pl.Float64 = pa.Field(nullable=False, gt=0)
-    contribution: pl.Float64 = pa.Field(nullable=False, ge=0, le=100)
+    contribution: pl.Float64 = pa.Field(nullable=True, ge=0, le=100)  # None: not scored
 
 
 class InitiativeProgressWeekly(pa.DataFrameModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.reports.formatting import format_delta, format_value, in_sentence
 from reporting_assets.reports.model import Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
@@ -39,6 +39,13 @@ class AnalyticsContent:
     sections: list[Section] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
+
+
+def ordinal(x: float) -> str:
+    """21 → "21st", 92 → "92nd", 13 → "13th"."""
+    n = round(x)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _label(settings: Settings, metric: str) -> str:
@@ -102,11 +109,11 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         moved = c.filter((pl.col("metric") != "overall") & pl.col("contribution_change")
                          .is_not_null() & (pl.col("contribution_change") != 0))  # fmt: skip
         moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(2)
-        why = "; ".join(f"{r['label'].lower()} {r['contribution_change']:+.0f}"
+        why = "; ".join(f"{in_sentence(r['label'])} {r['contribution_change']:+.1f}"
                         for r in moved.iter_rows(named=True))  # fmt: skip
         out.summary.insert(0, (
             f"Scorecard {overall['value']:.0f}/100 ({overall['status']})"
-            + (f", {change:+.0f} since last week" if change is not None else "")
+            + (f", {change:+.1f} since last week" if change is not None else "")
             + (f": {why}." if why else ".")))  # fmt: skip
     progress = frames.get("initiative_progress_weekly")
     if progress is not None and "initiatives" in wanted:
@@ -188,7 +195,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("basis", "How measured")]))  # fmt: skip
 
         def listed(frame: pl.DataFrame) -> str:
-            return ", ".join(f"{r['label']} ({r['percentile']:.0f}th percentile)"
+            return ", ".join(f"{in_sentence(r['label'])} ({ordinal(r['percentile'])} percentile)"
                              for r in frame.iter_rows(named=True))  # fmt: skip
 
         strong = b.filter(pl.col("percentile") >= 75)
@@ -256,9 +263,11 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             unit=pl.col("metric").replace_strict({k: v[1] for k, v in IMPACT_LABELS.items()},
                                                  default="ratio"))  # fmt: skip
         out.sections.append(Section(
-            "impact", "Business impact", "The platform's targets: decisions 25% faster, 15% more "
-            "of at-risk revenue recovered, 20% of identified savings realized, 80% of initiatives "
-            "on plan (improvements against the baseline months).", i,
+            "impact", "Business impact", f"The platform's targets: decisions "
+            f"{s.impact.decision_speed:.0%} faster, {s.impact.revenue_protection:.0%} more of "
+            f"at-risk revenue recovered, {s.impact.cost_realization:.0%} of identified savings "
+            f"realized, {s.impact.initiative_success:.0%} of initiatives on plan (improvements "
+            "against the baseline months).", i,
             [Column("label", "Measure"), Column("value", "This month", unit_from="unit"),
              Column("baseline", "Baseline", unit_from="unit"),
              Column("improvement", "Improvement / rate", "ratio"),

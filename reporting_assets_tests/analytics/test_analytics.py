@@ -64,6 +64,7 @@ def test_scorecard_status_and_score_by_hand():
     assert overall["value"] == pytest.approx(70.0)
     assert overall["status"] == "amber"  # 60 ≤ 70 < 80
     assert card.filter(pl.col("metric") == "net_new_mrr")["target"][0] == 3500.0
+    assert card.filter(pl.col("metric") == "mttr_hours")["contribution"][0] is None
     # Next week the recovery rate recovers: +20 points, the biggest mover.
     better = weekly.scorecard({**values, "payment_recovery_rate": 0.7}, card, s, WEEK)
     moved = weekly.score_movers(better, {m: s.metrics[m].label for m in s.metrics})
@@ -113,8 +114,8 @@ def test_roi_by_hand():
     assert a["investment_to_date"] == 1000.0 and a["realized_benefit_to_date"] == 2000.0
     assert a["roi"] == pytest.approx(1.0)  # (2000 − 1000) / 1000
     assert a["payback_months"] == pytest.approx(1000 / 1000)  # mean of 900 and 1100
-    # Live since 1 Feb: 41 days ≈ 1.347 months × $1,000 a month expected.
-    assert a["expected_benefit_to_date"] == pytest.approx(1000 * 41 / 30.4375)
+    # Live from February (its planned end): two booked months (Feb, Mar) × $1,000 expected.
+    assert a["expected_benefit_to_date"] == pytest.approx(2000.0)
     total = r.filter(pl.col("initiative_id") == "total").row(0, named=True)
     assert total["investment_to_date"] == 1500.0 and total["roi"] == pytest.approx(500 / 1500)
 

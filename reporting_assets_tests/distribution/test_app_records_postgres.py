@@ -32,10 +32,15 @@ def test_feed_read_state_is_per_user(engine, tmp_path):
     assert feed.mark_read("ceo@northwind.example") == 0
     assert feed.unread_count("ceo@northwind.example") == 0
     assert feed.unread_count("cfo@northwind.example") == 2
+    private, _ = feed.publish("review_rejected", "x", "y", dedupe_key="r:1",
+                              audience=["a.b@northwind.example"])  # fmt: skip
+    assert private not in [n.id for n in feed.for_user("a_b@northwind.example")]  # no wildcard
     doc = feed.export(tmp_path / "feed.json")
     assert json.loads((tmp_path / "feed.json").read_text())["unread"] == {
-        "ceo@northwind.example": 0, "cfo@northwind.example": 2}  # fmt: skip
-    assert doc["notifications"][0]["read_by"] == ["ceo@northwind.example"]
+        "a.b@northwind.example": 2, "ceo@northwind.example": 0,
+        "cfo@northwind.example": 2}  # fmt: skip
+    item = next(n for n in doc["notifications"] if n["id"] == first)
+    assert item["read_by"] == ["ceo@northwind.example"]
 
 
 def test_review_decisions_are_audited_and_tied_to_the_artifacts(engine, tmp_path):
@@ -71,3 +76,29 @@ def test_decision_speed_from_delivery_to_first_acknowledgement(engine):
     speed = decision_speed(engine, since=datetime.now(UTC) - timedelta(days=1))
     assert speed["acknowledged"] == 1  # the first acknowledgement counts
     assert speed["median_hours"] == pytest.approx(3.0, abs=1e-6)
+
+
+def test_one_delivery_run_at_a_time(engine):
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from reporting_assets.distribution.ledger import DeliveryBusy, delivery_locks
+
+    ledger = DeliveryLedger(engine)
+    with ledger.exclusive("daily_executive", "2026-03-12", "email", "run A"):
+        with (pytest.raises(DeliveryBusy, match="run A"),
+              ledger.exclusive("daily_executive", "2026-03-12", "email", "run B")):  # fmt: skip
+            pass
+        with ledger.exclusive("daily_executive", "2026-03-12", "slack", "run B"):
+            pass  # another channel is another lock
+    with ledger.exclusive("daily_executive", "2026-03-12", "email", "run B"):
+        pass  # released
+    # A run that died holding the lock: taken over once it is stale.
+    with engine.begin() as conn:
+        conn.execute(delivery_locks.insert().values(
+            report="daily_executive", period="2026-03-13", channel="email", holder="dead run",
+            acquired_at=datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
+    with (ledger.exclusive("daily_executive", "2026-03-13", "email", "run C"),
+          engine.connect() as conn):  # fmt: skip
+        assert conn.execute(sa.select(delivery_locks.c.holder)).scalars().all() == ["run C"]

@@ -107,13 +107,15 @@ def test_slack_gets_the_stored_message_once_and_a_refusal_is_not_retried(
     with WebhookFake("slack") as fake:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", fake.url)
         fake.fail_next(404, "channel_not_found")
-        meta = _materialize("daily_executive_slack", DAY)
-        assert meta["failed_permanent"] == 1 and meta["sent"] == 0
+        with pytest.raises(dg.Failure, match="refused it for good"):  # nothing delivered: a
+            _materialize("daily_executive_slack", DAY)  # failed run the data team hears of
         [row] = ledger.current("daily_executive", DAY, "slack")
-        assert row.last_error == "slack: HTTP 404 channel_not_found" and row.attempts == 1
+        assert row.status == "failed_permanent" and row.attempts == 1
+        assert row.last_error == "slack: HTTP 404 channel_not_found"
 
-        meta = _materialize("daily_executive_slack", DAY)  # a permanent refusal stays refused
-        assert meta["failed_permanent"] == 1 and len(fake.requests) == 1
+        with pytest.raises(dg.Failure):  # a permanent refusal stays refused: not posted again
+            _materialize("daily_executive_slack", DAY)
+        assert len(fake.requests) == 1
 
         # Fixed on Slack's side: an explicit resend, rate-limited once, then delivered.
         fake.fail_next(429, retry_after=1)
@@ -186,3 +188,12 @@ def test_cli_resend_to_one_address_is_recorded_as_a_resend(delivered, monkeypatc
                                      policy=email.policy.default)  # fmt: skip
     assert msg["Message-ID"] != first["Message-ID"]  # a new message on purpose
     assert len(list(delivered["outbox"].glob("*.resend1.eml"))) == 1  # nobody else
+
+
+def test_a_resend_to_someone_not_on_the_list_is_refused(delivered):
+    config = {"ops": {"daily_executive_email": {"config": {
+        "resend": True, "requested_by": "cfo@northwind.example",
+        "targets": ["stranger@elsewhere.example"]}}}}  # fmt: skip
+    with pytest.raises(dg.Failure, match=r"stranger@elsewhere\.example: not on its list"):
+        _materialize("daily_executive_email", DAY, config)
+    assert not list(delivered["outbox"].glob("stranger*"))

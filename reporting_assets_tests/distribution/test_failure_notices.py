@@ -68,3 +68,32 @@ def test_a_failed_report_run_reaches_the_data_team(tmp_path, config_with, demo_c
     [mail] = _emails(tmp_path / "outbox", "run_failure")
     assert run.run_id in mail.get_content()
     assert get_settings().notifications.data_team == "data_team"
+
+
+def test_a_broken_email_channel_does_not_stop_the_other_channels(tmp_path, config_with):
+    """The relay offers no STARTTLS, which the config demands: the email fails, loudly, and the
+    notice still reaches the dashboard and the Slack fake; nothing raises out of the sensor."""
+    from reporting_assets.distribution.notify import notify
+    from reporting_assets_tests.fakes.smtp_server import ScriptedHandler, smtp_server
+    from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
+
+    with smtp_server(ScriptedHandler()) as relay, WebhookFake("slack") as slack:
+        settings = config_with(lambda c: (
+            c["channels"]["email"].update(mode="smtp", host="127.0.0.1", port=relay.port,
+                                          security="starttls", username_env=None,
+                                          password_env=None),
+            c["channels"]["slack"].update(enabled=True),
+            c["notifications"].update(feed_export=str(tmp_path / "feed.json"))))  # fmt: skip
+        import os
+
+        os.environ["SLACK_WEBHOOK_URL"] = slack.url
+        try:
+            app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
+            result = notify(settings, app_db.engine, kind="run_failure", title="Run failed",
+                            body="boom", dedupe_key="run:x", addresses=[DATA_TEAM],
+                            channels=["email", "dashboard", "slack"])  # fmt: skip
+        finally:
+            del os.environ["SLACK_WEBHOOK_URL"]
+    assert result["email"].startswith("failed: SmtpConfigError")
+    assert result["dashboard"] == "published" and result["slack"] == "sent"
+    assert len(slack.requests) == 1

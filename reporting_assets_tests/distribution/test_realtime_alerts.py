@@ -42,6 +42,12 @@ def test_plan_notices_new_quiet_reminder_resolved():
     assert (again.action, again.number) == ("reminder", 2)
     [done] = plan_notices([_ev(date(2026, 3, 15), "info")], quiet, now, RENOTIFY)
     assert done.action == "resolved"
+    # The same breach comes back (same "since"): a new episode, announced again under a new key.
+    over = {(RULE, "total"): AlertState(RULE, "total", False, "2026-03-14", "2026-03-15", 1, now,
+                                        episode=1)}  # fmt: skip
+    [back] = plan_notices([_ev(date(2026, 3, 16), "critical", date(2026, 3, 14))], over, now,
+                          RENOTIFY)  # fmt: skip
+    assert (back.action, back.number, back.episode) == ("new", 1, 2)
     assert (
         plan_notices([_ev(date(2026, 3, 15), "warning")], _state(False, now), now, RENOTIFY) == []
     )

@@ -252,7 +252,7 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
     from reporting_assets.distribution.review import ReviewBook
 
     app_db = app_database()
-    _, failed = notify_failed_checks(settings, app_db.engine, checks_before)
+    _, failed = notify_failed_checks(settings, app_db.engine, checks_before, lookback=0)
     click.echo(f"5. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
                f"{len(alerts)} critical alert notice(s), {len(failed)} failed-check notice(s) "
                "to the data team")  # fmt: skip

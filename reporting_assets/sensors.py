@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from reporting_assets.config import get_settings
-from reporting_assets.distribution.notify import notify_failed_checks, notify_run_failure
+from reporting_assets.distribution.notify import (
+    CHECK_LOOKBACK,
+    notify_failed_checks,
+    notify_run_failure,
+)
 from reporting_assets.distribution.realtime import check_critical_alerts
 from reporting_assets.distribution.review import ReviewBook
 from reporting_assets.jobs import (
@@ -87,8 +91,9 @@ def critical_alert_sensor(
     description="Tells the data team of every failed WARN or ERROR quality check.",
 )
 def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
-    after = context.cursor
+    after, lookback = context.cursor, CHECK_LOOKBACK
     if after is None:  # first tick: start from the last day, not the whole history
+        lookback = 0
         import sqlalchemy as sa
 
         with app_db.engine.connect() as conn:
@@ -97,7 +102,7 @@ def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabas
                     check_results.c.evaluated_at < datetime.now(UTC) - timedelta(days=1)
                 )
             ).scalar()
-    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(after))
+    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(after), lookback)
     for s in sent:
         context.log.info(f"{s['severity']} {s['asset']} [{s['partition']}] notified")
     return dg.SensorResult(skip_reason=f"{len(sent)} failed checks notified",

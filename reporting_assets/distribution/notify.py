@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from reporting_assets.distribution.webhooks import (
     encode,
     notice_payload,
 )
+from reporting_assets.resources.app_db import create_schema, metadata
 
 log = logging.getLogger(__name__)
 HOOKS = ("slack", "teams", "webhook")
@@ -115,16 +117,33 @@ def data_team(settings: Settings) -> list[str]:
     return list(dict.fromkeys([*lst.to, *lst.cc]))
 
 
-def notify_failed_checks(settings: Settings, engine: sa.Engine, after_id: int) -> tuple[int, list]:
+# Which failed check results the data team was told of: the sensor looks back behind its cursor
+# (a PostgreSQL transaction may commit an earlier id after a later one) and skips these.
+check_notices = sa.Table(
+    "check_notices",
+    metadata,
+    sa.Column("check_result_id", sa.Integer, primary_key=True),
+    sa.Column("notified_at", sa.DateTime(timezone=True), nullable=False),
+)
+CHECK_LOOKBACK = 500  # check result rows
+
+
+def notify_failed_checks(
+    settings: Settings, engine: sa.Engine, after_id: int, lookback: int = CHECK_LOOKBACK
+) -> tuple[int, list]:
     """Tell the data team of every failed check recorded after row `after_id` (WARN and ERROR
-    by default: a WARN never fails a run, so no run-failure sensor would see it). One notice per
-    asset partition. Returns the newest row id seen and the notices sent."""
+    by default: a WARN never fails a run, so no run-failure sensor would see it), and of any
+    not yet told in the rows just before it. One notice per asset partition. Returns the newest
+    row id seen and the notices sent."""
     from reporting_assets.resources.app_db import check_results
 
+    create_schema(engine)
     severities = settings.notifications.check_severities
+    told = sa.select(check_notices.c.check_result_id)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(check_results).where(check_results.c.id > after_id)
+            sa.select(check_results).where(check_results.c.id > max(0, after_id - lookback),
+                                           check_results.c.id.not_in(told))
             .order_by(check_results.c.id)
         ).mappings().all()  # fmt: skip
     if not rows:
@@ -144,14 +163,22 @@ def notify_failed_checks(settings: Settings, engine: sa.Engine, after_id: int) -
             body=body + ("\nNothing downstream of it ran for this partition." if worst == "ERROR"
                          else "\nA WARN does not block the reports; they show it in the "
                          "quality appendix."),
-            dedupe_key=f"check:{asset}:{partition}:{checks[-1]['id']}",
+            dedupe_key=f"check:{asset}:{partition}:{checks[0]['id']}-{checks[-1]['id']}",
             addresses=data_team(settings),
             channels=["dashboard", "email"], severity="critical" if worst == "ERROR" else "warning",
             report=asset, period=partition,
             details={"checks": [c["check_name"] for c in checks], "run_id": checks[-1]["run_id"]},
         )  # fmt: skip
         sent.append({"asset": asset, "partition": partition, "severity": worst, **result})
-    return rows[-1]["id"], sent
+        now = datetime.now(UTC)
+        for c in checks:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(check_notices.insert().values(check_result_id=c["id"],
+                                                               notified_at=now))  # fmt: skip
+            except sa.exc.IntegrityError:
+                continue  # told by a concurrent tick
+    return max(after_id, rows[-1]["id"]), sent
 
 
 def notify_run_failure(

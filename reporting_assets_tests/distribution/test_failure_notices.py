@@ -45,6 +45,18 @@ def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_
     assert len(mails) == 2 and all(m["To"] == DATA_TEAM for m in mails)
     assert any("6.1 robust SDs" in m.get_content() for m in mails)
 
+    # A result whose transaction committed after the cursor had moved past its id (PostgreSQL
+    # can commit ids out of order) is still told, once.
+    missing = CheckOutcome(False, "ERROR", "no incidents rows for the day")
+    app_db.record_checks("incidents", "2026-03-07", "run-3", {"incidents_complete": missing})
+    late_cursor = str(int(result.cursor) + 10)
+    with dg.DagsterInstance.ephemeral() as instance:
+        for _ in range(2):
+            check_failure_sensor(dg.build_sensor_context(
+                instance=instance, cursor=late_cursor, resources={"app_db": app_db}))  # fmt: skip
+    assert [n.report for n in Feed(app_db.engine).for_user(DATA_TEAM)].count("incidents") == 1
+    assert len(_emails(tmp_path / "outbox", "check_failure")) == 3
+
 
 def test_a_failed_report_run_reaches_the_data_team(tmp_path, config_with, demo_company):
     config_with(lambda c: c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")))

@@ -91,22 +91,28 @@ def critical_alert_sensor(
     description="Tells the data team of every failed WARN or ERROR quality check.",
 )
 def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
-    after, lookback = context.cursor, CHECK_LOOKBACK
-    if after is None:  # first tick: start from the last day, not the whole history
-        lookback = 0
+    # Cursor "<newest id seen>:<floor>": the floor is where the sensor started (results older
+    # than a day at its first tick are history, never announced); each tick looks back behind
+    # the newest id, but never below the floor.
+    if context.cursor is None:
         import sqlalchemy as sa
 
         with app_db.engine.connect() as conn:
-            after = conn.execute(
+            floor = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(check_results.c.id), 0)).where(
                     check_results.c.evaluated_at < datetime.now(UTC) - timedelta(days=1)
                 )
             ).scalar()
-    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(after), lookback)
+        newest = floor
+    else:
+        newest, _, floor = context.cursor.partition(":")
+        newest, floor = int(newest), int(floor or 0)
+    lookback = max(0, min(CHECK_LOOKBACK, int(newest) - int(floor)))
+    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(newest), lookback)
     for s in sent:
         context.log.info(f"{s['severity']} {s['asset']} [{s['partition']}] notified")
     return dg.SensorResult(skip_reason=f"{len(sent)} failed checks notified",
-                           cursor=str(newest))  # fmt: skip
+                           cursor=f"{newest}:{floor}")  # fmt: skip
 
 
 @dg.run_failure_sensor(

@@ -34,7 +34,7 @@ def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_
     })  # fmt: skip
     with dg.DagsterInstance.ephemeral() as instance:
         result = check_failure_sensor(dg.build_sensor_context(
-            instance=instance, cursor="0", resources={"app_db": app_db}))  # fmt: skip
+            instance=instance, cursor="0:0", resources={"app_db": app_db}))  # fmt: skip
         again = check_failure_sensor(dg.build_sensor_context(
             instance=instance, cursor=result.cursor, resources={"app_db": app_db}))  # fmt: skip
     assert again.cursor == result.cursor
@@ -49,7 +49,8 @@ def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_
     # can commit ids out of order) is still told, once.
     missing = CheckOutcome(False, "ERROR", "no incidents rows for the day")
     app_db.record_checks("incidents", "2026-03-07", "run-3", {"incidents_complete": missing})
-    late_cursor = str(int(result.cursor) + 10)
+    newest, floor = result.cursor.split(":")
+    late_cursor = f"{int(newest) + 10}:{floor}"
     with dg.DagsterInstance.ephemeral() as instance:
         for _ in range(2):
             check_failure_sensor(dg.build_sensor_context(

@@ -17,6 +17,8 @@ the artifacts that are current (see `reporting_assets.distribution.review`).
 import email
 import email.policy
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -37,6 +39,7 @@ from reporting_assets.distribution.review import ReviewBook, artifact_hash
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook, encode
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from reporting_assets.reports.assets import ArtifactStoreResource
+from reporting_assets.reports.store import sha256
 from reporting_assets.resources.app_db import AppDatabase
 
 DISTRIBUTION_GROUP = "distribution"
@@ -151,6 +154,26 @@ def deliver_to_dashboard(
     return _counts(before, ledger, list(before))
 
 
+class ArtifactChanged(RuntimeError):
+    """The report's files changed while they were being copied for delivery."""
+
+
+def freeze(version: Path, into: Path) -> Path:
+    """A copy of a rendered version in `into`, checked file by file against its manifest."""
+    copy = into / version.name
+    try:
+        shutil.copytree(version, copy)
+        manifest = json.loads((copy / "manifest.json").read_text())
+    except (FileNotFoundError, shutil.Error, json.JSONDecodeError) as exc:
+        raise dg.Failure(f"{version} was being rendered again while it was read for delivery "
+                         f"({type(exc).__name__}); run the delivery again") from None  # fmt: skip
+    changed = [f["file"] for f in manifest if sha256(copy / f["file"]) != f["sha256"]]
+    if changed:
+        raise dg.Failure(f"{version}: {', '.join(changed)} no longer match the manifest (rendered "
+                         "again meanwhile?); run the delivery again")  # fmt: skip
+    return copy
+
+
 def hold_reason(report_key: str, period: str, version: Path | None, app_db: AppDatabase) -> str:
     """Why a manual report may not be sent yet ("" when an approved review covers `version`)."""
     if version is None:
@@ -206,13 +229,22 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         period = context.partition_key
         store = artifacts.store()
         version = store.latest(key, period)
-        if report_def.approval == "manual":
-            reason = hold_reason(key, period, version, app_db)
-            if reason:
-                context.log.info(reason)
-                return dg.MaterializeResult(metadata={"status": reason})
-        if version is None:
+        if version is None and report_def.approval != "manual":
             raise dg.Failure(f"no rendered {key} for {period}: materialize {key} first")
+        with tempfile.TemporaryDirectory() as tmp:
+            # Deliver from a private copy whose files match their manifest: a re-render in the
+            # meantime can change the report's folder, never what this run sends.
+            frozen = freeze(version, Path(tmp)) if version is not None else None
+            if report_def.approval == "manual":
+                reason = hold_reason(key, period, frozen, app_db)
+                if reason:
+                    context.log.info(reason)
+                    return dg.MaterializeResult(metadata={"status": reason})
+            return _deliver(context, config, app_db, artifacts, store, version, frozen, settings)
+
+    def _deliver(context, config, app_db, artifacts, store, version, frozen, settings):
+        """Send `frozen` (the checked copy of `version`) on this asset's channel."""
+        period = context.partition_key
         hook = channel in ("slack", "teams", "webhook")
         if hook and not getattr(settings.channels, channel).enabled:
             off = f"channels.{channel}.enabled is false in config: nothing sent"
@@ -235,18 +267,23 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         try:
             with ledger.exclusive(key, period, channel, holder=f"run {context.run.run_id}"):
                 if channel == "email":
-                    counts = deliver_by_email(key, period, version, settings, ledger,
+                    counts = deliver_by_email(key, period, frozen, settings, ledger,
                                               link_base=link_base)  # fmt: skip
                 elif channel == "dashboard":
-                    counts = deliver_to_dashboard(key, period, version, settings, ledger,
+                    counts = deliver_to_dashboard(key, period, frozen, settings, ledger,
                                                   link_base=link_base)  # fmt: skip
                 else:
-                    counts = deliver_by_hook(channel, key, period, version, settings, ledger)
+                    counts = deliver_by_hook(channel, key, period, frozen, settings, ledger)
         except (ChannelConfigError, DeliveryBusy) as exc:
             raise dg.Failure(str(exc)) from None
-        if counts["sent"]:
+        if counts["sent"] and (version / "manifest.json").exists() and \
+                artifact_hash(version) == artifact_hash(frozen):  # fmt: skip
             # This version reached readers: from now on a re-render opens the next version.
             store.mark_distributed(version, f"{channel}: {json.dumps(counts)}")
+        elif counts["sent"]:
+            context.log.warning(f"{key} {period} was rendered again while {channel} delivered "
+                                "the previous rendering; the new one is not marked "
+                                "as sent")  # fmt: skip
         if counts["pending"]:
             # Transient failures outlasted the retry budget: fail the run so the data team hears
             # of it (run-failure sensor) and a re-run (or run retry) delivers the rest.
@@ -264,7 +301,7 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={
             **counts, "status": "delivered" if not counts["failed_permanent"]
             else "delivered; some targets refused it for good",
-            "version": version.name, "artifact_sha256": artifact_hash(version),
+            "version": version.name, "artifact_sha256": artifact_hash(frozen),
             "mode": settings.channels.email.mode if channel == "email" else channel,
             "delivery_success_rate": ledger.success_rate(),
         })  # fmt: skip

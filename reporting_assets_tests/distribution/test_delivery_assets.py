@@ -197,3 +197,20 @@ def test_a_resend_to_someone_not_on_the_list_is_refused(delivered):
     with pytest.raises(dg.Failure, match=r"stranger@elsewhere\.example: not on its list"):
         _materialize("daily_executive_email", DAY, config)
     assert not list(delivered["outbox"].glob("stranger*"))
+
+
+def test_delivery_reads_a_copy_checked_against_the_manifest(delivered, tmp_path):
+    """What a delivery sends is a private copy whose every file matches the manifest; a file
+    changed underneath (a re-render racing the delivery) stops the run instead."""
+    import shutil
+
+    from reporting_assets.distribution.assets import freeze
+
+    version = delivered["store"].latest("daily_executive", DAY)
+    copy = freeze(version, tmp_path / "ok")
+    assert (copy / "email.eml").read_bytes() == (version / "email.eml").read_bytes()
+    tampered = tmp_path / "src" / version.name
+    shutil.copytree(version, tampered)
+    (tampered / "report.json").write_text("{}")
+    with pytest.raises(dg.Failure, match=r"report\.json no longer match the manifest"):
+        freeze(tampered, tmp_path / "bad")

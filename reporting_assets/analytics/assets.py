@@ -85,12 +85,6 @@ def read_days(history: AssetHistory, start: date, end: date) -> dict[str, pl.Dat
     return {a: t for a, t in tables.items() if t is not None}
 
 
-def stored_keys(history: AssetHistory, asset: str) -> list[str]:
-    """The partition keys stored for an asset, oldest first."""
-    folder = history.path(asset, "x").parent
-    return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
-
-
 def stored_days(tables: dict[str, pl.DataFrame]) -> int:
     rev = tables.get("revenue_protection_daily")
     return 0 if rev is None else rev["date"].n_unique()
@@ -357,7 +351,7 @@ def _month(context: dg.AssetExecutionContext, history: AssetHistory) -> tuple[da
     window = context.partition_time_window
     start = window.start.astimezone(_tz()).date()
     last = min(window.end.astimezone(_tz()).date() - timedelta(days=1), _yesterday())
-    days = [k for k in stored_keys(history, "revenue_protection_daily")
+    days = [k for k in history.stored_keys("revenue_protection_daily")
             if start.isoformat() <= k <= last.isoformat()]  # fmt: skip
     if not days:
         raise dg.Failure(f"no checked daily metrics between {start} and {last}: materialize the "
@@ -814,7 +808,7 @@ def business_impact_monthly(
     s = get_settings()
     imp = s.impact
     month, end = _month(context, asset_history)
-    stored = stored_keys(asset_history, "revenue_protection_daily")
+    stored = asset_history.stored_keys("revenue_protection_daily")
     first_stored = date.fromisoformat(stored[0]).replace(day=1) if stored else month
     base_start = imp.baseline_start.replace(day=1) if imp.baseline_start else first_stored
     now = month_operations(asset_history, month, end)

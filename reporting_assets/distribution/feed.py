@@ -68,6 +68,13 @@ notification_reads = sa.Table(
 )
 
 
+def short_key(key: str, limit: int) -> str:
+    """`key` if it fits in `limit` characters, else its start and a hash: still unique."""
+    if len(key) <= limit:
+        return key
+    return f"{key[: limit - 17]}~{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
 @dataclass(frozen=True)
 class Notification:
     id: int
@@ -133,9 +140,7 @@ class Feed:
         """Store a notification once per `dedupe_key`; return (its id, whether it is new)."""
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind '{kind}' (one of {', '.join(KINDS)})")
-        if len(dedupe_key) > 400:  # keep it within the column, still unique
-            digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
-            dedupe_key = f"{dedupe_key[:375]}~{digest}"
+        dedupe_key = short_key(dedupe_key, 400)
         row = dict(kind=kind, severity=severity, title=title[:300], body=body, report=report,
                    period=period, url=url, audience=_audience(audience),
                    payload=json.dumps(payload, default=str) if payload is not None else None,

@@ -6,7 +6,6 @@ A notice goes to the dashboard feed and, by email and chat, through the delivery
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from reporting_assets.config import resolve
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
-from reporting_assets.distribution.feed import Feed
+from reporting_assets.distribution.feed import Feed, short_key
 from reporting_assets.distribution.ledger import FINAL_STATUSES, DeliveryLedger
 from reporting_assets.distribution.webhooks import (
     ChannelConfigError,
@@ -23,7 +22,7 @@ from reporting_assets.distribution.webhooks import (
     encode,
     notice_payload,
 )
-from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.app_db import check_results, create_schema, metadata
 
 log = logging.getLogger(__name__)
 HOOKS = ("slack", "teams", "webhook")
@@ -31,9 +30,7 @@ HOOKS = ("slack", "teams", "webhook")
 
 def ledger_period(dedupe_key: str) -> str:
     """The ledger's period column for a notice (64 characters at most, still unique)."""
-    if len(dedupe_key) <= 64:
-        return dedupe_key
-    return f"{dedupe_key[:47]}~{hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]}"
+    return short_key(dedupe_key, 64)
 
 
 def notify(
@@ -135,8 +132,6 @@ def notify_failed_checks(
     by default: a WARN never fails a run, so no run-failure sensor would see it), and of any
     not yet told in the rows just before it. One notice per asset partition. Returns the newest
     row id seen and the notices sent."""
-    from reporting_assets.resources.app_db import check_results
-
     create_schema(engine)
     severities = settings.notifications.check_severities
     told = sa.select(check_notices.c.check_result_id)

@@ -129,8 +129,7 @@ def newest_checked_day(history: AssetHistory, app_db: AppDatabase) -> date | Non
     """The newest day with all three metric tables stored and no failed ERROR check."""
     keys = None
     for asset in METRIC_TABLES:
-        folder = history.path(asset, "x").parent
-        found = {p.stem for p in folder.glob("*.parquet")} if folder.exists() else set()
+        found = set(history.stored_keys(asset))
         keys = found if keys is None else keys & found
     for key in sorted(keys or (), reverse=True):
         checks = app_db.latest_checks(key, list(METRIC_TABLES))

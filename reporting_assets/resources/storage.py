@@ -71,6 +71,11 @@ class AssetHistory(dg.ConfigurableResource):
     def path(self, asset: str, partition_key: str) -> UPath:
         return self._base() / asset / f"{partition_key}.parquet"
 
+    def stored_keys(self, asset: str) -> list[str]:
+        """The partition keys stored for an asset, oldest first."""
+        folder = self._base() / asset
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+
     def read(self, asset: str, partition_keys: list[str]) -> pl.DataFrame | None:
         """The stored partitions that exist, concatenated; None when none exists."""
         frames = []

@@ -2,16 +2,25 @@
 
 import dagster as dg
 
-from reporting_assets.analytics.assets import MONTHLY_GROUP, WEEKLY_GROUP
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_keys
 from reporting_assets.metrics.assets import METRICS_GROUP
+from reporting_assets.metrics.period_assets import MONTHLY_GROUP, WEEKLY_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
     "daily_sources_job",
     selection=dg.AssetSelection.groups(SOURCES_GROUP),
     description="Load every source for one New York day.",
+)
+
+# What the daily metrics' trailing windows read (4 weeks of account activity and cloud costs):
+# run it for the weeks before the first day you compute, so that day's windows are complete.
+daily_history_job = dg.define_asset_job(
+    "daily_history_job",
+    selection=dg.AssetSelection.assets("posthog_events", "account_activity_daily", "cloud_costs"),
+    description="Load one New York day's product events and cloud costs and compute its account "
+    "activity: the history the daily metrics' 4-week windows read.",
 )
 
 daily_metrics_job = dg.define_asset_job(

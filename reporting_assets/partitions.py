@@ -7,6 +7,7 @@ monthly partitions include the month in progress so the month-end run covers the
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,8 +50,24 @@ def day_window(partition_key: str, timezone: str = REPORT_TZ) -> DayWindow:
     return DayWindow(day, start, end)
 
 
+def today(timezone: str = REPORT_TZ) -> date:
+    """Today in the report time zone. `REPORTING_TODAY` (YYYY-MM-DD) pins it, to re-run a
+    period as it stood on a given day, or to test against a demo company that ended earlier."""
+    pinned = os.environ.get("REPORTING_TODAY")
+    return date.fromisoformat(pinned) if pinned else datetime.now(ZoneInfo(timezone)).date()
+
+
 def latest_complete_day(now: datetime | None = None, timezone: str = REPORT_TZ) -> date:
     """Yesterday in the report time zone: the last day whose data is complete."""
+    if now is None:
+        return today(timezone) - timedelta(days=1)
+    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def period_days(window: dg.TimeWindow, timezone: str = REPORT_TZ) -> tuple[date, date, date]:
+    """(first day, last day, last day with data due) of a weekly or monthly partition's window:
+    a week or month that has ended is due in full; the month in progress up to yesterday."""
     tz = ZoneInfo(timezone)
-    now = (now or datetime.now(tz)).astimezone(tz)
-    return now.date() - timedelta(days=1)
+    start = window.start.astimezone(tz).date()
+    last = window.end.astimezone(tz).date() - timedelta(days=1)
+    return start, last, min(last, latest_complete_day(timezone=timezone))

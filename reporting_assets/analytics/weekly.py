@@ -1,9 +1,8 @@
 """Weekly analytics as plain functions: trends, the scorecard, initiative progress and ROI.
 
 A week is Sunday to Saturday in the report time zone. Each headline metric has one value per week,
-rolled up from the week's checked daily tables the same way the weekly report rolls them up
-(`reporting_assets.reports.period.period_values`): levels at the week's end, flows summed, rates
-recomputed from their counts.
+rolled up from the week's checked daily tables by the metric layer (`metrics.layer`): levels at
+the week's end, flows summed, rates recomputed from their summed numerators and denominators.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ import polars as pl
 from scipy import stats
 
 from reporting_assets.config.models import Settings
+from reporting_assets.metrics.layer import rate
 
 WEEKLY_METRICS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
                   "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
-# Flows: their daily targets scale with the number of days.
-ADDITIVE = {"net_new_mrr", "total_cost", "incidents_opened"}
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth",
             7: "seventh", 8: "eighth"}  # fmt: skip
 
@@ -27,7 +25,8 @@ TRENDS_SCHEMA = {
     "week_start": pl.Date, "metric": pl.String, "value": pl.Float64, "previous": pl.Float64,
     "wow_change": pl.Float64, "wow_change_pct": pl.Float64, "moving_avg_4w": pl.Float64,
     "slope_per_week": pl.Float64, "slope_p_value": pl.Float64, "significant": pl.Boolean,
-    "weeks_in_trend": pl.Int64, "streak": pl.Int64, "streak_text": pl.String,
+    "weeks_in_trend": pl.Int64, "window_complete": pl.Boolean, "streak": pl.Int64,
+    "streak_text": pl.String,
 }  # fmt: skip
 
 
@@ -66,18 +65,30 @@ def slope(values: list[float | None]) -> tuple[float | None, float | None]:
 
 
 def metric_trends(
-    weeks: dict[date, dict[str, float | None]], week: date, *, window: int, alpha: float
+    weeks: dict[date, dict[str, float | None]],
+    week: date,
+    *,
+    window: int,
+    alpha: float,
+    incomplete: set[date] = frozenset(),
 ) -> pl.DataFrame:
     """Per metric: the week's value, week-over-week change, 4-week moving average, the trend
-    slope over the last `window` weeks with its significance, and the current streak."""
-    # Every week of the window in order, None where a week has no data, so "previous" is really
-    # last week and slopes and streaks never run across a gap as if it were not there.
+    slope over the last `window` weeks with its significance, and the current streak.
+
+    A week missing from `weeks`, or in `incomplete` (a day missing or blocked), is a gap: it
+    never enters a slope, a streak or an average, and a trend over a window with a gap is never
+    called significant (`window_complete` says why).
+    """
+    # Every week of the window in order, None where a week has no complete data, so "previous"
+    # is really last week and slopes and streaks never run across a gap as if it were not there.
     ordered = [week - timedelta(weeks=k) for k in range(window - 1, -1, -1)]
+    whole = all(w in weeks and w not in incomplete for w in ordered)
     rows = []
     for metric in WEEKLY_METRICS:
-        series = [weeks.get(w, {}).get(metric) for w in ordered]
-        value = series[-1] if series else None
-        previous = series[-2] if len(series) > 1 else None
+        shown = [weeks.get(w, {}).get(metric) for w in ordered]
+        series = [None if w in incomplete else v for w, v in zip(ordered, shown, strict=True)]
+        value = shown[-1] if shown else None
+        previous = shown[-2] if len(shown) > 1 else None
         change = None if value is None or previous is None else value - previous
         pct = change / abs(previous) if change is not None and previous else None
         last4 = [v for v in series[-4:] if v is not None]
@@ -88,9 +99,9 @@ def metric_trends(
             "wow_change": change, "wow_change_pct": pct,
             "moving_avg_4w": sum(last4) / len(last4) if last4 else None,
             "slope_per_week": b, "slope_p_value": p,
-            "significant": p is not None and p < alpha,
-            "weeks_in_trend": sum(v is not None for v in series), "streak": n,
-            "streak_text": streak_text(n),
+            "significant": whole and p is not None and p < alpha,
+            "weeks_in_trend": sum(v is not None for v in series), "window_complete": whole,
+            "streak": n, "streak_text": streak_text(n),
         })  # fmt: skip
     return pl.DataFrame(rows, schema=TRENDS_SCHEMA, orient="row")
 
@@ -119,6 +130,7 @@ def attainment(value: float | None, target: float | None, direction: str) -> flo
 
 
 def rag(att: float | None, green: float, amber: float) -> str:
+    """The overall score's band (0–100 against the configured green and amber marks)."""
     if att is None:
         return "grey"
     return "green" if att >= green else "amber" if att >= amber else "red"
@@ -131,9 +143,10 @@ def scorecard(
     week: date,
     days: int = 7,
 ) -> pl.DataFrame:
-    """Each weighted KPI against its (week-scaled) target, its status and its contribution to
-    the overall score (0–100), with the change in contribution since last week; the last row
-    ("overall") is the score. KPIs without a value are grey and left out of the score."""
+    """Each weighted KPI against its (week-scaled) target, its status by the metric layer's
+    rating rule and its contribution to the overall score (0–100), with the change in
+    contribution since last week; the last row ("overall") is the score. KPIs without a value
+    are Not rated and left out of the score."""
     sc = settings.scorecard
     before = {}
     if previous is not None and not previous.is_empty():
@@ -144,9 +157,9 @@ def scorecard(
     rows = []
     for metric, weight in sc.weights.items():
         m = settings.metrics[metric]
-        target = m.target * days if (m.target is not None and metric in ADDITIVE) else m.target
+        rating = rate(metric, values.get(metric), m, days)
+        target, status = rating.target, rating.status
         att = attainment(values.get(metric), target, m.direction)
-        status = rag(att, sc.green_at, sc.amber_at)
         points = POINTS.get(status)
         contribution = 100 * weight * points / total_weight if points is not None else None
         prev = before.get(metric)

@@ -139,6 +139,9 @@ class Metric(Strict):
     direction: Literal["higher_is_better", "lower_is_better", "neutral"] = "neutral"
     description: str
     target: float | None = None
+    # How far on the wrong side of its target the metric may be and still read "Watch" rather
+    # than "Off track", in the metric's unit (per day for flows); default: 10 % of the target.
+    tolerance: float | None = Field(None, ge=0)
     valid_range: tuple[float | None, float | None] = (None, None)
     # Compare with the same weekday in earlier weeks? Off for lumpy, event-driven metrics whose
     # normal days already swing widely (churn, incidents); alert rules watch those instead.
@@ -207,6 +210,10 @@ class Report(Strict):
     channels: list[Literal["email", "slack", "teams", "webhook", "dashboard"]] = Field(
         default_factory=lambda: ["email"]
     )
+    # A period with a missing day, or a day blocked by a failed check: "block" fails the
+    # period's completeness check (ERROR) and nothing is rendered or sent; "state_gaps" renders
+    # it and every figure says which days are missing.
+    incomplete_period: Literal["block", "state_gaps"] = "block"
     # Which slides each audience's deck carries (kpis, charts, alerts, initiatives,
     # recommendations, details, appendix, or a report section); default: the audience's usual.
     deck_sections: dict[str, list[str]] = Field(default_factory=dict)
@@ -298,24 +305,17 @@ class Notifications(Strict):
 
 
 class Scorecard(Strict):
-    """The weekly business scorecard: which KPIs count, how much, and the status bands.
+    """The weekly business scorecard: which KPIs count, how much, and the overall score's bands.
 
-    A KPI's attainment is the share of its target it achieves (direction-aware); at or above
-    `green_at` it is green, at or above `amber_at` amber, below that red.
+    Each KPI is rated by the metric layer's one rating rule (its target and tolerance band).
     """
 
     weights: dict[str, float] = Field(min_length=1)
-    green_at: float = Field(1.0, gt=0)
-    amber_at: float = Field(0.9, gt=0)
     score_green_at: float = Field(80, ge=0, le=100)  # the overall score (0-100)
     score_amber_at: float = Field(60, ge=0, le=100)
 
     @model_validator(mode="after")
     def _bands(self) -> Scorecard:
-        if self.amber_at > self.green_at:
-            raise ValueError(
-                f"amber_at ({self.amber_at}) must not be above green_at ({self.green_at})"
-            )
         if self.score_amber_at > self.score_green_at:
             raise ValueError(f"score_amber_at ({self.score_amber_at}) must not be above "
                              f"score_green_at ({self.score_green_at})")  # fmt: skip

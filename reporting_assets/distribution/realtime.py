@@ -25,7 +25,7 @@ from reporting_assets.config.models import Settings
 from reporting_assets.distribution.audience import list_addresses
 from reporting_assets.distribution.notify import notify
 from reporting_assets.metrics.alerts import evaluate_rules
-from reporting_assets.metrics.headline import headline_values
+from reporting_assets.metrics.layer import headline_values
 from reporting_assets.resources.app_db import AppDatabase, create_schema, metadata
 from reporting_assets.resources.storage import AssetHistory
 
@@ -95,7 +95,9 @@ def plan_notices(
             if last is None or now - last >= renotify:
                 out.append(Notice("reminder", *key, day, state.since, state.notices + 1, ev,
                                   episode))  # fmt: skip
-        elif firing and day > (state.last_day or ""):
+        elif firing and day > (state.last_day or "") and ev["value"] is not None:
+            # A day with nothing to measure ("no payments attempted") ends nothing: only a
+            # measured value back inside the thresholds resolves the episode.
             out.append(Notice("resolved", *key, day, state.since, state.notices, ev, episode))
     return out
 

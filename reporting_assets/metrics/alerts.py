@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from reporting_assets.config.models import AlertRule
+from reporting_assets.metrics.layer import METRICS
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 BASELINE_WEEKS = 8
@@ -95,7 +96,8 @@ def evaluate_rule(rule: AlertRule, history: pl.DataFrame, day: date) -> dict:
     threshold = rule.critical if severity == "critical" else rule.warning
     value = series.get(day)
     if value is None:
-        message = f"{rule.metric} has no value on {day}; the rule could not be evaluated"
+        why = METRICS[rule.metric].when_missing if rule.metric in METRICS else "no data"
+        message = f"{rule.metric} has no value on {day} ({why}); the rule could not be evaluated"
     elif severity == "info":
         message = f"{rule.metric} is within its thresholds"
         if today != "info":

@@ -5,6 +5,11 @@ table with its four checks: completeness, business rules, consistency with histo
 thresholds. Completeness, business rules and alert thresholds are ERROR checks that block every
 downstream report; the history check's severity is configured (WARN by default) and its result
 goes to the report's quality appendix.
+
+Every earlier day an asset reads is a declared dependency (`window_in`): the 4-week usage window,
+the 28 days of cost history, the same-weekday history of the checks. The asset graph shows them,
+Dagster's backfills order the days by them, and the asset says which days of a window were
+missing instead of reading whatever happened to be stored.
 """
 
 from datetime import date, timedelta
@@ -16,9 +21,11 @@ from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics import compute
 from reporting_assets.metrics.alerts import evaluate_rules
-from reporting_assets.metrics.headline import (
-    HEADLINES,
+from reporting_assets.metrics.layer import (
     LONG_SCHEMA,
+    METRIC_TABLES,
+    METRICS,
+    day_list,
     headline_values,
     metrics_of,
 )
@@ -41,17 +48,18 @@ from reporting_assets.quality.schemas import (
     RevenueProtectionDaily,
 )
 from reporting_assets.resources.app_db import AppDatabase
-from reporting_assets.resources.storage import AssetHistory
+from reporting_assets.resources.storage import window_in
 from reporting_assets.sources.assets import same_weekday_keys
 
 METRICS_GROUP = "metrics_daily"
 FOUR_GATES = [COMPLETE, BUSINESS_RULES, HISTORY, ALERT_THRESHOLDS]
-METRIC_ASSETS = ("revenue_protection_daily", "cost_optimization_daily",
-                 "operational_efficiency_daily")  # fmt: skip
-
-
-def _days_before(day: date, n: int) -> list[str]:
-    return [(day - timedelta(days=k)).isoformat() for k in range(1, n + 1)]
+METRIC_ASSETS = METRIC_TABLES
+# How far back the daily gates look: the same weekday over `history_weeks` weeks, and for the
+# alert rules that long plus the longest duration a rule waits for.
+HISTORY_DAYS = get_settings().quality.history_weeks * 7
+ALERT_SPAN = HISTORY_DAYS + max([r.min_duration_days for r in get_settings().alert_rules] or [1])
+USAGE_WINDOW_DAYS = 28
+COST_HISTORY_DAYS = 28
 
 
 def _gates_spec(asset: str) -> list[dg.AssetCheckSpec]:
@@ -60,8 +68,9 @@ def _gates_spec(asset: str) -> list[dg.AssetCheckSpec]:
     )
 
 
-def gated_metric_asset(*kinds: str):
-    """A daily metric asset with its four quality gates declared."""
+def gated_metric_asset(*kinds: str, ins: dict[str, dg.AssetIn] | None = None):
+    """A daily metric asset with its four quality gates and its own past declared (`past`:
+    the partitions of the `history_weeks` weeks before the day)."""
 
     def decorate(fn):
         return dg.asset(
@@ -70,7 +79,8 @@ def gated_metric_asset(*kinds: str):
             group_name=METRICS_GROUP,
             kinds=set(kinds),
             check_specs=_gates_spec(fn.__name__),
-            code_version="1",
+            ins={"past": window_in(fn.__name__, -HISTORY_DAYS), **(ins or {})},
+            code_version="2",
         )(fn)
 
     return decorate
@@ -79,16 +89,81 @@ def gated_metric_asset(*kinds: str):
 def metric_ranges(asset: str) -> dict[str, tuple[float | None, float | None]]:
     """Configured valid ranges of the headline metrics an asset holds, by column."""
     metrics = get_settings().metrics
-    return {HEADLINES[m].column: metrics[m].valid_range for m in metrics_of(asset)
-            if m in metrics}  # fmt: skip
+    return {METRICS[m].column: metrics[m].valid_range for m in metrics_of(asset) if m in metrics}
 
 
-def headline_history(history: AssetHistory, asset: str, day: date, days: int) -> pl.DataFrame:
-    """The asset's headline metrics over the `days` days before `day` (what is stored)."""
-    stored = history.read(asset, _days_before(day, days))
-    if stored is None:
-        return pl.DataFrame(schema=LONG_SCHEMA)
-    return headline_values(asset, stored)
+def stacked(window: dict[str, pl.DataFrame], keys=None) -> pl.DataFrame | None:
+    """The window's partitions (or those among `keys`) as one frame; None when there is none."""
+    frames = [f for k, f in sorted(window.items()) if keys is None or k in keys]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def headline_history(asset: str, past: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The asset's headline metrics over the earlier days it declared, long."""
+    stored = stacked(past)
+    return pl.DataFrame(schema=LONG_SCHEMA) if stored is None else headline_values(asset, stored)
+
+
+def missing_days(window: dict, day: date, first: int, last: int) -> list[date]:
+    """Days day+first..day+last (offsets) within the history that the window lacks."""
+    start = daily_partitions.get_first_partition_window().start.date()
+    want = [day + timedelta(days=k) for k in range(first, last + 1)]
+    return [d for d in want if d >= start and d.isoformat() not in window]
+
+
+# The daily assets whose failed ERROR check blocks a day: its figures are left out of every
+# window and period that contains it, and said to be.
+GATED_DAILY = (
+    "posthog_events",
+    "account_snapshot",
+    "cloud_costs",
+    "incidents",
+    "support_tickets",
+    "deploy_runs",
+    "account_activity_daily",
+    *METRIC_TABLES,
+)
+
+
+def blocked_days(
+    app_db: AppDatabase, days: list[date], assets: tuple[str, ...] = GATED_DAILY
+) -> dict[date, list[str]]:
+    """The days whose latest run failed an ERROR check of these daily assets, with the checks."""
+    out = {}
+    for d in days:
+        failed = [
+            c["check_name"]
+            for c in app_db.latest_checks(d.isoformat(), list(assets))
+            if not c["passed"] and c["severity"] == "ERROR"
+        ]
+        if failed:
+            out[d] = failed
+    return out
+
+
+def window_gaps(
+    app_db: AppDatabase, gaps: list[date], what: str, assets: tuple[str, ...]
+) -> tuple[list[str], str]:
+    """A declared window's missing days, split: days never computed are a completeness problem
+    (backfill them); days blocked by their own quality gate are left out by design and stated.
+    Returns (problems, statement)."""
+    blocked = blocked_days(app_db, gaps, assets)
+    never = [d for d in gaps if d not in blocked]
+    problems = (
+        [
+            f"{what} has no data for {day_list(never)}: materialize "
+            f"{'that day' if len(never) == 1 else 'those days'} first (reporting backfill)"
+        ]
+        if never
+        else []
+    )
+    statement = (
+        f"{what} leaves out {day_list(blocked)} (blocked by "
+        f"{', '.join(sorted({c for cs in blocked.values() for c in cs}))})"
+        if blocked
+        else "complete"
+    )
+    return problems, statement
 
 
 def standard_gates(
@@ -96,41 +171,61 @@ def standard_gates(
     table: pl.DataFrame,
     model,
     day: date,
-    history: AssetHistory,
+    past: dict[str, pl.DataFrame],
     *,
     sources: dict[str, int],
     volume: tuple[str, float, list[float]] | None = None,
     identities: list | None = None,
     extra_business_problems: list[str] | None = None,
+    extra_complete_problems: list[str] | None = None,
 ) -> dict[str, checks.CheckOutcome]:
     """The four gates of a daily metric table."""
     s = get_settings()
     q = s.quality
     today = headline_values(asset, table)
-    past = headline_history(history, asset, day, q.history_weeks * 7)
+    history = headline_history(asset, past)
     watched = [m for m in metrics_of(asset) if m in s.metrics and s.metrics[m].history_check]
     floors = {m: UNIT_FLOORS[s.metrics[m].unit] for m in watched}
     rules = [r for r in s.alert_rules if r.metric in metrics_of(asset)]
-    rule_problems = checks.thresholds_sane(rules, s.metrics, list(HEADLINES))
+    rule_problems = checks.thresholds_sane(rules, s.metrics, list(METRICS))
     missing = [r.metric for r in rules if today.filter(pl.col("metric") == r.metric).is_empty()]
     rule_problems += [f"rule metric '{m}' is not in the table" for m in missing]
     return {
-        COMPLETE: checks.completeness(table, model, sources=sources, volume=volume,
-                                      min_volume_share=q.min_volume_share),
-        BUSINESS_RULES: checks.business_rules(table, model, metric_ranges(asset), identities,
-                                              tolerance=q.identity_tolerance_usd,
-                                              extra_problems=extra_business_problems),
-        HISTORY: checks.consistent_with_history(today.filter(pl.col("metric").is_in(watched)),
-                                                past, day, z_threshold=q.history_z_threshold,
-                                                severity=q.history_severity,
-                                                weeks=q.history_weeks, floors=floors),
-        ALERT_THRESHOLDS: checks._outcome(
-            rule_problems, "ERROR", f"{len(rules)} alert rule(s) sane and evaluable",
-            {"rules": ", ".join(r.name for r in rules) or "none"}),
-    }  # fmt: skip
+        COMPLETE: checks.completeness(
+            table,
+            model,
+            sources=sources,
+            volume=volume,
+            min_volume_share=q.min_volume_share,
+            extra_problems=extra_complete_problems,
+        ),
+        BUSINESS_RULES: checks.business_rules(
+            table,
+            model,
+            metric_ranges(asset),
+            identities,
+            tolerance=q.identity_tolerance_usd,
+            extra_problems=extra_business_problems,
+        ),
+        HISTORY: checks.consistent_with_history(
+            today.filter(pl.col("metric").is_in(watched)),
+            history,
+            day,
+            z_threshold=q.history_z_threshold,
+            severity=q.history_severity,
+            weeks=q.history_weeks,
+            floors=floors,
+        ),
+        ALERT_THRESHOLDS: checks.problems_outcome(
+            rule_problems,
+            f"{len(rules)} alert rule{'s' if len(rules) != 1 else ''} sane and evaluable",
+            "ERROR",
+            rules=", ".join(r.name for r in rules) or "none",
+        ),
+    }
 
 
-def _emit(
+def emit_checked(
     context: dg.AssetExecutionContext,
     app_db: AppDatabase,
     asset: str,
@@ -139,6 +234,8 @@ def _emit(
     outcomes: dict,
     extra: dict | None = None,
 ):
+    """Yield a checked table: record its check outcomes in the app database (for the report's
+    quality appendix), then the output with its metadata, then each check's result."""
     app_db.record_checks(
         asset,
         context.partition_key,
@@ -174,7 +271,7 @@ def account_activity_daily(
     table = compute.account_activity(posthog_events, day)
     received = posthog_events.select(pl.len()).collect().item()
     outcome = checks.completeness(table, None, sources={"posthog_events": received})
-    yield from _emit(
+    yield from emit_checked(
         context,
         app_db,
         "account_activity_daily",
@@ -187,96 +284,134 @@ def account_activity_daily(
 
 # Revenue protection is the CFO's first read of the morning: what MRR moved, what is at risk, and
 # whether failed payments are being won back.
-@gated_metric_asset("polars", "duckdb")
+@gated_metric_asset(
+    "polars",
+    "duckdb",
+    ins={"activity_window": window_in("account_activity_daily", -(USAGE_WINDOW_DAYS - 1), 0)},
+)
 def revenue_protection_daily(
     context: dg.AssetExecutionContext,
     posthog_events: pl.LazyFrame,
     account_snapshot: pl.DataFrame,
-    account_activity_daily: pl.DataFrame,
-    asset_history: AssetHistory,
+    activity_window: dict[str, pl.DataFrame],
+    past: dict[str, pl.DataFrame],
     app_db: AppDatabase,
 ):
     """MRR movements (new, expansion, contraction, churn), MRR at risk and revenue recovered,
     and the health of payments, by plan and in total."""
     day = day_window(context.partition_key).day
-    earlier = asset_history.read("account_activity_daily", _days_before(day, 27))
-    activity = (
-        pl.concat([account_activity_daily, earlier], how="diagonal_relaxed")
-        if earlier is not None
-        else account_activity_daily
+    gaps = missing_days(activity_window, day, -(USAGE_WINDOW_DAYS - 1), 0)
+    window_problems, window_note = window_gaps(
+        app_db, gaps, "the 4-week usage window", ("posthog_events", "account_activity_daily")
     )
-    drops = compute.usage_drops(activity, day)
-    table = compute.revenue_protection(posthog_events, account_snapshot, drops, day)
-    past = asset_history.read(
-        "revenue_protection_daily", same_weekday_keys(day, get_settings().quality.history_weeks)
-    )
+    activity = stacked(activity_window)
+    drops = compute.usage_drops(activity, day) if activity is not None else compute.NO_DROPS
+    table, at_risk = compute.revenue_protection(posthog_events, account_snapshot, drops, day)
+    same_weekday = same_weekday_keys(day, get_settings().quality.history_weeks)
+    weekday_past = stacked(past, same_weekday)
     volume_history = (
         []
-        if past is None
-        else past.filter(pl.col("plan") == "total")
+        if weekday_past is None
+        else weekday_past.filter(pl.col("plan") == "total")
         .get_column("events_received")
         .cast(pl.Float64)
         .to_list()
     )
     total = table.filter(pl.col("plan") == "total")
-    is_total = pl.col("plan") == "total"
+    # Every plan's bridge adds up, plan changes included; and the plan rows add up to the total.
     identities = [
         (
-            "opening + new + reactivation + expansion − contraction − churned = closing MRR",
-            pl.col("opening_mrr") + pl.col("net_new_mrr"),
+            "opening + new + reactivation + expansion − contraction − churned + plan transfers "
+            "= closing MRR",
+            pl.col("opening_mrr") + pl.col("net_new_mrr") + pl.col("plan_transfer_mrr"),
             pl.col("closing_mrr"),
-            is_total,
-        ),
+            pl.lit(True),
+        )
     ]
-    # Components sum to totals: the plan rows add up to the total row.
     additive = [
         "opening_mrr",
         "new_mrr",
         "expansion_mrr",
         "contraction_mrr",
         "churned_mrr",
+        "plan_transfer_mrr",
         "closing_mrr",
         "mrr_at_risk",
         "payments_failed",
+        "payment_attempts",
         "payments_recovered",
     ]
-    sums = table.filter(~is_total).select(additive).sum().row(0, named=True)
+    sums = table.filter(pl.col("plan") != "total").select(additive).sum().row(0, named=True)
     unbalanced = [
         f"plans' {c} sum to {sums[c]:,.2f} but the total row says {total.get_column(c)[0]:,.2f}"
-        for c in additive if abs(sums[c] - total.get_column(c)[0]) > 0.01
-    ]  # fmt: skip
+        for c in additive
+        if abs(sums[c] - total.get_column(c)[0]) > 0.01
+    ]
+    if abs(sums["plan_transfer_mrr"]) > 0.01:
+        unbalanced.append(f"plan transfers net to {sums['plan_transfer_mrr']:,.2f}, not zero")
     outcomes = standard_gates(
-        "revenue_protection_daily", table, RevenueProtectionDaily, day, asset_history,
-        sources={"posthog_events": int(total.get_column("events_received")[0]),
-                 "account_snapshot": account_snapshot.height},
+        "revenue_protection_daily",
+        table,
+        RevenueProtectionDaily,
+        day,
+        past,
+        sources={
+            "posthog_events": int(total.get_column("events_received")[0]),
+            "account_snapshot": account_snapshot.height,
+        },
         volume=("events", float(total.get_column("events_received")[0]), volume_history),
-        identities=identities, extra_business_problems=unbalanced,
-    )  # fmt: skip
+        identities=identities,
+        extra_business_problems=unbalanced,
+        extra_complete_problems=window_problems,
+    )
     row = total.row(0, named=True)
-    yield from _emit(context, app_db, "revenue_protection_daily", table, day, outcomes, {
-        "closing_mrr": row["closing_mrr"], "net_new_mrr": row["net_new_mrr"],
-        "mrr_at_risk": row["mrr_at_risk"], "accounts_with_usage_drop": drops.height,
-    })  # fmt: skip
+    yield from emit_checked(
+        context,
+        app_db,
+        "revenue_protection_daily",
+        table,
+        day,
+        outcomes,
+        {
+            "closing_mrr": row["closing_mrr"],
+            "net_new_mrr": row["net_new_mrr"],
+            "mrr_at_risk": row["mrr_at_risk"],
+            "accounts_at_risk": row["accounts_at_risk"],
+            "accounts_with_usage_drop": drops.height,
+            "usage_window": f"{len(activity_window)} of {USAGE_WINDOW_DAYS} days; {window_note}",
+            "at_risk": dg.MetadataValue.md(markdown_preview(at_risk, rows=15)),
+        },
+    )
 
 
-@gated_metric_asset("polars")
+@gated_metric_asset("polars", ins={"cost_window": window_in("cloud_costs", -COST_HISTORY_DAYS, 0)})
 def cost_optimization_daily(
     context: dg.AssetExecutionContext,
-    cloud_costs: pl.DataFrame,
+    cost_window: dict[str, pl.DataFrame],
     cost_savings: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
-    asset_history: AssetHistory,
+    past: dict[str, pl.DataFrame],
     app_db: AppDatabase,
 ):
     """Cloud and vendor spend against budget, unit costs, idle and anomalous spend, and savings
     identified vs realized."""
     day = day_window(context.partition_key).day
-    history = asset_history.read("cloud_costs", _days_before(day, 28))
-    if history is None:
-        history = cloud_costs.clear()
+    if context.partition_key not in cost_window:
+        raise dg.Failure(f"cloud_costs has no partition for {day}: materialize it first")
+    cloud_costs = cost_window[context.partition_key]
+    history = stacked({k: f for k, f in cost_window.items() if k != context.partition_key})
+    gaps = missing_days(cost_window, day, -COST_HISTORY_DAYS, -1)
+    window_problems, window_note = window_gaps(
+        app_db, gaps, "the 28-day cost history", ("cloud_costs",)
+    )
     events = int(account_activity_daily.get_column("events").sum())
     table = compute.cost_optimization(
-        cloud_costs, history, cost_savings, account_activity_daily.height, events, day
+        cloud_costs,
+        history if history is not None else cloud_costs.clear(),
+        cost_savings,
+        account_activity_daily.height,
+        events,
+        day,
     )
     lines = table.filter(pl.col("level") == "line")
     identities = [
@@ -288,18 +423,43 @@ def cost_optimization_daily(
         )
     ]
     outcomes = standard_gates(
-        "cost_optimization_daily", table, CostOptimizationDaily, day, asset_history,
-        sources={"cloud_costs": cloud_costs.height,
-                 "account_activity_daily": account_activity_daily.height},
+        "cost_optimization_daily",
+        table,
+        CostOptimizationDaily,
+        day,
+        past,
+        sources={
+            "cloud_costs": cloud_costs.height,
+            "account_activity_daily": account_activity_daily.height,
+        },
         identities=identities,
-    )  # fmt: skip
+        extra_complete_problems=window_problems,
+    )
     flagged = table.filter(pl.col("anomalous") | pl.col("idle_candidate"))
-    yield from _emit(context, app_db, "cost_optimization_daily", table, day, outcomes, {
-        "total_cost_usd": float(lines.get_column("cost_usd").sum()),
-        "flagged_lines": dg.MetadataValue.md(markdown_preview(flagged.select(
-            "service", "team", "cost_usd", "trailing_median_usd", "anomalous",
-            "idle_candidate"))),
-    })  # fmt: skip
+    yield from emit_checked(
+        context,
+        app_db,
+        "cost_optimization_daily",
+        table,
+        day,
+        outcomes,
+        {
+            "total_cost_usd": float(lines.get_column("cost_usd").sum()),
+            "cost_history": f"{len(cost_window) - 1} of {COST_HISTORY_DAYS} days; {window_note}",
+            "flagged_lines": dg.MetadataValue.md(
+                markdown_preview(
+                    flagged.select(
+                        "service",
+                        "team",
+                        "cost_usd",
+                        "trailing_median_usd",
+                        "anomalous",
+                        "idle_candidate",
+                    )
+                )
+            ),
+        },
+    )
 
 
 @gated_metric_asset("polars")
@@ -309,54 +469,69 @@ def operational_efficiency_daily(
     support_tickets: pl.DataFrame,
     deploy_runs: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
-    asset_history: AssetHistory,
+    past: dict[str, pl.DataFrame],
     app_db: AppDatabase,
 ):
     """Incidents and time to resolve, support backlog and SLAs, deploys and pipeline health,
     and the efficiency ratios an operations VP reads."""
     window = day_window(context.partition_key)
     table = compute.operational_efficiency(
-        incidents, support_tickets, deploy_runs, account_activity_daily.height, window.day,
-        window.start_utc.replace(tzinfo=None), window.end_utc.replace(tzinfo=None))  # fmt: skip
+        incidents,
+        support_tickets,
+        deploy_runs,
+        account_activity_daily.height,
+        window.day,
+        window.start_utc.replace(tzinfo=None),
+        window.end_utc.replace(tzinfo=None),
+    )
     outcomes = standard_gates(
-        "operational_efficiency_daily", table, OperationalEfficiencyDaily, window.day,
-        asset_history, sources={"deploy_runs": deploy_runs.height,
-                                "account_activity_daily": account_activity_daily.height},
-    )  # fmt: skip
-    yield from _emit(context, app_db, "operational_efficiency_daily", table, window.day, outcomes)
+        "operational_efficiency_daily",
+        table,
+        OperationalEfficiencyDaily,
+        window.day,
+        past,
+        sources={
+            "deploy_runs": deploy_runs.height,
+            "account_activity_daily": account_activity_daily.height,
+        },
+    )
+    yield from emit_checked(
+        context, app_db, "operational_efficiency_daily", table, window.day, outcomes
+    )
 
 
 # The alert list is what reaches executives first, so its own gate re-evaluates every rule
 # independently of the engine: an alert that should have fired and didn't is a failed run.
-@gated_metric_asset("polars")
+@gated_metric_asset("polars", ins={a: window_in(a, -ALERT_SPAN, 0) for a in METRIC_TABLES})
 def critical_alerts_daily(
     context: dg.AssetExecutionContext,
-    revenue_protection_daily: pl.DataFrame,
-    cost_optimization_daily: pl.DataFrame,
-    operational_efficiency_daily: pl.DataFrame,
-    asset_history: AssetHistory,
+    revenue_protection_daily: dict[str, pl.DataFrame],
+    cost_optimization_daily: dict[str, pl.DataFrame],
+    operational_efficiency_daily: dict[str, pl.DataFrame],
+    past: dict[str, pl.DataFrame],
     app_db: AppDatabase,
 ):
     """Every alert rule evaluated on the day's metrics: value, threshold, severity (info,
     warning, critical) and since when it has been breaching."""
     s = get_settings()
     day = day_window(context.partition_key).day
-    today = {"revenue_protection_daily": revenue_protection_daily,
-             "cost_optimization_daily": cost_optimization_daily,
-             "operational_efficiency_daily": operational_efficiency_daily}  # fmt: skip
-    span = s.quality.history_weeks * 7 + max([r.min_duration_days for r in s.alert_rules] or [1])
-    long = pl.concat(
-        [headline_values(a, t) for a, t in today.items()]
-        + [headline_history(asset_history, a, day, span) for a in today],
-    )
+    key = context.partition_key
+    windows = {
+        "revenue_protection_daily": revenue_protection_daily,
+        "cost_optimization_daily": cost_optimization_daily,
+        "operational_efficiency_daily": operational_efficiency_daily,
+    }
+    absent = [a for a, w in windows.items() if key not in w]
+    if absent:
+        raise dg.Failure(f"{', '.join(absent)} not materialized for {day}")
+    today = {a: w[key] for a, w in windows.items()}
+    long = pl.concat([headline_values(a, stacked(w)) for a, w in windows.items()])
     alerts = evaluate_rules(s.alert_rules, long, day)
     firing = alerts.filter(pl.col("severity") != "info")
-    past = asset_history.read(
-        "critical_alerts_daily", same_weekday_keys(day, s.quality.history_weeks)
-    )
+    weekday_past = stacked(past, same_weekday_keys(day, s.quality.history_weeks))
     past_counts = pl.DataFrame(schema=LONG_SCHEMA)
-    if past is not None:
-        past_counts = past.group_by("date").agg(
+    if weekday_past is not None:
+        past_counts = weekday_past.group_by("date").agg(
             pl.lit("firing_alerts").alias("metric"),
             pl.lit("total").alias("scope"),
             (pl.col("severity") != "info").sum().cast(pl.Float64).alias("value"),
@@ -371,28 +546,67 @@ def critical_alerts_daily(
     )
     outcomes = {
         COMPLETE: checks.completeness(
-            alerts, CriticalAlertsDaily, sources={a: t.height for a, t in today.items()},
-            extra_problems=[f"rule '{r.name}' was not evaluated" for r in s.alert_rules
-                            if r.name not in alerts.get_column("rule").to_list()]),
+            alerts,
+            CriticalAlertsDaily,
+            sources={a: t.height for a, t in today.items()},
+            extra_problems=[
+                f"rule '{r.name}' was not evaluated"
+                for r in s.alert_rules
+                if r.name not in alerts.get_column("rule").to_list()
+            ],
+        ),
         BUSINESS_RULES: checks.business_rules(
-            alerts, CriticalAlertsDaily, {"consecutive_days": (0, None)},
-            [("threshold is the crossed one",
-              pl.when(pl.col("severity") == "critical").then(pl.col("critical_threshold"))
-              .otherwise(pl.col("warning_threshold")), pl.col("threshold"))]),
+            alerts,
+            CriticalAlertsDaily,
+            {"consecutive_days": (0, None)},
+            [
+                (
+                    "threshold is the crossed one",
+                    pl.when(pl.col("severity") == "critical")
+                    .then(pl.col("critical_threshold"))
+                    .otherwise(pl.col("warning_threshold")),
+                    pl.col("threshold"),
+                )
+            ],
+        ),
         HISTORY: checks.consistent_with_history(
-            today_count, past_counts, day, z_threshold=s.quality.history_z_threshold,
-            severity=s.quality.history_severity, weeks=s.quality.history_weeks,
-            floors={"firing_alerts": 1.0}),
+            today_count,
+            past_counts,
+            day,
+            z_threshold=s.quality.history_z_threshold,
+            severity=s.quality.history_severity,
+            weeks=s.quality.history_weeks,
+            floors={"firing_alerts": 1.0},
+        ),
         ALERT_THRESHOLDS: checks.alerts_match_rules(
-            alerts, s.alert_rules, s.metrics, long, day, list(HEADLINES)),
-    }  # fmt: skip
-    yield from _emit(context, app_db, "critical_alerts_daily", alerts, day, outcomes, {
-        "critical": firing.filter(pl.col("severity") == "critical").height,
-        "warning": firing.filter(pl.col("severity") == "warning").height,
-        "firing": dg.MetadataValue.md(markdown_preview(firing.select(
-            "rule", "severity", "value", "threshold", "breaching_since", "message"))),
-    })  # fmt: skip
+            alerts, s.alert_rules, s.metrics, long, day, list(METRICS)
+        ),
+    }
+    yield from emit_checked(
+        context,
+        app_db,
+        "critical_alerts_daily",
+        alerts,
+        day,
+        outcomes,
+        {
+            "critical": firing.filter(pl.col("severity") == "critical").height,
+            "warning": firing.filter(pl.col("severity") == "warning").height,
+            "firing": dg.MetadataValue.md(
+                markdown_preview(
+                    firing.select(
+                        "rule", "severity", "value", "threshold", "breaching_since", "message"
+                    )
+                )
+            ),
+        },
+    )
 
 
-metric_assets = [account_activity_daily, revenue_protection_daily, cost_optimization_daily,
-                 operational_efficiency_daily, critical_alerts_daily]  # fmt: skip
+metric_assets = [
+    account_activity_daily,
+    revenue_protection_daily,
+    cost_optimization_daily,
+    operational_efficiency_daily,
+    critical_alerts_daily,
+]

@@ -10,6 +10,8 @@ from datetime import date
 
 import polars as pl
 
+from reporting_assets.metrics.layer import COST, OPERATIONS, REVENUE, ratio_columns
+
 PLANS = ("starter", "growth", "scale", "enterprise")
 TOTAL = "total"
 # An account's usage "fell sharply" when its last 7 days hold less than this share of its weekly
@@ -22,7 +24,14 @@ Events = pl.DataFrame | pl.LazyFrame
 # The events that move MRR or money; everything else is product usage.
 REVENUE_EVENTS = ("subscription_created", "subscription_upgraded", "subscription_downgraded",
                   "subscription_cancelled", "subscription_renewed", "payment_failed",
-                  "payment_recovered")  # fmt: skip
+                  "payment_recovered", "purchase_completed")  # fmt: skip
+# Every successful charge (a first charge, a renewal, a retry that recovered a failed payment)
+# is one `purchase_completed`; a failed charge is one `payment_failed`. Together: the attempts.
+SUCCESSFUL_CHARGE = "purchase_completed"
+AT_RISK_SCHEMA = {"account_id": pl.String, "plan": pl.String, "mrr_at_risk": pl.Float64,
+                  "reason": pl.String}  # fmt: skip
+AT_RISK_REASONS = {"failed_payment_amount": "payment failed", "churned": "cancelled",
+                   "contraction": "downgraded", "usage_drop": "usage fell sharply"}  # fmt: skip
 
 
 def account_activity(events: Events, day: date) -> pl.DataFrame:
@@ -55,39 +64,124 @@ def account_activity(events: Events, day: date) -> pl.DataFrame:
     )
 
 
+NO_DROPS = pl.DataFrame(
+    schema={"account_id": pl.String, "recent": pl.Float64, "weekly_before": pl.Float64}
+)
+
+
 def usage_drops(activity_history: pl.DataFrame, day: date) -> pl.DataFrame:
     """Accounts whose usage in the 7 days to `day` fell sharply against the 3 weeks before.
 
-    `activity_history` holds account_activity rows for the 28 days ending on `day`.
+    `activity_history` holds account_activity rows for the 28 days ending on `day`. Usage is
+    compared per day of data: a day missing from the window (never loaded, or blocked by its
+    quality gate) lowers neither side, so it cannot fake a drop; the asset names such days.
     """
     recent_start = date.fromordinal(day.toordinal() - 6)
-    per_account = activity_history.group_by("account_id").agg(
+    window_start = date.fromordinal(day.toordinal() - 27)
+    window = activity_history.filter(pl.col("date").is_between(window_start, day))
+    dates = set(window.get_column("date").unique().to_list())
+    recent_days = sum(d >= recent_start for d in dates)
+    before_days = len(dates) - recent_days
+    if not recent_days or not before_days:
+        return NO_DROPS
+    per_account = window.group_by("account_id").agg(
         recent=pl.col("events").filter(pl.col("date") >= recent_start).sum(),
         before=pl.col("events").filter(pl.col("date") < recent_start).sum(),
     )
-    weekly_before = pl.col("before") / 3
+    weekly_recent = pl.col("recent") / recent_days * 7
+    weekly_before = pl.col("before") / before_days * 7
     return per_account.filter(
         (weekly_before >= USAGE_DROP_MIN_WEEKLY)
-        & (pl.col("recent") < USAGE_DROP_SHARE * weekly_before)
-    ).select("account_id", "recent", weekly_before.alias("weekly_before"))
+        & (weekly_recent < USAGE_DROP_SHARE * weekly_before)
+    ).select(
+        "account_id",
+        weekly_recent.cast(pl.Float64).alias("recent"),
+        weekly_before.cast(pl.Float64).alias("weekly_before"),
+    )
 
 
 def _by_plan(frame: pl.DataFrame, plan_col: str, **aggs: pl.Expr) -> pl.DataFrame:
     return frame.group_by(pl.col(plan_col).alias("plan")).agg(**aggs)
 
 
+def accounts_at_risk(
+    money_events: pl.DataFrame, accounts: pl.DataFrame, drops: pl.DataFrame
+) -> pl.DataFrame:
+    """Each account whose revenue is at risk on the day, once, with its largest at-risk amount
+    and the reason for it: a failed payment (its amount), a cancellation (the MRR lost), a
+    downgrade (the MRR lost) or a sharp drop in usage (its whole MRR, if it still pays).
+
+    `money_events` are the day's revenue events with `amount_usd`; `accounts` the snapshot (the
+    account's plan at the end of the day attributes it to a plan); `drops` the usage drops.
+    """
+    is_ = pl.col("event").eq
+    amounts = money_events.filter(pl.col("account_id").is_not_null()).group_by("account_id").agg(
+        failed_payment_amount=pl.col("amount_usd").filter(is_("payment_failed")).sum(),
+        churned=pl.col("previous_mrr").filter(is_("subscription_cancelled")).sum(),
+        contraction=(pl.col("previous_mrr") - pl.col("mrr"))
+        .filter(is_("subscription_downgraded")).sum(),
+    )  # fmt: skip
+    dropping = (
+        accounts.join(drops.select("account_id"), on="account_id")
+        .filter(pl.col("mrr") > 0)
+        .select("account_id", usage_drop=pl.col("mrr"))
+    )
+    reasons = list(AT_RISK_REASONS)
+    long = (
+        amounts.join(dropping, on="account_id", how="full", coalesce=True)
+        .unpivot(index="account_id", on=reasons, variable_name="reason", value_name="amount")
+        .filter(pl.col("amount").fill_null(0) > 0)
+    )
+    # Ties go to the reason listed first (a failed payment before a cancellation, and so on).
+    order = pl.col("reason").replace_strict({r: i for i, r in enumerate(reasons)})
+    worst = (
+        long.sort(["account_id", "amount", order], descending=[False, True, False])
+        .group_by("account_id", maintain_order=True)
+        .first()
+    )
+    return (
+        worst.join(accounts.select("account_id", "plan"), on="account_id", how="left")
+        .select(
+            "account_id",
+            pl.col("plan").fill_null("unknown"),
+            pl.col("amount").cast(pl.Float64).alias("mrr_at_risk"),
+            pl.col("reason").replace_strict(AT_RISK_REASONS),
+        )
+        .cast(AT_RISK_SCHEMA)
+        .sort("mrr_at_risk", "account_id", descending=[True, False])
+    )
+
+
+def plan_transfers(accounts: pl.DataFrame) -> pl.DataFrame:
+    """MRR that moved between plans during the day: an account that changed plan takes its
+    opening MRR out of its old plan and into its new one (its expansion or contraction is
+    counted on the new plan, where its events say it happened). Sums to zero over the plans."""
+    moved = accounts.filter(
+        pl.col("opening_plan").is_not_null()
+        & (pl.col("opening_plan") != pl.col("plan"))
+        & (pl.col("opening_mrr") > 0)
+    )
+    return pl.concat([
+        moved.select(plan=pl.col("plan"), plan_transfer_mrr=pl.col("opening_mrr")),
+        moved.select(plan=pl.col("opening_plan"), plan_transfer_mrr=-pl.col("opening_mrr")),
+    ]).group_by("plan").agg(pl.col("plan_transfer_mrr").sum())  # fmt: skip
+
+
 def revenue_protection(
     events: Events, accounts: pl.DataFrame, drops: pl.DataFrame, day: date
-) -> pl.DataFrame:
-    """MRR movements, revenue at risk and recovered, and payment health, by plan and in total.
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """MRR movements, revenue at risk and recovered, and payment health, by plan and in total;
+    and the accounts at risk, each once with its reason.
 
     `events` are the day's typed PostHog events (may be lazy), `accounts` the account snapshot
-    (opening and closing state), `drops` the accounts whose usage fell sharply.
+    (opening and closing state), `drops` the accounts whose usage fell sharply. For every plan,
+    opening + new + reactivation + expansion − contraction − churned + transfers = closing.
     """
     lazy = events.lazy()
     money, received = pl.collect_all([
         lazy.filter(pl.col("event").is_in(REVENUE_EVENTS))
-        .select("event", "plan", "amount_minor", "mrr", "previous_mrr", "reason", "reactivation"),
+        .select("event", "account_id", "plan", "amount_minor", "mrr", "previous_mrr", "reason",
+                "reactivation"),
         lazy.group_by("plan").agg(events_received=pl.len()),
     ])  # fmt: skip
     ev = money.with_columns(
@@ -106,7 +200,7 @@ def revenue_protection(
         .filter(is_("subscription_downgraded")).sum(),
         churned_mrr=pl.col("previous_mrr").filter(is_("subscription_cancelled")).sum(),
         payments_failed=is_("payment_failed").sum(),
-        payments_succeeded=is_("subscription_renewed").sum(),
+        payments_succeeded=is_(SUCCESSFUL_CHARGE).sum(),
         failed_payment_amount=pl.col("amount_usd").filter(is_("payment_failed")).sum(),
         payments_recovered=is_("payment_recovered").sum(),
         recovered_amount=pl.col("amount_usd").filter(is_("payment_recovered")).sum(),
@@ -122,16 +216,21 @@ def revenue_protection(
     closing = _by_plan(
         accounts, "plan", closing_mrr=pl.col("mrr").sum(), paying_accounts=(pl.col("mrr") > 0).sum()
     )
-    at_risk_usage = _by_plan(
-        accounts.join(drops, on="account_id").filter(pl.col("mrr") > 0), "plan",
-        usage_drop_accounts=pl.len(), usage_drop_mrr=pl.col("mrr").sum(),
+    at_risk = accounts_at_risk(ev, accounts, drops)
+    at_risk_by_plan = _by_plan(
+        at_risk, "plan",
+        mrr_at_risk=pl.col("mrr_at_risk").sum(), accounts_at_risk=pl.len(),
+        usage_drop_accounts=(pl.col("reason") == AT_RISK_REASONS["usage_drop"]).sum(),
+        usage_drop_mrr=pl.col("mrr_at_risk").filter(
+            pl.col("reason") == AT_RISK_REASONS["usage_drop"]).sum(),
     )  # fmt: skip
     plans = pl.DataFrame({"plan": list(PLANS)})
     per_plan = (
         plans.join(opening, on="plan", how="left")
         .join(closing, on="plan", how="left")
         .join(movements, on="plan", how="left")
-        .join(at_risk_usage, on="plan", how="left")
+        .join(plan_transfers(accounts), on="plan", how="left")
+        .join(at_risk_by_plan, on="plan", how="left")
         .fill_null(0)
     )
     additive = [c for c in per_plan.columns if c != "plan"]
@@ -139,30 +238,26 @@ def revenue_protection(
     # Events without a plan (anonymous visitors) count in the total only.
     total = total.with_columns(events_received=pl.lit(received.get_column("events_received").sum()))
     table = pl.concat([per_plan, total], how="vertical_relaxed").cast(
-        {c: pl.Float64 for c in additive if c.endswith(("mrr", "amount"))}
-        | {c: pl.Int64 for c in additive if not c.endswith(("mrr", "amount"))}
-    )
-    attempts = pl.col("payments_failed") + pl.col("payments_succeeded")
-    resolved = pl.col("payments_recovered") + pl.col("dunning_cancellations")
-    return table.with_columns(
+        {c: pl.Float64 if c.endswith(("mrr", "amount")) or c == "mrr_at_risk" else pl.Int64
+         for c in additive}
+    ).with_columns(
         date=pl.lit(day),
         net_new_mrr=pl.col("new_mrr") + pl.col("reactivation_mrr") + pl.col("expansion_mrr")
         - pl.col("contraction_mrr") - pl.col("churned_mrr"),
-        mrr_at_risk=pl.col("failed_payment_amount") + pl.col("churned_mrr")
-        + pl.col("contraction_mrr") + pl.col("usage_drop_mrr"),
         revenue_recovered=pl.col("recovered_amount") + pl.col("reactivation_mrr"),
-        payment_failure_rate=pl.when(attempts > 0)
-        .then(pl.col("payments_failed") / attempts).otherwise(None),
-        payment_recovery_rate=pl.when(resolved > 0)
-        .then(pl.col("payments_recovered") / resolved).otherwise(None),
-    ).select(
+        payment_attempts=pl.col("payments_succeeded") + pl.col("payments_failed"),
+        failed_payments_settled=pl.col("payments_recovered") + pl.col("dunning_cancellations"),
+    )  # fmt: skip
+    table = table.with_columns(**ratio_columns(REVENUE)).select(
         "date", "plan", "opening_mrr", "new_mrr", "reactivation_mrr", "expansion_mrr",
-        "contraction_mrr", "churned_mrr", "net_new_mrr", "closing_mrr", "paying_accounts",
-        "mrr_at_risk", "failed_payment_amount", "usage_drop_accounts", "usage_drop_mrr",
-        "revenue_recovered", "recovered_amount", "payments_succeeded", "payments_failed",
-        "payment_failure_rate", "payments_recovered", "dunning_cancellations",
+        "contraction_mrr", "churned_mrr", "net_new_mrr", "plan_transfer_mrr", "closing_mrr",
+        "paying_accounts", "mrr_at_risk", "accounts_at_risk", "failed_payment_amount",
+        "usage_drop_accounts", "usage_drop_mrr", "revenue_recovered", "recovered_amount",
+        "payments_succeeded", "payments_failed", "payment_attempts", "payment_failure_rate",
+        "payments_recovered", "dunning_cancellations", "failed_payments_settled",
         "payment_recovery_rate", "events_received",
     )  # fmt: skip
+    return table, at_risk
 
 
 ANOMALY_RATIO = 1.6
@@ -188,7 +283,6 @@ def cost_optimization(
     lines = (
         costs.join(trailing, on=keys, how="left")
         .with_columns(
-            budget_variance=pl.col("cost_usd") / pl.col("daily_budget_usd") - 1,
             anomaly_ratio=pl.col("cost_usd") / pl.col("trailing_median_usd"),
         )
         .with_columns(
@@ -211,7 +305,6 @@ def cost_optimization(
         "level": ["total"], "service": [TOTAL], "vendor": [TOTAL], "team": [TOTAL],
         "cost_usd": [total_cost], "daily_budget_usd": [total_budget],
         "trailing_median_usd": [lines.get_column("trailing_median_usd").sum()],
-        "budget_variance": [total_cost / total_budget - 1 if total_budget else None],
         "anomalous": [bool(lines.get_column("anomalous").any())],
         "idle_candidate": [False],
         "anomalous_excess_usd": [lines.get_column("anomalous_excess_usd").sum()],
@@ -221,10 +314,11 @@ def cost_optimization(
         [lines.with_columns(level=pl.lit("line")).select(total.columns), total],
         how="vertical_relaxed",
     )
+    is_total = pl.col("level") == "total"
     return table.with_columns(
         date=pl.lit(day),
-        cost_per_active_account=pl.when(pl.col("level") == "total")
-        .then(pl.col("cost_usd") / active_accounts if active_accounts else None),
+        active_accounts=pl.when(is_total).then(pl.lit(active_accounts, dtype=pl.Int64)),
+    ).with_columns(**ratio_columns(COST)).with_columns(
         cost_per_1k_events=pl.when(pl.col("level") == "total")
         .then(pl.col("cost_usd") / events * 1000 if events else None),
         savings_identified_monthly_usd=pl.when(pl.col("level") == "total").then(identified),
@@ -234,7 +328,8 @@ def cost_optimization(
     ).select(
         "date", "level", "service", "vendor", "team", "cost_usd", "daily_budget_usd",
         "budget_variance", "trailing_median_usd", "anomalous", "anomalous_excess_usd",
-        "idle_candidate", "idle_spend_usd", "cost_per_active_account", "cost_per_1k_events",
+        "idle_candidate", "idle_spend_usd", "active_accounts", "cost_per_active_account",
+        "cost_per_1k_events",
         "savings_identified_monthly_usd", "savings_realized_monthly_usd",
         "savings_realization_rate",
     )  # fmt: skip
@@ -263,48 +358,50 @@ def operational_efficiency(
     deploys = runs.filter(pl.col("kind") == "deploy")
     finished = runs.filter(pl.col("status").is_in(["success", "failed"]))
 
-    def share(frame: pl.DataFrame, ok: pl.Expr) -> float | None:
-        return frame.select(ok.mean()).item() if frame.height else None
-
-    def mean(frame: pl.DataFrame, col: str) -> float | None:
-        return frame.get_column(col).mean() if frame.height else None
-
+    serious = inc_resolved.filter(pl.col("severity").is_in(["sev1", "sev2"]))
+    within_sla = pl.col("first_response_hours") <= pl.col("sla_first_response_hours")
     row = {
         "date": day,
         "incidents_opened": inc_opened.height,
         "sev1_opened": inc_opened.filter(pl.col("severity") == "sev1").height,
         "incidents_resolved": inc_resolved.height,
-        "mttr_hours": mean(
-            inc_resolved.filter(pl.col("severity").is_in(["sev1", "sev2"])), "resolution_hours"),
+        "sev12_resolved": serious.height,
+        "sev12_resolution_hours": float(serious.get_column("resolution_hours").sum()),
         "open_incidents": incidents.filter(pl.col("resolved_at").is_null()).height,
         "tickets_opened": t_opened.height,
         "tickets_resolved": t_resolved.height,
         "ticket_backlog": tickets.filter(pl.col("resolved_at").is_null()).height,
         "first_responses": t_first.height,
-        "first_response_sla_rate": share(
-            t_first, pl.col("first_response_hours") <= pl.col("sla_first_response_hours")),
+        "first_responses_within_sla": t_first.filter(within_sla).height,
         "median_first_response_hours": t_first.get_column("first_response_hours").median()
         if t_first.height else None,
-        "resolution_sla_rate": share(
-            t_resolved, pl.col("resolution_hours") <= pl.col("sla_resolution_hours")),
+        "resolution_sla_rate": t_resolved.select(
+            (pl.col("resolution_hours") <= pl.col("sla_resolution_hours")).mean()).item()
+        if t_resolved.height else None,
         "deploys": deploys.height,
         "deploy_failures": deploys.filter(pl.col("status") == "failed").height,
         "pipeline_runs": runs.height - deploys.height,
-        "pipeline_success_rate": share(finished, pl.col("status") == "success"),
+        "runs_finished": finished.height,
+        "runs_succeeded": finished.filter(pl.col("status") == "success").height,
         "active_accounts": active_accounts,
-        "tickets_per_100_accounts": t_opened.height / active_accounts * 100
-        if active_accounts else None,
     }  # fmt: skip
-    return pl.DataFrame([row], schema=OPERATIONAL_SCHEMA)
+    return (
+        pl.DataFrame([row])
+        .with_columns(**ratio_columns(OPERATIONS))
+        .select(list(OPERATIONAL_SCHEMA))
+        .cast(OPERATIONAL_SCHEMA)
+    )
 
 
 OPERATIONAL_SCHEMA = {
     "date": pl.Date, "incidents_opened": pl.Int64, "sev1_opened": pl.Int64,
-    "incidents_resolved": pl.Int64, "mttr_hours": pl.Float64, "open_incidents": pl.Int64,
+    "incidents_resolved": pl.Int64, "sev12_resolved": pl.Int64,
+    "sev12_resolution_hours": pl.Float64, "mttr_hours": pl.Float64, "open_incidents": pl.Int64,
     "tickets_opened": pl.Int64, "tickets_resolved": pl.Int64, "ticket_backlog": pl.Int64,
-    "first_responses": pl.Int64, "first_response_sla_rate": pl.Float64,
-    "median_first_response_hours": pl.Float64, "resolution_sla_rate": pl.Float64,
-    "deploys": pl.Int64, "deploy_failures": pl.Int64, "pipeline_runs": pl.Int64,
+    "first_responses": pl.Int64, "first_responses_within_sla": pl.Int64,
+    "first_response_sla_rate": pl.Float64, "median_first_response_hours": pl.Float64,
+    "resolution_sla_rate": pl.Float64, "deploys": pl.Int64, "deploy_failures": pl.Int64,
+    "pipeline_runs": pl.Int64, "runs_finished": pl.Int64, "runs_succeeded": pl.Int64,
     "pipeline_success_rate": pl.Float64, "active_accounts": pl.Int64,
     "tickets_per_100_accounts": pl.Float64,
 }  # fmt: skip

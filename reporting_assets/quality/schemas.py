@@ -55,7 +55,13 @@ class RevenueProtectionDaily(pa.DataFrameModel):
     closing_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
     net_new_mrr: pl.Float64 = pa.Field(nullable=False)
     churned_mrr: pl.Float64 = pa.Field(nullable=False, ge=0)
+    plan_transfer_mrr: pl.Float64 = pa.Field(nullable=False)
     mrr_at_risk: pl.Float64 = pa.Field(nullable=False, ge=0)
+    accounts_at_risk: pl.Int64 = pa.Field(nullable=False, ge=0)
+    payments_failed: pl.Int64 = pa.Field(nullable=False, ge=0)
+    payment_attempts: pl.Int64 = pa.Field(nullable=False, ge=0)
+    payments_recovered: pl.Int64 = pa.Field(nullable=False, ge=0)
+    failed_payments_settled: pl.Int64 = pa.Field(nullable=False, ge=0)
     revenue_recovered: pl.Float64 = pa.Field(nullable=False, ge=0)
     payment_failure_rate: pl.Float64 = pa.Field(
         nullable=True, in_range={"min_value": 0, "max_value": 1}
@@ -88,6 +94,12 @@ class OperationalEfficiencyDaily(pa.DataFrameModel):
     pipeline_success_rate: pl.Float64 = pa.Field(
         nullable=True, in_range={"min_value": 0, "max_value": 1}
     )
+    sev12_resolved: pl.Int64 = pa.Field(nullable=False, ge=0)
+    sev12_resolution_hours: pl.Float64 = pa.Field(nullable=False, ge=0)
+    first_responses: pl.Int64 = pa.Field(nullable=False, ge=0)
+    first_responses_within_sla: pl.Int64 = pa.Field(nullable=False, ge=0)
+    runs_finished: pl.Int64 = pa.Field(nullable=False, ge=0)
+    runs_succeeded: pl.Int64 = pa.Field(nullable=False, ge=0)
     active_accounts: pl.Int64 = pa.Field(nullable=False, ge=0)
 
 
@@ -99,6 +111,18 @@ class CriticalAlertsDaily(pa.DataFrameModel):
 
 
 # -- weekly and monthly analytics --------------------------------------------------------------
+
+
+class KpisPeriod(pa.DataFrameModel):
+    period_start: pl.Date = pa.Field(nullable=False)
+    period_end: pl.Date = pa.Field(nullable=False)
+    metric: pl.String = pa.Field(nullable=False, unique=True)
+    value: pl.Float64 = pa.Field(nullable=True)
+    status: pl.String = pa.Field(nullable=False, isin=["green", "amber", "red", "grey"])
+    status_reason: pl.String = pa.Field(nullable=False)
+    days_due: pl.Int64 = pa.Field(nullable=False, ge=1)
+    days_counted: pl.Int64 = pa.Field(nullable=False, ge=0)
+    complete: pl.Boolean = pa.Field(nullable=False)
 
 
 class MetricTrendsWeekly(pa.DataFrameModel):

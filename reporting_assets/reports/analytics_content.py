@@ -14,7 +14,7 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.reports.formatting import format_delta, format_value, in_sentence
-from reporting_assets.reports.model import Column, Section
+from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
 BENCHMARK_LABELS = {
@@ -39,6 +39,13 @@ class AnalyticsContent:
     sections: list[Section] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
+    # The month's MRR bridge as the business analysis table shows it (opening, new, won back,
+    # expansion, contraction, churned, closing): the one bridge the summary speaks of.
+    bridge: dict | None = None
+
+
+BRIDGE_IN = ("new_mrr", "reactivation_mrr", "expansion_mrr")
+BRIDGE_OUT = ("contraction_mrr", "churned_mrr")
 
 
 def ordinal(x: float) -> str:
@@ -94,14 +101,16 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
             unit=pl.when(pl.col("metric") == "overall").then(pl.lit("count"))
             .otherwise(pl.col("unit")),
             label=pl.when(pl.col("metric") == "overall").then(pl.lit("Overall score (0–100)"))
-            .otherwise(pl.col("label")))  # fmt: skip
+            .otherwise(pl.col("label")),
+            rating=pl.col("status").replace_strict(STATUS_WORDS,
+                                                   default=pl.col("status")))  # fmt: skip
         out.sections.append(Section(
-            "scorecard", "Business scorecard", f"Each KPI against its weekly target: green at "
-            f"{s.scorecard.green_at:.0%} of target or better, amber from {s.scorecard.amber_at:.0%}"
-            "; points weighted into an overall score out of 100.", c,
+            "scorecard", "Business scorecard", "Each KPI against its weekly target: On track at "
+            "target or better, Watch when short by no more than its tolerance, Off track beyond; "
+            "On track counts 1 point, Watch ½, weighted into an overall score out of 100.", c,
             [Column("label", "KPI"), Column("value", "This week", unit_from="unit"),
              Column("target", "Target", unit_from="unit"),
-             Column("attainment", "Of target", "ratio"), Column("status", "Status"),
+             Column("attainment", "Of target", "ratio"), Column("rating", "Status"),
              Column("weight", "Weight", "count"), Column("contribution", "Points", "count"),
              Column("contribution_change", "Change", "count")]))  # fmt: skip
         overall = c.filter(pl.col("metric") == "overall").row(0, named=True)
@@ -161,7 +170,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             "business_analysis", "Business analysis", "The MRR bridge month by month, growth, "
             "logo churn, net revenue retention, cloud cost as a share of revenue, and the "
             "retention of the cohort that started paying three months earlier.", analysis,
-            [Column("month", "Month", "date"),
+            [Column("month", "Month", "date"), Column("opening_mrr", "Opening", "usd"),
              Column("new_mrr", "New", "usd"), Column("reactivation_mrr", "Won back", "usd"),
              Column("expansion_mrr", "Expansion", "usd"),
              Column("contraction_mrr", "Contraction", "usd"),
@@ -173,13 +182,14 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
         now = analysis.row(-1, named=True)
         yoy = (f", {format_value(now['yoy_growth'], 'ratio')} year over year"
                if now["yoy_growth"] is not None else "")  # fmt: skip
+        out.bridge = {
+            **now,
+            "mrr": now["closing_mrr"],
+            "net_new_mrr": sum(now[c] for c in BRIDGE_IN) - sum(now[c] for c in BRIDGE_OUT),
+        }
         out.summary.append(
-            f"MRR closed the month at {format_value(now['closing_mrr'], 'usd')}, "
-            f"{format_delta(now['mom_growth'], 'ratio').replace(' pts', '%')} month over month"
-            f"{yoy}: {format_value(now['new_mrr'] + now['reactivation_mrr'], 'usd')} new and won "
-            f"back, {format_value(now['expansion_mrr'], 'usd')} expansion, "
-            f"{format_value(now['contraction_mrr'] + now['churned_mrr'], 'usd')} lost to "
-            f"contraction and churn.")  # fmt: skip
+            f"MRR growth: {format_delta(now['mom_growth'], 'ratio').replace(' pts', '%')} month "
+            f"over month{yoy}.")  # fmt: skip
     bench = frames.get("market_benchmarks_monthly")
     if bench is not None and "benchmarks" in wanted:
         b = bench.with_columns(

@@ -9,7 +9,7 @@ check failure upstream means the report asset does not run for that period.
 import base64
 import json
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -25,11 +25,13 @@ from reporting_assets.distribution.webhooks import (
     teams_payload,
     webhook_payload,
 )
-from reporting_assets.metrics.headline import headline_values
+from reporting_assets.metrics.assets import stacked
+from reporting_assets.metrics.layer import Coverage, headline_values
 from reporting_assets.partitions import (
     daily_partitions,
     day_window,
     monthly_partitions,
+    period_days,
     weekly_partitions,
 )
 from reporting_assets.reports import charts as ch
@@ -39,10 +41,10 @@ from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
 from reporting_assets.reports.model import CheckRow, ReportData
 from reporting_assets.reports.pdf import render_pdf
-from reporting_assets.reports.period import build_period_report, initiative_rows, period_days
+from reporting_assets.reports.period import build_period_report, initiative_rows
 from reporting_assets.reports.store import ArtifactStore, describe, write_manifest
 from reporting_assets.resources.app_db import AppDatabase
-from reporting_assets.resources.storage import AssetHistory
+from reporting_assets.resources.storage import period_in, window_in
 
 REPORTS_GROUP = "reports"
 WEEKLY_ANALYTICS = ("metric_trends_weekly", "business_scorecard_weekly",
@@ -90,19 +92,14 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
 
 def daily_charts(
-    day: date, tables: dict, history: AssetHistory, primary: str, settings
+    tables: dict, windows: dict[str, dict[str, pl.DataFrame]], primary: str, settings
 ) -> list[ch.Chart]:
-    """The daily report's charts: MRR bridge and trend, spend vs budget, SLA trend."""
-    keys = [(day - timedelta(days=k)).isoformat() for k in range(TREND_DAYS - 1, 0, -1)]
-    trend = [
-        headline_values(a, tables[a])
-        for a in ("revenue_protection_daily", "operational_efficiency_daily")
-    ]
-    for asset in ("revenue_protection_daily", "operational_efficiency_daily"):
-        stored = history.read(asset, keys)
-        if stored is not None:
-            trend.append(headline_values(asset, stored))
-    long = pl.concat(trend).sort("date")
+    """The daily report's charts: MRR bridge and trend, spend vs budget, SLA trend (the trends
+    over the declared 28-day windows; a day missing from a window is a gap in its line)."""
+    long = pl.concat(
+        [headline_values(a, stacked(windows[a]))
+         for a in ("revenue_protection_daily", "operational_efficiency_daily")]
+    ).sort("date")  # fmt: skip
     total = tables["revenue_protection_daily"].filter(pl.col("plan") == "total").row(0, named=True)
     sla_target = settings.metrics["first_response_sla_rate"].target
     return [
@@ -220,6 +217,16 @@ def _checks(
                      else r["description"]) for r in rows]  # fmt: skip
 
 
+# The daily report reads the day of every metric table, the day before (for the changes), and
+# 28 days of MRR and support for its trend charts: each a declared window.
+DAILY_WINDOWS = {
+    "revenue_protection_daily": -(TREND_DAYS - 1),
+    "cost_optimization_daily": -1,
+    "operational_efficiency_daily": -(TREND_DAYS - 1),
+    "critical_alerts_daily": 0,
+}
+
+
 def _daily_report_asset(key: str) -> dg.AssetsDefinition:
     report_def = get_settings().reports[key]
 
@@ -228,31 +235,38 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         group_name=REPORTS_GROUP,
         kinds={"pdf", "excel", "email", "plotly"},
-        deps=list(DAILY_INPUTS),
+        ins={f"{a}_window": window_in(a, offset, 0) for a, offset in DAILY_WINDOWS.items()},
         freshness_policy=freshness("daily"),
         description=f"{report_def.title}: the day's PDF report, Excel workbook and email body, "
         "built from checked metrics.",
-        code_version="1",
+        code_version="2",
     )
     def _asset(
         context: dg.AssetExecutionContext,
-        asset_history: AssetHistory,
+        revenue_protection_daily_window: dict[str, pl.DataFrame],
+        cost_optimization_daily_window: dict[str, pl.DataFrame],
+        operational_efficiency_daily_window: dict[str, pl.DataFrame],
+        critical_alerts_daily_window: dict[str, pl.DataFrame],
         app_db: AppDatabase,
         artifacts: ArtifactStoreResource,
     ) -> dg.MaterializeResult:
         settings = get_settings()
         day = day_window(context.partition_key).day
-        keys = [day.isoformat()]
-        tables = {a: asset_history.read(a, keys) for a in DAILY_INPUTS}
-        previous = {a: asset_history.read(a, [(day - timedelta(days=1)).isoformat()])
-                    for a in DAILY_INPUTS}  # fmt: skip
-        previous = {a: t for a, t in previous.items() if t is not None}
+        key_today, key_before = day.isoformat(), (day - timedelta(days=1)).isoformat()
+        windows = {"revenue_protection_daily": revenue_protection_daily_window,
+                   "cost_optimization_daily": cost_optimization_daily_window,
+                   "operational_efficiency_daily": operational_efficiency_daily_window,
+                   "critical_alerts_daily": critical_alerts_daily_window}  # fmt: skip
+        absent = [a for a, w in windows.items() if key_today not in w]
+        if absent:
+            raise dg.Failure(f"no checked {', '.join(absent)} for {day}")
+        tables = {a: w[key_today] for a, w in windows.items()}
+        previous = {a: w[key_before] for a, w in windows.items() if key_before in w}
         now = datetime.now(ZoneInfo(settings.calendar.report_timezone))
         report = build_daily_report(
-            key, day, tables, previous, _checks(app_db, keys), settings, generated_at=now,
-            report_url=f"{artifacts.report_base_url}/{key}/{day.isoformat()}")  # fmt: skip
-        charts = daily_charts(day, tables, asset_history, settings.branding.primary_color,
-                              settings)  # fmt: skip
+            key, day, tables, previous, _checks(app_db, [key_today]), settings, generated_at=now,
+            report_url=f"{artifacts.report_base_url}/{key}/{key_today}")  # fmt: skip
+        charts = daily_charts(tables, windows, settings.branding.primary_color, settings)
         return render_report(
             report,
             report_def,
@@ -298,67 +312,62 @@ def period_charts(
 
 def _period_report_asset(key: str) -> dg.AssetsDefinition:
     report_def = get_settings().reports[key]
-    partitions = weekly_partitions if report_def.cadence == "weekly" else monthly_partitions
+    cadence = report_def.cadence
+    partitions = weekly_partitions if cadence == "weekly" else monthly_partitions
+    names = WEEKLY_ANALYTICS if cadence == "weekly" else MONTHLY_ANALYTICS
+    kpis_asset = f"kpis_{cadence}"
 
     @dg.asset(
         name=key,
         partitions_def=partitions,
         group_name=REPORTS_GROUP,
         kinds={"pdf", "excel", "email", "pptx"},
-        deps=[
-            *DAILY_INPUTS,
-            "strategic_initiatives",
-            "initiative_milestones",
-            *(WEEKLY_ANALYTICS if report_def.cadence == "weekly" else MONTHLY_ANALYTICS),
-        ],
-        freshness_policy=freshness(report_def.cadence),
-        description=f"{report_def.title}: the {report_def.cadence} PDF report, workbook, email "
-        "body and audience decks, rolled up from the period's checked daily metrics.",
-        code_version="1",
+        ins={
+            **{a: period_in(a) for a in DAILY_INPUTS},
+            "kpis": period_in(kpis_asset, -1, 0),
+            "strategic_initiatives": period_in("strategic_initiatives"),
+            "initiative_milestones": period_in("initiative_milestones"),
+            **{n: dg.AssetIn(n) for n in names},
+        },
+        freshness_policy=freshness(cadence),
+        description=f"{report_def.title}: the {cadence} PDF report, workbook, email body and "
+        "audience decks, from the period's KPIs and checked daily metrics.",
+        code_version="2",
     )
-    def _asset(
-        context: dg.AssetExecutionContext,
-        asset_history: AssetHistory,
-        app_db: AppDatabase,
-        artifacts: ArtifactStoreResource,
-    ) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, app_db: AppDatabase,
+               artifacts: ArtifactStoreResource, **inputs) -> dg.MaterializeResult:  # fmt: skip
         settings = get_settings()
         tz = ZoneInfo(settings.calendar.report_timezone)
-        window = context.partition_time_window
-        start = window.start.astimezone(tz).date()
-        end = min(
-            window.end.astimezone(tz).date() - timedelta(days=1),
-            datetime.now(tz).date() - timedelta(days=1),
-        )  # month to date
-        span = (end - start).days + 1
-        keys = period_days(start, end)
-        days = {a: asset_history.read(a, keys) for a in DAILY_INPUTS}
-        missing = [a for a, t in days.items() if t is None]
-        if missing:
-            raise dg.Failure(
-                f"no checked daily metrics for {start} – {end} ({', '.join(missing)})"
-                "; materialize the days first (reporting backfill daily_metrics_job)"
-            )
-        before = {a: asset_history.read(a, period_days(start - timedelta(days=span),
-                                                       start - timedelta(days=1)))
-                  for a in DAILY_INPUTS}  # fmt: skip
-        before = {a: t for a, t in before.items() if t is not None}
-        stored_days = sorted(set(days["revenue_protection_daily"]["date"].cast(pl.String)))
-        names = WEEKLY_ANALYTICS if report_def.cadence == "weekly" else MONTHLY_ANALYTICS
-        frames = {n: t for n in names
-                  if (t := asset_history.read(n, [context.partition_key])) is not None}  # fmt: skip
-        build = weekly_content if report_def.cadence == "weekly" else monthly_content
-        content = build(frames, report_def.sections, settings)
+        start, _, end = period_days(
+            context.partition_time_window, settings.calendar.report_timezone
+        )
+        kpis = inputs["kpis"]
+        if context.partition_key not in kpis:
+            raise dg.Failure(f"{kpis_asset} has no partition {context.partition_key}")
+        now_kpis = kpis[context.partition_key]
+        cover = Coverage(start, end, tuple(
+            d for d in (start + timedelta(days=i) for i in range((end - start).days + 1))
+            if d.isoformat() not in set(now_kpis["missing_days"][0].split(", "))))  # fmt: skip
+        counted = {d.isoformat() for d in cover.present}
+        days = {a: stacked({k: f for k, f in inputs[a].items() if k in counted})
+                for a in DAILY_INPUTS}  # fmt: skip
+        earlier = [k for k in kpis if k != context.partition_key]
+        before_kpis = kpis[earlier[0]] if earlier else None
+        frames = {n: inputs[n] for n in names}
+        content = (weekly_content if cadence == "weekly" else monthly_content)(
+            frames, report_def.sections, settings
+        )
         report = build_period_report(
-            key, start, end, days, before if len(before) == len(DAILY_INPUTS) else {},
-            _checks(app_db, stored_days) + _checks(app_db, [context.partition_key], list(names)),
+            key, start, end, days, now_kpis, before_kpis,
+            _checks(app_db, sorted(counted)) + _checks(app_db, [context.partition_key],
+                                                       [kpis_asset, *names]),
             settings, period_key=context.partition_key, analytics=content,
-            generated_at=datetime.now(tz),
+            generated_at=datetime.now(tz), coverage=cover,
             report_url=f"{artifacts.report_base_url}/{key}/{context.partition_key}")  # fmt: skip
-        initiatives = initiative_rows(asset_history.read("strategic_initiatives", [keys[-1]]),
-                                      asset_history.read("initiative_milestones", [keys[-1]]),
+        initiatives = initiative_rows(inputs["strategic_initiatives"].get(end.isoformat()),
+                                      inputs["initiative_milestones"].get(end.isoformat()),
                                       end)  # fmt: skip
-        suffix = "this week" if report_def.cadence == "weekly" else f"{end:%B} to date"
+        suffix = "this week" if cadence == "weekly" else f"{end:%B} to date"
         charts = period_charts(days, suffix, settings.branding.primary_color, settings, report.kpis)
         if "forecasts_monthly" in frames and "business_analysis_monthly" in frames:
             charts.append(forecast_figure(frames, settings.branding.primary_color))

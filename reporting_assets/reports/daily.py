@@ -1,7 +1,8 @@
 """The daily executive report's content, built from the day's metric tables.
 
 Plain functions: the numbers come from the metric tables, the sentences are written from those
-numbers, and the status colours from the alert rules and targets in config.
+numbers, and each status from the metric layer's rating rule against the target shown beside it
+(the alert rules are listed as alerts, on their own).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date, datetime
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.metrics.headline import HEADLINES, headline_values
+from reporting_assets.metrics.layer import METRICS, day_values, definition, rate
 from reporting_assets.reports.formatting import format_delta, format_value, in_sentence
 from reporting_assets.reports.model import (
     AlertRow,
@@ -21,59 +22,39 @@ from reporting_assets.reports.model import (
     Kpi,
     ReportData,
     Section,
-    Status,
 )
 
 DAILY_KPIS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
               "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
-SEVERITY_STATUS: dict[str, Status] = {"critical": "red", "warning": "amber", "info": "green"}
-
-
-def headline(tables: dict[str, pl.DataFrame]) -> dict[str, float | None]:
-    """{metric: value} for the headline metrics the given tables hold."""
-    values: dict[str, float | None] = {}
-    for asset, table in tables.items():
-        for row in headline_values(asset, table).iter_rows(named=True):
-            values[row["metric"]] = row["value"]
-    return values
-
-
-def kpi_status(
-    metric: str, value: float | None, settings: Settings, alerts: pl.DataFrame
-) -> Status:
-    """Red / amber / green from the metric's alert rule if it has one, else from its target."""
-    if value is None:
-        return "grey"
-    rules = alerts.filter(pl.col("metric") == metric)
-    if rules.height:
-        worst = max(
-            rules.get_column("severity").to_list(), key=["info", "warning", "critical"].index
-        )
-        return SEVERITY_STATUS[worst]
-    m = settings.metrics[metric]
-    if m.target is None or m.direction == "neutral":
-        return "grey"
-    gap = (value - m.target) if m.direction == "higher_is_better" else (m.target - value)
-    if gap >= 0:
-        return "green"
-    tolerance = 0.05 if m.unit == "ratio" else abs(m.target) * 0.1
-    return "amber" if -gap <= tolerance else "red"
 
 
 def kpis(
-    today: dict,
+    now: dict,
     previous: dict,
     settings: Settings,
-    alerts: pl.DataFrame,
     keys: tuple[str, ...] = DAILY_KPIS,
+    days: int = 1,
+    gap: str = "",
 ) -> list[Kpi]:
+    """The KPI cards: value, previous value, and the status the metric layer's one rating rule
+    gives against the (period-scaled) target printed beside it."""
     out = []
     for key in keys:
         m = settings.metrics[key]
-        out.append(Kpi(key, m.label, m.unit, today.get(key), previous.get(key), m.target,
-                       m.direction, kpi_status(key, today.get(key), settings, alerts),
-                       m.description))  # fmt: skip
+        r = rate(key, now.get(key), m, days)
+        out.append(Kpi(key, m.label, m.unit, now.get(key), previous.get(key), r.target,
+                       m.direction, r.status, definition(key, m),
+                       r.reason if r.status == "grey" else "", gap))  # fmt: skip
     return out
+
+
+def definitions(settings: Settings, keys) -> list[tuple[str, str, str]]:
+    """(label, unit, definition) of the metrics, for a report's appendix and workbook."""
+    return [
+        (settings.metrics[k].label, settings.metrics[k].unit, definition(k, settings.metrics[k]))
+        for k in keys
+        if k in settings.metrics
+    ]
 
 
 def _change_phrase(k: Kpi) -> str:
@@ -229,9 +210,7 @@ def build_daily_report(
     """The daily executive report for `day` from the day's (and the day before's) tables."""
     report = settings.reports[key]
     alerts = tables["critical_alerts_daily"]
-    today_values = headline(tables)
-    previous_values = headline(previous_tables)
-    kpi_list = kpis(today_values, previous_values, settings, alerts)
+    kpi_list = kpis(day_values(tables), day_values(previous_tables), settings)
     revenue = tables["revenue_protection_daily"]
     revenue_total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
     costs = tables["cost_optimization_daily"]
@@ -267,11 +246,6 @@ def build_daily_report(
                  alert_sentence(a, settings))
         for a in alerts.filter(pl.col("severity") != "info").iter_rows(named=True)
     ]  # fmt: skip
-    definitions = [
-        (settings.metrics[m].label, settings.metrics[m].unit, settings.metrics[m].description)
-        for m in HEADLINES
-        if m in settings.metrics
-    ]
     b = settings.branding
     return ReportData(
         report_key=key,
@@ -288,7 +262,7 @@ def build_daily_report(
         alerts=alert_rows,
         sections=[sections[s] for s in report.sections if s in sections],
         quality=checks,
-        definitions=definitions,
+        definitions=definitions(settings, METRICS),
         report_url=report_url,
         chart_titles=CHART_TITLES,
     )

@@ -11,10 +11,9 @@ from typing import Literal
 
 import polars as pl
 
-Status = Literal["green", "amber", "red", "grey"]
-# What each status says, the same words in every format.
-STATUS_WORDS: dict[str, str] = {"green": "On track", "amber": "Watch", "red": "Off track",
-                                "grey": "Not rated"}  # fmt: skip
+from reporting_assets.metrics.layer import STATUS_WORDS as STATUS_WORDS
+from reporting_assets.metrics.layer import Status
+
 Unit = Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
 
 
@@ -31,6 +30,10 @@ class Kpi:
     direction: Literal["higher_is_better", "lower_is_better", "neutral"]
     status: Status
     description: str = ""
+    # Why the status is what it is: for "Not rated", the reason ("no payments attempted").
+    status_reason: str = ""
+    # Days of the period with no checked figures, in words (empty when the period is complete).
+    gap: str = ""
 
     @property
     def delta(self) -> float | None:

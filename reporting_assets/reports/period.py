@@ -1,19 +1,20 @@
 """Weekly and monthly report content, rolled up from the checked daily metric tables.
 
-Until the weekly and monthly analytics exist, a period report says what the days of the period
-add up to: MRR at the end against the end of the period before, movements and spend summed,
-rates recomputed from their counts, the alerts that fired and the initiatives' progress.
+Every figure comes from the metric layer (`metrics.layer`): MRR at the period's end, flows summed,
+rates recomputed from their summed counts, each rated against its period target. A period with a
+day missing is reported only when its report allows it, and then every figure says which days
+are missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.reports.daily import alert_sentence, data_through, kpi_status, kpis
+from reporting_assets.metrics.layer import Coverage, definition, values_of
+from reporting_assets.reports.daily import alert_sentence, data_through, kpis
 from reporting_assets.reports.formatting import format_value, in_sentence
 from reporting_assets.reports.model import (
     AlertRow,
@@ -28,78 +29,16 @@ PERIOD_KPIS = ("mrr", "net_new_mrr", "payment_failure_rate", "total_cost", "budg
                "incidents_opened", "first_response_sla_rate")  # fmt: skip
 
 
-def period_values(days: dict[str, pl.DataFrame]) -> dict[str, float | None]:
-    """Headline metrics of a period from its days' tables (each a concat over the days);
-    empty when the period has no stored days (the first period of the history)."""
-    if "revenue_protection_daily" not in days:
-        return {}
-    rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
-    cost = days["cost_optimization_daily"].filter(pl.col("level") == "total")
-    ops = days["operational_efficiency_daily"]
-    if rev.is_empty():
-        return {}
-    attempts = rev["payments_failed"].sum() + rev["payments_succeeded"].sum()
-    responses = ops["first_responses"].sum()
-    resolved = rev["payments_recovered"].sum() + rev["dunning_cancellations"].sum()
-    fixed = ops.filter(pl.col("mttr_hours").is_not_null())
-    runs = ops["pipeline_runs"].sum()
-    return {
-        "payment_recovery_rate": rev["payments_recovered"].sum() / resolved if resolved else None,
-        "mttr_hours": (fixed["mttr_hours"] * fixed["incidents_resolved"]).sum()
-        / fixed["incidents_resolved"].sum() if fixed["incidents_resolved"].sum() else None,
-        "pipeline_success_rate": (ops["pipeline_success_rate"].fill_null(0)
-                                  * ops["pipeline_runs"]).sum() / runs if runs else None,
-        "revenue_recovered": rev["revenue_recovered"].sum(),
-        "failed_payment_amount": rev["failed_payment_amount"].sum(),
-        "mrr": rev["closing_mrr"][-1],
-        "net_new_mrr": rev["net_new_mrr"].sum(),
-        "mrr_at_risk": rev["mrr_at_risk"][-1],
-        "payment_failure_rate": rev["payments_failed"].sum() / attempts if attempts else None,
-        "total_cost": cost["cost_usd"].sum(),
-        "budget_variance": cost["cost_usd"].sum() / cost["daily_budget_usd"].sum() - 1
-        if cost.height else None,
-        "incidents_opened": float(ops["incidents_opened"].sum()),
-        "first_response_sla_rate": (ops["first_response_sla_rate"].fill_null(0)
-                                    * ops["first_responses"]).sum() / responses
-        if responses else None,
-    }  # fmt: skip
-
-
-# Metrics that add up over days: their daily target scales with the period's length.
-ADDITIVE = {"net_new_mrr", "total_cost", "incidents_opened"}
-
-
-def period_kpis(now: dict, before: dict, settings: Settings, n_days: int) -> list:
-    """The period's KPIs. Status comes from targets (scaled for additive metrics): the alert
-    rules' thresholds are daily, so the alerts that fired are listed on their own instead."""
-    out = []
-    for k in kpis(
-        now,
-        before,
-        settings,
-        pl.DataFrame(schema={"metric": pl.String, "severity": pl.String}),
-        PERIOD_KPIS,
-    ):
-        if k.key in ADDITIVE and k.target is not None:
-            target = k.target * n_days
-            m = settings.metrics[k.key]
-            scaled = settings.model_copy(
-                update={
-                    "metrics": {**settings.metrics, k.key: m.model_copy(update={"target": target})}
-                }
-            )
-            k = replace(
-                k,
-                target=target,
-                status=kpi_status(
-                    k.key,
-                    k.value,
-                    scaled,
-                    pl.DataFrame(schema={"metric": pl.String, "severity": pl.String}),
-                ),
-            )
-        out.append(k)
-    return out
+def mrr_bridge_sentence(v: dict, opening: float, gap: str = "") -> str:
+    """The period's one MRR bridge in words: opening + new + won back + expansion − contraction
+    − churned = closing. Every part is printed, so the sentence adds up."""
+    usd = lambda x: format_value(x, "usd")  # noqa: E731
+    return (
+        f"MRR moved from {usd(opening)} to {usd(v['mrr'])} ({usd(v['net_new_mrr'])} net new): "
+        f"{usd(v['new_mrr'])} new, {usd(v['reactivation_mrr'])} won back, "
+        f"{usd(v['expansion_mrr'])} expansion, {usd(v['contraction_mrr'])} contraction and "
+        f"{usd(v['churned_mrr'])} churned" + (f" ({gap})." if gap else ".")
+    )
 
 
 def worst_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
@@ -150,7 +89,8 @@ def build_period_report(
     start: date,
     end: date,
     days: dict[str, pl.DataFrame],
-    previous_days: dict[str, pl.DataFrame],
+    kpis_now: pl.DataFrame,
+    kpis_before: pl.DataFrame | None,
     checks: list[CheckRow],
     settings: Settings,
     *,
@@ -158,33 +98,46 @@ def build_period_report(
     generated_at: datetime,
     report_url: str = "",
     analytics=None,
+    coverage: Coverage | None = None,
 ) -> ReportData:
-    """A weekly or monthly report for start..end (inclusive) from the days' metric tables, with
-    the period's analytics (`analytics_content.AnalyticsContent`) when they exist."""
+    """A weekly or monthly report for start..end (inclusive): its figures from the period's KPIs
+    (`kpis_weekly` / `kpis_monthly`) against the period before, its day-by-day table from the
+    days' metric tables, and the period's analytics (`analytics_content.AnalyticsContent`) when
+    they exist. `coverage` says which days count; a missing day is named next to every figure.
+    A previous period with days missing is not compared with."""
     report = settings.reports[key]
     alerts = worst_alerts(days["critical_alerts_daily"])
-    now, before = period_values(days), period_values(previous_days)
+    now = values_of(kpis_now)
+    before_whole = kpis_before is not None and bool(kpis_before["complete"][0])
+    before = values_of(kpis_before) if before_whole else {}
     n_days = (end - start).days + 1
-    kpi_list = period_kpis(now, before, settings, n_days)
+    gap = coverage.missing_words() if coverage is not None else ""
+    kpi_list = kpis(now, before, settings, PERIOD_KPIS, n_days, gap)
     rev = days["revenue_protection_daily"].filter(pl.col("plan") == "total").sort("date")
-    summary = [
-        f"Over the {n_days} days to {end.day} {end:%B}, MRR moved from "
-        f"{format_value(rev['opening_mrr'][0], 'usd')} to "
-        f"{format_value(rev['closing_mrr'][-1], 'usd')} "
-        f"({format_value(rev['net_new_mrr'].sum(), 'usd')} net new): "
-        f"{format_value(rev['new_mrr'].sum() + rev['reactivation_mrr'].sum(), 'usd')} new and "
-        f"won back, {format_value(rev['churned_mrr'].sum(), 'usd')} churned.",
-    ]
+    summary = []
+    if gap:
+        summary.append(f"Incomplete period: {gap}. Every figure below covers the other days "
+                       "only; sums and the score are understated.")  # fmt: skip
+    if kpis_before is not None and not before_whole:
+        summary.append(f"The {'week' if report.cadence == 'weekly' else 'month'} before had "
+                       f"days missing ({kpis_before['missing_days'][0]}), so no change against "
+                       "it is shown.")  # fmt: skip
+    bridge = getattr(analytics, "bridge", None)
+    if bridge is not None:
+        summary.append(mrr_bridge_sentence(bridge, bridge["opening_mrr"], gap))
+    else:
+        summary.append(mrr_bridge_sentence(now, rev["opening_mrr"][0], gap))
     if now.get("total_cost") is not None:
         summary.append(
             f"Spend was {format_value(now['total_cost'], 'usd')}, "
-            f"{format_value(now['budget_variance'], 'ratio')} against budget."
+            f"{format_value(now['budget_variance'], 'ratio')} against budget"
+            + (f" ({gap})." if gap else ".")
         )
     if alerts.is_empty():
         summary.append("No alert rule fired during the period.")
     else:
         summary.append(
-            f"{alerts.height} alert rule(s) fired: "
+            f"{alerts.height} alert rule{'s' if alerts.height != 1 else ''} fired: "
             + "; ".join(
                 f"{in_sentence(settings.metrics[a['metric']].label)} ({a['severity']}, "
                 f"{a['days_firing']} day{'s' if a['days_firing'] != 1 else ''})"
@@ -193,7 +146,8 @@ def build_period_report(
             + "."
         )
     if analytics is not None:
-        summary[1:1] = analytics.summary
+        at = 2 if gap else 1  # after the MRR bridge
+        summary[at:at] = analytics.summary
     failed = [c for c in checks if not c.passed]
     summary.append(
         f"{len(checks) - len(failed)} of {len(checks)} data quality checks passed"
@@ -242,7 +196,7 @@ def build_period_report(
                           daily, columns, ["scorecard", "mrr_trend", "sla_trend"])],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
-                      settings.metrics[m].description) for m in PERIOD_KPIS],
+                      definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
         report_url=report_url, chart_titles={
             "scorecard": f"Scorecard, {suffix}",
             "mrr_trend": f"MRR, {suffix}",

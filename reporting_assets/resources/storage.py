@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 from upath import UPath
 
 from reporting_assets.config import resolve
@@ -44,6 +46,56 @@ class _ParquetPartitions(dg.UPathIOManager):
             return pl.scan_parquet(path.path if local else str(path))
         with path.open("rb") as fh:
             return pl.read_parquet(fh)
+
+    def load_input(self, context: dg.InputContext):
+        # A declared window of earlier partitions (`window_in`) always arrives as a dict of the
+        # partitions that exist, oldest first, so a missing day is visible to the asset (which
+        # says so) instead of failing the load; "row_counts" reads only the Parquet footers.
+        mode = (context.definition_metadata or {}).get(WINDOW)
+        if mode is None or not context.has_asset_partitions:
+            return super().load_input(context)
+        out = {}
+        for key, path in sorted(self._get_paths_for_partitions(context).items()):
+            if not path.exists():
+                continue
+            if mode == ROW_COUNTS:
+                with path.open("rb") as fh:
+                    out[key] = pq.ParquetFile(fh).metadata.num_rows
+            else:
+                out[key] = self.load_from_path(context, path)
+        return out
+
+
+WINDOW, ROW_COUNTS, FRAMES = "window", "row_counts", "frames"
+
+
+def _window_in(asset: str, start_offset: int, end_offset: int, mode: str) -> dg.AssetIn:
+    with warnings.catch_warnings():
+        # The first partitions of the history have no earlier ones, and a month's later days
+        # do not exist yet: both are expected, not errors.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        mapping = dg.TimeWindowPartitionMapping(
+            start_offset=start_offset, end_offset=end_offset,
+            allow_nonexistent_upstream_partitions=True,
+        )  # fmt: skip
+    return dg.AssetIn(asset, partition_mapping=mapping, metadata={WINDOW: mode})
+
+
+def window_in(
+    asset: str, start_offset: int, end_offset: int = -1, *, row_counts: bool = False
+) -> dg.AssetIn:
+    """A declared dependency on a window of an asset's daily partitions relative to the one
+    being computed (-27..0: the 28 days ending today; -56..-1: the 8 weeks before). The graph
+    shows it and Dagster orders backfills by it; the asset receives {partition key: frame} for
+    the partitions that exist (or their row counts)."""
+    return _window_in(asset, start_offset, end_offset, ROW_COUNTS if row_counts else FRAMES)
+
+
+def period_in(asset: str, start_offset: int = 0, end_offset: int = 0) -> dg.AssetIn:
+    """A declared dependency on every partition of `asset` inside the week or month being
+    computed (with offsets, in weeks or months, also the periods around it); the asset
+    receives {partition key: frame} for those that exist (a month's later days do not yet)."""
+    return _window_in(asset, start_offset, end_offset, FRAMES)
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManagerFactory):
@@ -88,8 +140,6 @@ class AssetHistory(dg.ConfigurableResource):
 
     def row_counts(self, asset: str, partition_keys: list[str]) -> dict[str, int]:
         """Rows per stored partition, read from the Parquet footers only."""
-        import pyarrow.parquet as pq
-
         counts = {}
         for key in partition_keys:
             path = self.path(asset, key)

@@ -28,9 +28,13 @@ from reporting_assets.quality.dagster_checks import (
 from reporting_assets.quality.schemas import AccountSnapshot, CloudCosts, PostHogEvents, RawEvents
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
-from reporting_assets.resources.storage import AssetHistory
+from reporting_assets.resources.storage import window_in
 
 SOURCES_GROUP = "sources"
+
+
+# The day's volume is judged against the same weekday over this many earlier weeks.
+VOLUME_WEEKS = 4
 
 
 def same_weekday_keys(day: date, weeks: int) -> list[str]:
@@ -74,13 +78,14 @@ def posthog_event_checks(
     group_name=SOURCES_GROUP,
     kinds={"posthog", "polars", "parquet"},
     check_specs=check_specs("posthog_events", [SCHEMA, COMPLETE]),
+    ins={"earlier_counts": window_in("posthog_events", -VOLUME_WEEKS * 7, row_counts=True)},
     code_version="2",
 )
 def posthog_events(
     context: dg.AssetExecutionContext,
     posthog: PostHogEventsResource,
     app_db: AppDatabase,
-    asset_history: AssetHistory,
+    earlier_counts: dict[str, int],
 ):
     """Every product and billing event customers generated during the day (PostHog)."""
     window = day_window(context.partition_key)
@@ -103,10 +108,9 @@ def posthog_events(
         },
     )
     quality = get_settings().quality
-    earlier = asset_history.row_counts("posthog_events", same_weekday_keys(window.day, 4))
-    outcomes = posthog_event_checks(
-        events, raw, problems, list(earlier.values()), quality.min_volume_share
-    )
+    same_weekday = same_weekday_keys(window.day, VOLUME_WEEKS)
+    earlier = [n for k, n in sorted(earlier_counts.items()) if k in same_weekday]
+    outcomes = posthog_event_checks(events, raw, problems, earlier, quality.min_volume_share)
     app_db.record_checks(
         "posthog_events",
         context.partition_key,

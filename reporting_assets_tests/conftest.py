@@ -23,6 +23,14 @@ DEMO_END = date(2026, 3, 15)
 DEMO_DAYS = 100
 DEMO_EVENTS_PER_DAY = 300
 DEMO_ACCOUNTS = 400
+# The reports' clock: the day after the test company's last day, so its month in progress runs
+# to 15 March, as a month-end run on 16 March would see it.
+os.environ["REPORTING_TODAY"] = date.fromordinal(DEMO_END.toordinal() + 1).isoformat()
+# The daily metrics read 4 weeks of account activity and cloud costs before each day: the
+# `demo_history` fixture loads them from this day on (the first days of the company have no
+# 4 weeks before them, so their metrics are never computed in the tests).
+HISTORY_FROM = date(2025, 12, 9)
+HISTORY_ASSETS = ("posthog_events", "account_activity_daily", "cloud_costs")
 
 
 def demo_spec(seed: int = 7, export_format: str = "parquet"):
@@ -52,6 +60,25 @@ def demo_company(reporting_home: Path) -> dict:
     manifest = generate_demo_company(demo_spec(), out, progress=False)
     manifest["path"] = out
     return manifest
+
+
+@pytest.fixture(scope="session")
+def demo_history(demo_company: dict) -> dict:
+    """The demo company with `daily_history_job` run for every day from HISTORY_FROM to its end,
+    as an analyst backfills the history before computing metrics: every day's 4-week windows
+    are then complete (but for the tracking outage, which its own gate blocks)."""
+    import dagster as dg
+
+    from reporting_assets.definitions import defs
+
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    job = defs.resolve_job_def("daily_history_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        for k in range((DEMO_END - HISTORY_FROM).days + 1):
+            day = date.fromordinal(HISTORY_FROM.toordinal() + k).isoformat()
+            job.execute_in_process(partition_key=day, instance=instance, run_config=quiet,
+                                   raise_on_error=False)  # fmt: skip
+    return demo_company
 
 
 @pytest.fixture(scope="session")
@@ -132,12 +159,27 @@ def config_with(monkeypatch, tmp_path):
     return apply
 
 
-def private_home(demo_company: dict, tmp_path: Path) -> tuple[Path, dict]:
+def copy_history(assets_root: Path) -> None:
+    """Copy the history `demo_history` loaded into another asset store (tests with a data root
+    of their own)."""
+    import shutil
+
+    for asset in HISTORY_ASSETS:
+        shutil.copytree(_HOME / "var/data/assets" / asset, assets_root / asset)
+
+
+def private_home(
+    demo_company: dict, tmp_path: Path, *, with_history: bool = False
+) -> tuple[Path, dict]:
     """A REPORTING_HOME of its own (asset files, app database) over the shared demo company,
-    and a fresh Dagster home: (the reporting home, the environment for subprocesses)."""
+    and a fresh Dagster home: (the reporting home, the environment for subprocesses). With
+    `with_history`, the history the daily windows read is copied from the shared home (the
+    caller asks for the `demo_history` fixture)."""
     reporting = tmp_path / "reporting"
     (reporting / "var").mkdir(parents=True)
     (reporting / "var" / "demo").symlink_to(demo_company["path"])
+    if with_history:
+        copy_history(reporting / "var/data/assets")
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -3,7 +3,8 @@ zone): metric trends, the business scorecard, initiative progress and ROI.
 
 They read the week's KPIs (`kpis_weekly`, the metric layer at the week's grain) and the week's
 initiative snapshots, and earlier weeks through declared dependencies. Every asset has the four
-families of checks; ERROR ones block what is downstream.
+families of checks; ERROR ones block what is downstream. Whether the week's days are all there
+is judged once, by `kpis_weekly_complete`, under the weekly reports' gap policy.
 """
 
 from datetime import date, timedelta
@@ -97,9 +98,6 @@ def metric_trends_weekly(
             table,
             MetricTrendsWeekly,
             sources={"kpis_weekly": len(kpis)},
-            extra_problems=[f"the week of {week} has incomplete KPIs"]
-            if week in incomplete
-            else [],
         ),
         BUSINESS_RULES: checks.business_rules(
             table,
@@ -193,9 +191,6 @@ def business_scorecard_weekly(
             table,
             BusinessScorecardWeekly,
             sources={"kpis_weekly": kpis_weekly.height},
-            extra_problems=[]
-            if kpis_weekly["complete"][0]
-            else [f"the week's KPIs are incomplete ({kpis_weekly['missing_days'][0]} missing)"],
         ),
         BUSINESS_RULES: checks.business_rules(
             table,

@@ -100,6 +100,7 @@ class _KpiView:
     status_label: str
     status_color: str
     status_bg: str
+    note: str = ""  # why it is not rated, and the days missing from the period
 
 
 def _kpi_view(kpi: Kpi, cadence: str) -> _KpiView:
@@ -127,6 +128,11 @@ def _kpi_view(kpi: Kpi, cadence: str) -> _KpiView:
         status_label=label,
         status_color=fg,
         status_bg=bg,
+        note="; ".join(
+            x
+            for x in (kpi.status_reason.capitalize(), f"Days missing: {kpi.gap}" if kpi.gap else "")
+            if x
+        ),
     )
 
 

@@ -29,7 +29,7 @@ from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
 # title block fills rows 1-4, row 5 is blank. KPI rows start on the row below.
 KPI_HEADER_ROW = 5
-KPI_HEADERS = ("Metric", "Value", "Previous", "Change", "Target", "Status")
+KPI_HEADERS = ("Metric", "Value", "Previous", "Change", "Target", "Status", "Note")
 ALERT_HEADERS = ("Rule", "Metric", "Severity", "Value", "Threshold", "Since", "Message")
 QUALITY_HEADERS = ("Asset", "Check", "Result", "Severity", "Details")
 README_HEADERS = ("Metric", "Unit", "Definition")
@@ -177,6 +177,16 @@ class _Writer:
                 _Cell(k.delta, k.unit, change=True),
                 _Cell(k.target, k.unit),
                 _Cell(_STATUS_WORDS.get(k.status, str(k.status).title()), status=k.status),
+                _Cell(
+                    "; ".join(
+                        x
+                        for x in (
+                            k.status_reason.capitalize(),
+                            f"Days missing: {k.gap}" if k.gap else "",
+                        )
+                        if x
+                    )
+                ),
             ]
             for k in report.kpis
         ]
@@ -255,7 +265,9 @@ class _Writer:
             "they can be summed, sorted and charted.",
             "Change = Value − Previous period. Percentages are stored as fractions (0.045 displays "
             "as 4.5%); a change in a percentage is in percentage points.",
-            "Status: Green on track, Amber watch, Red off track, Grey no target or no data.",
+            "Status, against the target shown: On track at or better than target; Watch short "
+            "of it by no more than the metric's tolerance; Off track beyond; Not rated without a "
+            "target or a value (the Note says why). Alerts are separate rules, listed as alerts.",
             f"Time zone: {report.data_through}. Generated {report.generated_at}.",
             f"Report: {report.title}, {report.period_label} ({report.period_key}).",
         ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from reporting_assets.reports.formatting import format_delta, format_value
-from reporting_assets.reports.model import Kpi, ReportData
+from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
 NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
@@ -53,6 +53,7 @@ def render_html(report: ReportData, charts: dict[str, str]) -> str:
         r=report,
         logo=logo, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
         fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
+        words=STATUS_WORDS, failed_checks=sum(not c.passed for c in report.quality),
     )  # fmt: skip
 
 

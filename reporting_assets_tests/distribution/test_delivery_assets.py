@@ -30,7 +30,7 @@ def _run(job: str, key: str):
 
 
 @pytest.fixture(scope="module")
-def delivered(demo_company, reporting_home):
+def delivered(demo_company, demo_history, reporting_home):
     _run("daily_metrics_job", "2026-03-11")
     first = _run("daily_report_job", DAY)
     outbox = reporting_home / "var/outbox/daily_executive" / DAY

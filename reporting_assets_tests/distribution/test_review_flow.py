@@ -45,7 +45,7 @@ def _tick(instance, cursor=None):
 
 
 @pytest.fixture(scope="module")
-def month(demo_company, reporting_home):
+def month(demo_company, demo_history, reporting_home):
     instance = dg.DagsterInstance.ephemeral()
     for k in range(15):
         _run(instance, "daily_metrics_job", (date(2026, 3, 1) + timedelta(days=k)).isoformat())

@@ -24,11 +24,11 @@ def _critical_notices(db: Path) -> list[tuple]:
             return []
 
 
-def test_daemon_announces_a_critical_breach_within_30_seconds(demo_company, tmp_path):
+def test_daemon_announces_a_critical_breach_within_30_seconds(demo_company, demo_history, tmp_path):
     from datetime import date, timedelta
 
     spike = date.fromisoformat(manifest_dates(demo_company)["payment_failure_spike"])
-    home, env = private_home(demo_company, tmp_path)
+    home, env = private_home(demo_company, tmp_path, with_history=True)
 
     def materialize(day: date) -> None:
         subprocess.run([sys.executable, "-m", "reporting_assets.cli", "materialize",

@@ -21,7 +21,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @pytest.fixture(scope="module")
-def backfill(demo_company, pg_url, reporting_home):
+def backfill(demo_company, demo_history, pg_url, reporting_home):
     """Run daily_metrics_job for every day FIRST..DEMO_END; keep each run's outcome."""
     overrides = {"storage": {"postgres": {"postgres_db": {
         **pg_parts(pg_url), "scheme": "postgresql+psycopg2"}}}}  # fmt: skip

@@ -33,7 +33,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @pytest.fixture(scope="module")
-def rendered(demo_company, reporting_home):
+def rendered(demo_company, demo_history, reporting_home):
     """Metrics for the day before, then the whole daily report job for DAY."""
     with dg.DagsterInstance.ephemeral() as instance:
         assert (

@@ -19,7 +19,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @pytest.fixture(scope="module")
-def weekly(demo_company, reporting_home):
+def weekly(demo_company, demo_history, reporting_home):
     days = [(date.fromisoformat(WEEK) + timedelta(days=k)).isoformat() for k in range(7)]
     with dg.DagsterInstance.ephemeral() as instance:
         for day in days:

@@ -37,6 +37,23 @@ def check_config(path: str | None) -> None:
     )
 
 
+@main.command("metrics-doc")
+@click.option("--readme", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rewrite the generated definitions block of this README in place.")  # fmt: skip
+def metrics_doc(readme: str | None) -> None:
+    """Print every metric's definition from the metric layer and the config (the README's table;
+    the workbook's README sheet and every report's appendix print the same text)."""
+    from reporting_assets.metrics.layer import definitions_markdown, with_definitions
+
+    configs = get_settings().metrics
+    if readme is None:
+        click.echo(definitions_markdown(configs))
+        return
+    path = Path(readme)
+    path.write_text(with_definitions(path.read_text(), configs))
+    click.echo(f"Rewrote the metric definitions in {path}")
+
+
 def demo_spec(
     days: int | None, events_per_day: int | None, end: date | None, export_format: str | None = None
 ):

@@ -42,12 +42,14 @@ EXPECTED_ASSETS = {
        for c in ("email", "webhook", "dashboard")},
 }  # fmt: skip
 WEEKLY_ANALYTICS = (
+    "kpis_weekly",
     "metric_trends_weekly",
     "business_scorecard_weekly",
     "initiative_progress_weekly",
     "roi_weekly",
 )
 MONTHLY_ANALYTICS = (
+    "kpis_monthly",
     "business_history_monthly",
     "business_analysis_monthly",
     "market_benchmarks_monthly",
@@ -64,6 +66,7 @@ SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
 METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
 EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
+    "daily_history_job": {"posthog_events", "account_activity_daily", "cloud_costs"},
     "daily_metrics_job": METRICS,
     "daily_report_job": METRICS | {"daily_executive"} | DELIVERY["daily_executive"],
     "weekly_report_job": {"weekly_business_review", *WEEKLY_ANALYTICS}
@@ -183,3 +186,40 @@ def test_report_assets_have_freshness_deadlines():
     for report in ("daily_executive", "weekly_business_review", "monthly_board_report"):
         policy = graph.get(dg.AssetKey(report)).freshness_policy
         assert policy is not None and policy.timezone == "America/New_York", report
+
+
+# Every read of another partition is a declared dependency: (asset, upstream) → (start, end)
+# offsets of its time-window mapping, in the downstream asset's partitions.
+EXPECTED_WINDOWS = {
+    ("posthog_events", "posthog_events"): (-28, -1),
+    ("revenue_protection_daily", "account_activity_daily"): (-27, 0),
+    ("revenue_protection_daily", "revenue_protection_daily"): (-56, -1),
+    ("cost_optimization_daily", "cloud_costs"): (-28, 0),
+    ("cost_optimization_daily", "cost_optimization_daily"): (-56, -1),
+    ("operational_efficiency_daily", "operational_efficiency_daily"): (-56, -1),
+    ("critical_alerts_daily", "revenue_protection_daily"): (-58, 0),
+    ("critical_alerts_daily", "critical_alerts_daily"): (-56, -1),
+    ("kpis_weekly", "revenue_protection_daily"): (0, 0),
+    ("kpis_weekly", "kpis_weekly"): (-8, -1),
+    ("kpis_monthly", "kpis_monthly"): (-6, -1),
+    ("metric_trends_weekly", "kpis_weekly"): (-7, 0),
+    ("business_scorecard_weekly", "business_scorecard_weekly"): (-8, -1),
+    ("churn_risk_monthly", "account_activity_daily"): (-2, 0),
+    ("business_impact_monthly", "kpis_monthly"): (-36, 0),
+    ("weekly_business_review", "kpis_weekly"): (-1, 0),
+    ("monthly_board_report", "kpis_monthly"): (-1, 0),
+    ("daily_executive", "revenue_protection_daily"): (-27, 0),
+}
+
+
+def test_earlier_partitions_are_declared_dependencies():
+    graph = defs.resolve_asset_graph()
+    for (asset, upstream), offsets in EXPECTED_WINDOWS.items():
+        mapping = graph.get_partition_mapping(dg.AssetKey(asset), dg.AssetKey(upstream))
+        assert isinstance(mapping, dg.TimeWindowPartitionMapping), (asset, upstream, mapping)
+        assert (mapping.start_offset, mapping.end_offset) == offsets, (asset, upstream)
+
+
+def test_no_asset_reads_stored_partitions_through_a_side_door():
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        assert "asset_history" not in assets_def.required_resource_keys, assets_def.keys

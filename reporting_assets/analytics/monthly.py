@@ -91,37 +91,64 @@ def first_paying_month(accounts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def mrr_bridge(accounts: pl.DataFrame, start: date, end: date) -> dict[str, float]:
-    """The month's MRR movements from the state before `start` to the state at `end`:
-    opening + new + reactivation + expansion − contraction − churned = closing, exactly."""
-    before = states_at(accounts, start - timedelta(days=1)).rename(
-        {"status": "status_0", "mrr": "mrr_0"})  # fmt: skip
-    after = states_at(accounts, end).rename({"status": "status_1", "mrr": "mrr_1"})
-    both = before.join(after, on="account_id", how="full", coalesce=True).with_columns(
-        paid_0=pl.col("status_0").is_in(PAYING).fill_null(False),
-        paid_1=pl.col("status_1").is_in(PAYING).fill_null(False),
-        mrr_0=pl.col("mrr_0").fill_null(0.0),
-        mrr_1=pl.col("mrr_1").fill_null(0.0),
+def day_transitions(accounts: pl.DataFrame) -> pl.DataFrame:
+    """Every change of an account's state, on the day it happened: its status and MRR at the end
+    of the day before and at the end of that day, and whether it had paid before."""
+    ordered = accounts.sort("account_id", "valid_from").with_columns(
+        paid=pl.col("status").is_in(PAYING)
     )
-    paid_earlier = set(first_paying_month(accounts).filter(pl.col("first_paid") < start)
-                       ["account_id"].to_list())  # fmt: skip
-    joined = both.with_columns(returning=pl.col("account_id").is_in(list(paid_earlier)))
-    came = joined.filter(~pl.col("paid_0") & pl.col("paid_1"))
-    stayed = joined.filter(pl.col("paid_0") & pl.col("paid_1"))
-    left = joined.filter(pl.col("paid_0") & ~pl.col("paid_1"))
+    return ordered.with_columns(
+        status_0=pl.col("status").shift(1).over("account_id"),
+        mrr_0=pl.col("mrr").shift(1).over("account_id").fill_null(0.0),
+        paid_0=pl.col("paid").shift(1).over("account_id").fill_null(False),
+        paid_before=pl.col("paid").cum_max().shift(1).over("account_id").fill_null(False),
+    ).select(
+        "account_id", pl.col("valid_from").alias("date"), "paid_0", "mrr_0",
+        pl.col("paid").alias("paid_1"), pl.col("mrr").alias("mrr_1"), "paid_before",
+    )  # fmt: skip
+
+
+def mrr_bridge(accounts: pl.DataFrame, start: date, end: date) -> dict[str, float]:
+    """The period's MRR movements as the sum of its days' bridges (the daily metrics' one
+    definition): each day, an account that starts paying is new (or won back, if it paid
+    before), one that stops has churned, one that pays more or less has expanded or contracted.
+    opening + new + reactivation + expansion − contraction − churned = closing, exactly."""
+    moves = day_transitions(accounts).filter(pl.col("date").is_between(start, end))
+    came = moves.filter(~pl.col("paid_0") & pl.col("paid_1"))
+    stayed = moves.filter(pl.col("paid_0") & pl.col("paid_1"))
+    left = moves.filter(pl.col("paid_0") & ~pl.col("paid_1"))
     change = stayed["mrr_1"] - stayed["mrr_0"]
+    opening = states_at(accounts, start - timedelta(days=1)).filter(pl.col("status").is_in(PAYING))
+    closing = states_at(accounts, end).filter(pl.col("status").is_in(PAYING))
     return {
-        "opening_mrr": float(joined.filter(pl.col("paid_0"))["mrr_0"].sum()),
-        "new_mrr": float(came.filter(~pl.col("returning"))["mrr_1"].sum()),
-        "reactivation_mrr": float(came.filter(pl.col("returning"))["mrr_1"].sum()),
+        "opening_mrr": float(opening["mrr"].sum()),
+        "new_mrr": float(came.filter(~pl.col("paid_before"))["mrr_1"].sum()),
+        "reactivation_mrr": float(came.filter(pl.col("paid_before"))["mrr_1"].sum()),
         "expansion_mrr": float(change.clip(lower_bound=0).sum()),
         "contraction_mrr": float((-change).clip(lower_bound=0).sum()),
         "churned_mrr": float(left["mrr_0"].sum()),
-        "closing_mrr": float(joined.filter(pl.col("paid_1"))["mrr_1"].sum()),
-        "paying_accounts_open": joined["paid_0"].sum(),
-        "paying_accounts": joined["paid_1"].sum(),
-        "churned_accounts": left.height,
+        "closing_mrr": float(closing["mrr"].sum()),
+        "paying_accounts_open": opening.height,
+        "paying_accounts": closing.height,
+        "churned_accounts": left["account_id"].n_unique(),
     }
+
+
+def revenue_retention(accounts: pl.DataFrame, start: date, end: date) -> tuple[float, float]:
+    """Net and gross revenue retention of the accounts paying when the period opened: their MRR
+    at its end over their opening MRR (net), and the same with each account capped at its
+    opening MRR (gross). Accounts won during the period do not count, whatever they did next."""
+    before = states_at(accounts, start - timedelta(days=1)).filter(pl.col("status").is_in(PAYING))
+    after = states_at(accounts, end).with_columns(
+        mrr_1=pl.when(pl.col("status").is_in(PAYING)).then(pl.col("mrr")).otherwise(0.0)
+    )
+    cohort = before.join(after.select("account_id", "mrr_1"), on="account_id", how="left")
+    cohort = cohort.with_columns(pl.col("mrr_1").fill_null(0.0))
+    opening = float(cohort["mrr"].sum())
+    if not opening:
+        return None, None
+    kept = cohort.select(pl.min_horizontal("mrr", "mrr_1")).to_series().sum()
+    return float(cohort["mrr_1"].sum()) / opening, float(kept) / opening
 
 
 def cohort_retention(accounts: pl.DataFrame, cohort: date, at: date) -> float | None:
@@ -164,15 +191,12 @@ def business_analysis(
         n_days = (end - m).days + 1
         revenue = b["closing_mrr"] * n_days / calendar.monthrange(m.year, m.month)[1]
         cost, budget = float(days["cost_usd"].sum()), float(days["budget_usd"].sum())
-        opening = b["opening_mrr"]
+        nrr, grr = revenue_retention(accounts, m, end)
         rows.append({
             "month": m, "through": end, "days": n_days, **b,
             "logo_churn_rate": b["churned_accounts"] / b["paying_accounts_open"]
             if b["paying_accounts_open"] else None,
-            "net_revenue_retention": (opening + b["expansion_mrr"] - b["contraction_mrr"]
-                                      - b["churned_mrr"]) / opening if opening else None,
-            "gross_revenue_retention": (opening - b["contraction_mrr"] - b["churned_mrr"])
-            / opening if opening else None,
+            "net_revenue_retention": nrr, "gross_revenue_retention": grr,
             "arpa": b["closing_mrr"] / b["paying_accounts"] if b["paying_accounts"] else None,
             "cost_usd": cost, "budget_usd": budget,
             "cost_vs_budget": cost / budget - 1 if budget else None,

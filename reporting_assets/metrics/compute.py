@@ -16,7 +16,7 @@ PLANS = ("starter", "growth", "scale", "enterprise")
 TOTAL = "total"
 # An account's usage "fell sharply" when its last 7 days hold less than this share of its weekly
 # average over the 3 weeks before, and it was a real user before (at least MIN_WEEKLY events).
-USAGE_DROP_SHARE = 0.4
+USAGE_DROP_SHARE = 0.4  # = 2 / 5, compared in whole numbers below
 USAGE_DROP_MIN_WEEKLY = 10
 
 
@@ -88,15 +88,16 @@ def usage_drops(activity_history: pl.DataFrame, day: date) -> pl.DataFrame:
         recent=pl.col("events").filter(pl.col("date") >= recent_start).sum(),
         before=pl.col("events").filter(pl.col("date") < recent_start).sum(),
     )
-    weekly_recent = pl.col("recent") / recent_days * 7
-    weekly_before = pl.col("before") / before_days * 7
+    recent, before = pl.col("recent"), pl.col("before")
+    # Weekly rates per day of data, compared in whole numbers so a tie is never a drop:
+    # before / b · 7 ≥ 10 and recent / r < 0.4 · before / b.
     return per_account.filter(
-        (weekly_before >= USAGE_DROP_MIN_WEEKLY)
-        & (weekly_recent < USAGE_DROP_SHARE * weekly_before)
+        (before * 7 >= USAGE_DROP_MIN_WEEKLY * before_days)
+        & (recent * 5 * before_days < before * 2 * recent_days)
     ).select(
         "account_id",
-        weekly_recent.cast(pl.Float64).alias("recent"),
-        weekly_before.cast(pl.Float64).alias("weekly_before"),
+        (recent / recent_days * 7).cast(pl.Float64).alias("recent"),
+        (before / before_days * 7).cast(pl.Float64).alias("weekly_before"),
     )
 
 

@@ -53,6 +53,8 @@ class MetricDefinition:
     offset: float = 0.0
     # What a missing value means to a reader ("no payments attempted"), never "zero" or "fine".
     when_missing: str = "no data"
+    # A ratio's numerator and denominator in words ("failed charges", "charges attempted").
+    parts: tuple[str, str] = ("", "")
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -98,20 +100,21 @@ class MetricDefinition:
             return "Over a week or a month: the sum of its days."
         if self.measure == "stock":
             return "Over a week or a month: its value on the last day."
-        denominator = (
-            "summed over the days"
-            if self.denominator_measure == "sum"
-            else "averaged over the days"
+        num, den = self.parts
+        if self.denominator_measure == "mean":
+            return (
+                f"Over a week or a month: the period's {num} over its average {den} a day, "
+                "never an average of daily values."
+            )
+        minus = (
+            f", {'minus' if self.offset < 0 else 'plus'} {abs(self.offset):g}"
+            if self.offset
+            else ""
         )
         return (
-            "Over a week or a month: recomputed from the period's "
-            f"{_words(self.numerator)} (summed) and {_words(self.denominator)} ({denominator}), "
-            "never an average of daily values."
+            f"Over a week or a month: the period's {num} over its {den} (each summed over the "
+            f"days){minus}, never an average of daily rates."
         )
-
-
-def _words(column: str) -> str:
-    return column.replace("_usd", "").replace("sev12", "sev1–2").replace("_", " ")
 
 
 def _m(key, asset, column, row, measure, **kw) -> MetricDefinition:
@@ -143,6 +146,7 @@ METRICS: dict[str, MetricDefinition] = {
             numerator="payments_failed",
             denominator="payment_attempts",
             when_missing="no payments attempted",
+            parts=("failed charges", "charges attempted"),
         ),
         _m(
             "payment_recovery_rate",
@@ -153,6 +157,7 @@ METRICS: dict[str, MetricDefinition] = {
             numerator="payments_recovered",
             denominator="failed_payments_settled",
             when_missing="no failed payment was settled",
+            parts=("failed payments recovered", "failed payments settled"),
         ),
         _m("total_cost", COST, "cost_usd", TOTAL_COST, "sum"),
         _m(
@@ -165,6 +170,7 @@ METRICS: dict[str, MetricDefinition] = {
             denominator="daily_budget_usd",
             offset=-1.0,
             when_missing="no budget set",
+            parts=("spend", "budget"),
         ),
         _m(
             "cost_per_active_account",
@@ -176,6 +182,7 @@ METRICS: dict[str, MetricDefinition] = {
             denominator="active_accounts",
             denominator_measure="mean",
             when_missing="no active accounts",
+            parts=("spend", "active accounts"),
         ),
         _m("incidents_opened", OPERATIONS, "incidents_opened", None, "sum"),
         _m(
@@ -187,6 +194,7 @@ METRICS: dict[str, MetricDefinition] = {
             numerator="sev12_resolution_hours",
             denominator="sev12_resolved",
             when_missing="no sev1 or sev2 incident was resolved",
+            parts=("hours to resolve sev1–2 incidents", "sev1–2 incidents resolved"),
         ),
         _m("ticket_backlog", OPERATIONS, "ticket_backlog", None, "stock"),
         _m(
@@ -198,6 +206,7 @@ METRICS: dict[str, MetricDefinition] = {
             numerator="first_responses_within_sla",
             denominator="first_responses",
             when_missing="no ticket had its first response",
+            parts=("first responses within SLA", "first responses"),
         ),
         _m(
             "pipeline_success_rate",
@@ -208,6 +217,7 @@ METRICS: dict[str, MetricDefinition] = {
             numerator="runs_succeeded",
             denominator="runs_finished",
             when_missing="no deploy or pipeline run finished",
+            parts=("deploys and pipeline runs that succeeded", "those that finished"),
         ),
         _m(
             "tickets_per_100_accounts",
@@ -220,6 +230,7 @@ METRICS: dict[str, MetricDefinition] = {
             denominator_measure="mean",
             scale=100.0,
             when_missing="no active accounts",
+            parts=("tickets opened (× 100)", "active accounts"),
         ),
     ]
 }
@@ -478,3 +489,53 @@ def period_table(
 def values_of(period: pl.DataFrame) -> dict[str, float | None]:
     """{metric: value} of a period table (`kpis_weekly` / `kpis_monthly`)."""
     return dict(zip(period["metric"], period["value"], strict=True))
+
+
+README_START = (
+    "<!-- metric-definitions: generated from the metric layer by `reporting metrics-doc` -->"
+)
+README_END = "<!-- /metric-definitions -->"
+UNIT_WORDS = {"usd": "US dollars", "ratio": "share (%)", "count": "count", "hours": "hours",
+              "minutes": "minutes", "per_100_accounts": "per 100 accounts",
+              "usd_per_k": "US dollars per 1,000"}  # fmt: skip
+MEASURE_WORDS = {"sum": "sum of the days", "stock": "value on the last day",
+                 "ratio": "ratio of summed parts"}  # fmt: skip
+
+
+def _plain(x: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{x * 100:g} %"
+    if unit == "usd":
+        return f"${x:,.0f}"
+    return f"{x:g} h" if unit == "hours" else f"{x:g}"
+
+
+def definitions_markdown(configs: dict) -> str:
+    """The README's table of metric definitions, from the layer and the config (the same text
+    the workbook's README sheet and every report's appendix print)."""
+    rows = [
+        "| metric | unit | over a week or month | target (daily; flows scale with the days) "
+        "| definition |",
+        "|---|---|---|---|---|",
+    ]
+    for key, m in METRICS.items():
+        c = configs.get(key)
+        if c is None:
+            continue
+        target = "–"
+        if c.target is not None and c.direction != "neutral":
+            band = c.tolerance if c.tolerance is not None else abs(c.target) * 0.1
+            better = "at least" if c.direction == "higher_is_better" else "at most"
+            within = _plain(band, c.unit).replace(" %", " pts")
+            target = f"{better} {_plain(c.target, c.unit)} (Watch within {within})"
+        rows.append(
+            f"| {c.label} (`{key}`) | {UNIT_WORDS.get(c.unit, c.unit)} | "
+            f"{MEASURE_WORDS[m.measure]} | {target} | {definition(key, c)} |"
+        )
+    return "\n".join([README_START, "", *rows, "", README_END])
+
+
+def with_definitions(readme: str, configs: dict) -> str:
+    """The README text with its generated definitions block replaced by the current one."""
+    start, end = readme.index(README_START), readme.index(README_END) + len(README_END)
+    return readme[:start] + definitions_markdown(configs) + readme[end:]

@@ -33,14 +33,31 @@ def test_trend_slope_and_significance_by_hand():
     b, p = weekly.slope([10, 12, 9, 11, 10])
     assert b == pytest.approx(-0.1) and p > 0.5
     weeks = {WEEK - timedelta(weeks=k): {"mrr": 1000.0 - 10 * k, "total_cost": 50.0}
-             for k in range(5)}  # fmt: skip
+             for k in range(8)}  # fmt: skip
     t = weekly.metric_trends(weeks, WEEK, window=8, alpha=0.05)
     mrr = t.filter(pl.col("metric") == "mrr").row(0, named=True)
     assert (mrr["value"], mrr["previous"], mrr["wow_change"]) == (1000.0, 990.0, 10.0)
     assert mrr["moving_avg_4w"] == pytest.approx((1000 + 990 + 980 + 970) / 4)
     assert mrr["slope_per_week"] == pytest.approx(10.0) and mrr["significant"]
-    assert mrr["streak_text"] == "fourth week up"
+    assert mrr["window_complete"] and mrr["streak_text"] == "seventh week up"
     assert t.filter(pl.col("metric") == "total_cost")["streak_text"][0] == "flat"
+
+
+def test_a_trend_over_a_window_with_a_gap_is_never_significant():
+    weeks = {WEEK - timedelta(weeks=k): {"mrr": 1000.0 - 10 * k} for k in range(8)}
+    gap = WEEK - timedelta(weeks=3)
+    missing = weekly.metric_trends({w: v for w, v in weeks.items() if w != gap}, WEEK,
+                                   window=8, alpha=0.05)  # fmt: skip
+    mrr = missing.filter(pl.col("metric") == "mrr").row(0, named=True)
+    assert mrr["slope_per_week"] == pytest.approx(10.0) and not mrr["significant"]
+    assert not mrr["window_complete"] and mrr["weeks_in_trend"] == 7
+    # An incomplete week (a day missing) is shown but kept out of the slope and the streak: its
+    # understated value would otherwise bend the trend.
+    skewed = {**weeks, gap: {"mrr": 500.0}}
+    t = weekly.metric_trends(skewed, WEEK, window=8, alpha=0.05, incomplete={gap})
+    mrr = t.filter(pl.col("metric") == "mrr").row(0, named=True)
+    assert mrr["slope_per_week"] == pytest.approx(10.0) and not mrr["significant"]
+    assert mrr["streak_text"] == "second week up"  # the gap ends the streak
 
 
 def test_scorecard_status_and_score_by_hand():
@@ -294,12 +311,15 @@ def _check(result, name):
 
 @pytest.mark.parametrize("broken", [False, True])
 def test_the_forecast_asset_flags_a_model_worse_than_its_baseline(
-    long_company, config_with, tmp_path, broken
+    long_company, config_with, tmp_path, broken, monkeypatch
 ):
     """The asset's WARN check fails on the broken series, without blocking what follows."""
     import dagster as dg
 
-    from reporting_assets.analytics.assets import business_history_monthly, forecasts_monthly
+    from reporting_assets.analytics.monthly_assets import (
+        business_history_monthly,
+        forecasts_monthly,
+    )
     from reporting_assets.resources import build_resources
 
     settings = config_with(lambda c: c.update(storage={"data_root": str(tmp_path / "data")}))
@@ -311,11 +331,10 @@ def test_the_forecast_asset_flags_a_model_worse_than_its_baseline(
         history = history.with_columns(cost_usd=pl.Series(shifted))
     (assets / "business_history_monthly").mkdir(parents=True)
     history.write_parquet(assets / "business_history_monthly" / "2026-11-01.parquet")
-    (assets / "revenue_protection_daily").mkdir()  # the month's last checked day
-    pl.DataFrame({"date": [date(2026, 11, 27)]}).write_parquet(
-        assets / "revenue_protection_daily" / "2026-11-27.parquet")  # fmt: skip
-    result = dg.materialize([business_history_monthly, forecasts_monthly],
-                            selection=[forecasts_monthly], partition_key="2026-11-01",
+    monkeypatch.setenv("REPORTING_TODAY", "2026-11-28")  # November is due to the 27th
+    history_spec = dg.AssetSpec("business_history_monthly",
+                                partitions_def=business_history_monthly.partitions_def)  # fmt: skip
+    result = dg.materialize([history_spec, forecasts_monthly], partition_key="2026-11-01",
                             resources=build_resources(settings))  # fmt: skip
     assert result.success  # a WARN never blocks
     check = _check(result, "forecasts_monthly_beats_naive_baseline")

@@ -14,7 +14,7 @@ from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.resources import build_resources
 from reporting_assets.sensors import critical_alert_sensor
 from reporting_assets.sources.assets import source_assets
-from reporting_assets_tests.conftest import manifest_dates
+from reporting_assets_tests.conftest import copy_history, manifest_dates
 from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
 
 RULE = "payment_failures_high"
@@ -53,8 +53,15 @@ def test_plan_notices_new_quiet_reminder_resolved():
     )
 
 
+def test_a_day_with_nothing_to_measure_resolves_nothing():
+    """No payments attempted: the rate has no value, and the alert is not called resolved."""
+    now = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    nothing = {**_ev(date(2026, 3, 15), "info"), "value": None}
+    assert plan_notices([nothing], _state(True, now), now, RENOTIFY) == []
+
+
 @pytest.fixture
-def private_store(config_with, tmp_path, monkeypatch, demo_company):
+def private_store(config_with, tmp_path, monkeypatch, demo_company, demo_history):
     """Metrics for the spike day in a private data folder, slack on, alerts to executives."""
 
     def mutate(c):
@@ -64,6 +71,7 @@ def private_store(config_with, tmp_path, monkeypatch, demo_company):
         c["notifications"]["feed_export"] = str(tmp_path / "feed.json")
 
     settings = config_with(mutate)
+    copy_history(tmp_path / "data" / "assets")
     spike = date.fromisoformat(manifest_dates(demo_company)["payment_failure_spike"])
     resources = build_resources(settings)
 

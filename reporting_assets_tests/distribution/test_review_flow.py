@@ -95,8 +95,13 @@ def test_the_monthly_report_carries_the_analysis(month, reporting_home):
     for title in ("Business analysis", "Market benchmarks", "Forecasts", "Business impact",
                   "Accounts at risk of churn"):  # fmt: skip
         assert title in text
-    closing = analysis.row(-1, named=True)["closing_mrr"]
-    assert f"MRR closed the month at {format_value(closing, 'usd')}" in flat
+    # One bridge: the summary's sentence is the business analysis table's row for the month.
+    now = analysis.row(-1, named=True)
+    usd = lambda x: format_value(x, "usd")  # noqa: E731
+    assert f"MRR moved from {usd(now['opening_mrr'])} to {usd(now['closing_mrr'])}" in flat
+    assert (f"{usd(now['new_mrr'])} new, {usd(now['reactivation_mrr'])} won back, "
+            f"{usd(now['expansion_mrr'])} expansion, {usd(now['contraction_mrr'])} contraction "
+            f"and {usd(now['churned_mrr'])} churned") in flat  # fmt: skip
     last = forecast.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
     assert f"MRR is forecast at {format_value(last['forecast'], 'usd')}" in flat
     content = json.loads((version / "report.json").read_text())

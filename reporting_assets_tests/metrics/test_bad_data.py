@@ -17,8 +17,9 @@ from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.partitions import day_window
 from reporting_assets.resources import build_resources
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
-from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
+from reporting_assets.resources.storage import PartitionedParquetIOManager
 from reporting_assets.sources.assets import source_assets
+from reporting_assets_tests.conftest import copy_history
 
 DAY = "2026-03-10"
 
@@ -32,6 +33,11 @@ def _day_files(export: Path) -> list[Path]:
         if w.start_utc.isoformat()[:10] <= lo[:10] <= w.end_utc.isoformat()[:10]:
             keep.append(f)
     return keep
+
+
+@pytest.fixture(autouse=True)
+def _history(demo_history):
+    """Every day here is computed over complete 4-week windows."""
 
 
 @pytest.fixture
@@ -48,9 +54,12 @@ def broken_export(demo_company, tmp_path):
 
 
 def run_day(tmp_path, export: Path | None = None, warehouse: Path | None = None):
+    """The day's sources and metrics in an asset store of the test's own, over the history the
+    day's windows read (`demo_history`, copied)."""
     resources = build_resources(get_settings())
+    if not (tmp_path / "assets").exists():
+        copy_history(tmp_path / "assets")
     resources["io_manager"] = PartitionedParquetIOManager(root=str(tmp_path / "assets"))
-    resources["asset_history"] = AssetHistory(root=str(tmp_path / "assets"))
     if export:
         resources["posthog"] = PostHogEventsResource(
             backend="batch_export", export_path=str(export)

@@ -39,6 +39,7 @@ EVENTS = _events([
     {"event": "payment_recovered", "account_id": "F", "plan": "starter", "amount_minor": 20_000},
     {"event": "subscription_downgraded", "account_id": "G", "plan": "starter", "mrr": 100.0,
      "previous_mrr": 150.0},
+    {"event": "payment_failed", "account_id": "G", "plan": "starter", "amount_minor": 12_000},
     {"event": "$pageview", "account_id": "A", "plan": "growth"},
 ])  # fmt: skip
 
@@ -47,7 +48,7 @@ ACCOUNTS = pl.DataFrame(
         ("A", "growth", "active", 700.0, "growth", 700.0),
         ("B", "starter", "churned", 0.0, "starter", 150.0),
         ("C", "scale", "active", 300.0, None, None),
-        ("D", "growth", "active", 600.0, "growth", 350.0),
+        ("D", "growth", "active", 600.0, "starter", 350.0),  # moved up from starter
         ("E", "enterprise", "past_due", 1000.0, "enterprise", 1000.0),
         ("F", "starter", "active", 200.0, "starter", 200.0),
         ("G", "starter", "active", 100.0, "starter", 150.0),
@@ -59,7 +60,7 @@ DROPS = pl.DataFrame({"account_id": ["A"], "recent": [3], "weekly_before": [40.0
 
 
 def test_revenue_protection_total_by_hand():
-    table = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
+    table, at_risk = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
     total = table.filter(pl.col("plan") == "total").row(0, named=True)
     assert total["opening_mrr"] == 2550  # 700 + 150 + 350 + 1000 + 200 + 150
     assert total["closing_mrr"] == 2900  # 700 + 0 + 300 + 600 + 1000 + 200 + 100
@@ -68,20 +69,30 @@ def test_revenue_protection_total_by_hand():
     assert total["contraction_mrr"] == 50
     assert total["churned_mrr"] == 150
     assert total["net_new_mrr"] == 350  # 300 + 250 - 50 - 150
+    assert total["plan_transfer_mrr"] == 0  # moves between plans cancel out in the total
     assert total["opening_mrr"] + total["net_new_mrr"] == total["closing_mrr"]
-    assert total["payments_failed"] == 1 and total["payments_succeeded"] == 1
-    assert total["payment_failure_rate"] == 0.5
+    # Attempts are every charge: A's renewal (one purchase_completed) and two failures.
+    assert total["payments_failed"] == 2 and total["payments_succeeded"] == 1
+    assert total["payment_attempts"] == 3
+    assert total["payment_failure_rate"] == pytest.approx(2 / 3)
     assert total["payment_recovery_rate"] == 1.0  # one recovered, no dunning cancellation
-    assert total["failed_payment_amount"] == 1000
+    assert total["failed_payment_amount"] == 1120
     assert total["usage_drop_mrr"] == 700 and total["usage_drop_accounts"] == 1
-    assert total["mrr_at_risk"] == 1000 + 150 + 50 + 700
+    # Each account once, at its largest amount: G's failed $120 payment, not also its $50
+    # downgrade.
+    assert total["mrr_at_risk"] == 1000 + 150 + 120 + 700
+    assert total["accounts_at_risk"] == 4
+    assert dict(zip(at_risk["account_id"], at_risk["reason"], strict=True)) == {
+        "E": "payment failed", "A": "usage fell sharply", "B": "cancelled",
+        "G": "payment failed",
+    }  # fmt: skip
     assert total["revenue_recovered"] == 200
-    assert total["events_received"] == 9
+    assert total["events_received"] == 10
     assert total["paying_accounts"] == 6
 
 
-def test_revenue_protection_by_plan_sums_to_total():
-    table = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
+def test_revenue_protection_by_plan_adds_up_for_every_plan():
+    table, _ = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
     assert table.get_column("plan").to_list() == [
         "starter",
         "growth",
@@ -90,14 +101,20 @@ def test_revenue_protection_by_plan_sums_to_total():
         "total",
     ]
     growth = table.filter(pl.col("plan") == "growth").row(0, named=True)
-    assert (growth["opening_mrr"], growth["expansion_mrr"], growth["closing_mrr"]) == (
-        1050,
-        250,
-        1300,
-    )
+    # D opened on starter at $350 and upgraded to growth at $600: its opening MRR moves to
+    # growth, its $250 expansion is counted there.
+    assert (growth["opening_mrr"], growth["plan_transfer_mrr"], growth["expansion_mrr"],
+            growth["closing_mrr"]) == (700, 350, 250, 1300)  # fmt: skip
+    starter = table.filter(pl.col("plan") == "starter").row(0, named=True)
+    assert (starter["opening_mrr"], starter["plan_transfer_mrr"], starter["closing_mrr"]) == (
+        850, -350, 300)  # fmt: skip
+    for row in table.iter_rows(named=True):
+        assert row["opening_mrr"] + row["net_new_mrr"] + row["plan_transfer_mrr"] == pytest.approx(
+            row["closing_mrr"]
+        ), row["plan"]
     plans = table.filter(pl.col("plan") != "total")
     total = table.filter(pl.col("plan") == "total")
-    for col in ("opening_mrr", "closing_mrr", "churned_mrr", "mrr_at_risk"):
+    for col in ("opening_mrr", "closing_mrr", "churned_mrr", "mrr_at_risk", "payment_attempts"):
         assert plans.get_column(col).sum() == total.get_column(col)[0]
     # No payments at all for scale: the rate is unknown, not zero.
     assert table.filter(pl.col("plan") == "scale").get_column("payment_failure_rate")[0] is None
@@ -178,6 +195,7 @@ def test_operational_efficiency_by_hand():
     assert row["incidents_opened"] == 2 and row["sev1_opened"] == 1
     assert row["incidents_resolved"] == 2
     assert row["mttr_hours"] == pytest.approx(8.5)  # (11 + 6) / 2
+    assert row["sev12_resolved"] == 2 and row["sev12_resolution_hours"] == 17
     assert row["open_incidents"] == 1
     assert row["tickets_opened"] == 3 and row["tickets_resolved"] == 2
     assert row["ticket_backlog"] == 2
@@ -186,7 +204,9 @@ def test_operational_efficiency_by_hand():
     assert row["resolution_sla_rate"] == pytest.approx(0.5)  # 34 h late, 18 h ok
     assert row["deploys"] == 2 and row["deploy_failures"] == 1
     assert row["pipeline_runs"] == 2
-    assert row["pipeline_success_rate"] == pytest.approx(0.75)
+    assert row["runs_finished"] == 4 and row["runs_succeeded"] == 3
+    assert row["pipeline_success_rate"] == pytest.approx(0.75)  # deploys and pipelines alike
+    assert row["first_responses_within_sla"] == 1
     assert row["tickets_per_100_accounts"] == pytest.approx(6.0)  # 3 / 50 * 100
 
 
@@ -194,3 +214,13 @@ def test_account_activity():
     activity = compute.account_activity(EVENTS, DAY)
     a = activity.filter(pl.col("account_id") == "A").row(0, named=True)
     assert a["events"] == 3 and a["pageviews"] == 1 and a["active_users"] == 1
+
+
+def test_a_missing_day_in_the_usage_window_does_not_fake_a_drop():
+    """Usage is compared per day of data: five of the last seven days missing (never loaded,
+    or blocked) leave a steady account steady; summing what is stored would call it a drop."""
+    rows = [("W", DAY - timedelta(days=k), 5) for k in range(28) if k not in (1, 2, 3, 4, 5)]
+    activity = pl.DataFrame(rows, schema=["account_id", "date", "events"], orient="row")
+    assert compute.usage_drops(activity, DAY).is_empty()
+    stored_sum = sum(e for _, d, e in rows if d > DAY - timedelta(days=7))
+    assert stored_sum < compute.USAGE_DROP_SHARE * 35  # the naive reading would flag it

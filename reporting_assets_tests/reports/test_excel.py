@@ -81,9 +81,9 @@ def test_kpi_cells_are_numbers_with_unit_formats(book):
     report = sample_report()
     ws = book["Summary"]
     headers, body = _table(ws, KPI_HEADER)
-    assert headers == ["Metric", "Value", "Previous", "Change", "Target", "Status"]
+    assert headers == ["Metric", "Value", "Previous", "Change", "Target", "Status", "Note"]
     assert len(body) == len(report.kpis)
-    for kpi, (metric, value, previous, change, target, status) in zip(
+    for kpi, (metric, value, previous, change, target, status, _note) in zip(
         report.kpis, body, strict=True
     ):
         assert metric.value == kpi.label

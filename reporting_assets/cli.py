@@ -191,6 +191,11 @@ def backfill(job_name: str, start, end) -> None:
         sys.exit(1)
 
 
+# The demo loads this many days before its first one: the 4-week windows of the daily metrics.
+WINDOW_DAYS = 28
+# Weeks of KPIs a weekly trend is fitted over (config `analytics.trend_weeks`).
+TREND_WEEKS = get_settings().analytics.trend_weeks
+
 # Anomalies the demo injects on purpose that must stop the day's reports (the quality gate
 # doing its job), as opposed to anomalies that must raise alerts.
 BLOCKING_ANOMALIES = {"tracking_outage"}
@@ -270,7 +275,7 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
 
     app_db = app_database()
     _, failed = notify_failed_checks(settings, app_db.engine, checks_before, lookback=0)
-    click.echo(f"5. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
+    click.echo(f"6. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
                f"{len(alerts)} critical alert notice(s), {len(failed)} failed-check notice(s) "
                "to the data team")  # fmt: skip
     for a in alerts:
@@ -323,6 +328,14 @@ def demo(days, events_per_day, history_days) -> None:
     expected_blocks = {a["date"]: a["kind"] for a in manifest["anomalies"]
                        if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
     unexpected = []
+    # The 4 weeks before the first day: the account activity and cloud costs its windows read.
+    window_start = max(spec.start, first - timedelta(days=WINDOW_DAYS))
+    before = partition_range(window_start, first - timedelta(days=1)) if first > spec.start else []
+    if before:
+        click.echo(f"   first, the history their 4-week windows read: {before[0]} – {before[-1]}")
+    for key in before:
+        if not run_job("daily_history_job", key, quiet=True) and key not in expected_blocks:
+            unexpected.append(key)
     checks_before, alert_notices = 0, []
     week_start = days_to_run[max(0, len(days_to_run) - 7)]
     for key in days_to_run:
@@ -345,8 +358,21 @@ def demo(days, events_per_day, history_days) -> None:
 
     week = weekly_partitions.get_last_partition_key()
     month = monthly_partitions.get_last_partition_key()
+    keys = weekly_partitions.get_partition_keys()
+    earlier_weeks = [w for w in keys[keys.index(week) - TREND_WEEKS + 1 : keys.index(week)]
+                     if w >= first.isoformat()]  # fmt: skip
+    months = monthly_partitions.get_partition_keys()
+    previous_month = months[months.index(month) - 1]
     click.echo(
-        f"3. The latest complete week ({week}) and the month to date ({month[:7]}): "
+        f"3. The weeks before ({', '.join(earlier_weeks)}; for the trends) and the month before "
+        f"({previous_month[:7]}; for the comparisons): their KPIs. A period with a day missing "
+        "says so by name."
+    )
+    for key in earlier_weeks:
+        run_job("weekly_analytics_job", key, quiet=True)
+    run_job("monthly_kpis_job", previous_month, quiet=True)
+    click.echo(
+        f"4. The latest complete week ({week}) and the month to date ({month[:7]}): "
         "analytics, models, reports and decks"
     )
     for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
@@ -354,7 +380,7 @@ def demo(days, events_per_day, history_days) -> None:
             unexpected.append(f"{job} {key}")
     data_root = resolve(settings.storage.data_root)
     day = spec.end.isoformat()
-    click.echo(f"4. Produced for {day}:")
+    click.echo(f"5. Produced for {day}:")
     tables = sorted((data_root / "assets").glob(f"*/{day}.parquet"))
     where = (data_root / "assets").relative_to(resolve("."))
     click.echo(f"   {len(tables)} asset partitions under {where}/<asset>/{day}.parquet")

@@ -12,7 +12,9 @@ from reporting_assets.jobs import (
     daily_report_job,
     daily_sources_job,
     delivery_jobs,
+    monthly_kpis_job,
     monthly_report_job,
+    weekly_analytics_job,
     weekly_report_job,
 )
 from reporting_assets.metrics.assets import metric_assets
@@ -38,7 +40,9 @@ defs = dg.Definitions(
         daily_history_job,
         daily_metrics_job,
         daily_report_job,
+        weekly_analytics_job,
         weekly_report_job,
+        monthly_kpis_job,
         monthly_report_job,
         *delivery_jobs.values(),
     ],

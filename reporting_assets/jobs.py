@@ -37,6 +37,22 @@ daily_report_job = dg.define_asset_job(
     "report's PDF, workbook and email body, delivered on each of its channels.",
 )
 
+# The weeks before the one being reported, for its trends and "since last week": what an analyst
+# backfills over a range of weeks (the reports themselves are not re-rendered).
+weekly_analytics_job = dg.define_asset_job(
+    "weekly_analytics_job",
+    selection=dg.AssetSelection.groups(WEEKLY_GROUP),
+    description="The week's KPIs, trends, scorecard, initiative progress and ROI, without "
+    "rendering or sending the weekly report.",
+)
+
+monthly_kpis_job = dg.define_asset_job(
+    "monthly_kpis_job",
+    selection=dg.AssetSelection.assets("kpis_monthly"),
+    description="The month's KPIs from its checked days (what the next month's report compares "
+    "with), without the analysis or the report.",
+)
+
 weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
     selection=dg.AssetSelection.groups(WEEKLY_GROUP)

@@ -69,6 +69,8 @@ EXPECTED_JOBS = {
     "daily_history_job": {"posthog_events", "account_activity_daily", "cloud_costs"},
     "daily_metrics_job": METRICS,
     "daily_report_job": METRICS | {"daily_executive"} | DELIVERY["daily_executive"],
+    "weekly_analytics_job": set(WEEKLY_ANALYTICS),
+    "monthly_kpis_job": {"kpis_monthly"},
     "weekly_report_job": {"weekly_business_review", *WEEKLY_ANALYTICS}
     | DELIVERY["weekly_business_review"],
     "monthly_report_job": {"monthly_board_report", *MONTHLY_ANALYTICS}

@@ -259,11 +259,14 @@ def _print_analytics(data_root: Path, week: str, month: str) -> None:
     """The headline of the week's and the month's analytics."""
     import polars as pl
 
+    from reporting_assets.metrics.layer import STATUS_WORDS
+
     assets = data_root / "assets"
     card = assets / "business_scorecard_weekly" / f"{week}.parquet"
     if card.exists():
         overall = pl.read_parquet(card).filter(pl.col("metric") == "overall").row(0, named=True)
-        click.echo(f"   Week of {week}: scorecard {overall['value']:.0f}/100 ({overall['status']})")
+        words = STATUS_WORDS.get(overall["status"], overall["status"])
+        click.echo(f"   Week of {week}: scorecard {overall['value']:.0f}/100 ({words})")
     forecast = assets / "forecasts_monthly" / f"{month}.parquet"
     if forecast.exists():
         for r in pl.read_parquet(forecast).group_by("series", maintain_order=True).last() \

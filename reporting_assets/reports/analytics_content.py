@@ -121,7 +121,7 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         why = "; ".join(f"{in_sentence(r['label'])} {r['contribution_change']:+.1f}"
                         for r in moved.iter_rows(named=True))  # fmt: skip
         out.summary.insert(0, (
-            f"Scorecard {overall['value']:.0f}/100 ({overall['status']})"
+            f"Scorecard {overall['value']:.0f}/100 ({STATUS_WORDS[overall['status']]})"
             + (f", {change:+.1f} since last week" if change is not None else "")
             + (f": {why}." if why else ".")))  # fmt: skip
     progress = frames.get("initiative_progress_weekly")
@@ -263,7 +263,8 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
                  Column("estimated_impact_usd", "Estimated impact", "usd"),
                  Column("source", "From")]))  # fmt: skip
             if recs.height:
-                out.summary.append(f"{recs.height} recommendation(s); the first: "
+                plural = "s" if recs.height != 1 else ""
+                out.summary.append(f"{recs.height} recommendation{plural}; the first: "
                                    f"{out.recommendations[0]}")  # fmt: skip
     impact = frames.get("business_impact_monthly")
     if impact is not None and "impact" in wanted:

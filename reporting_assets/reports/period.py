@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.metrics.layer import Coverage, definition, values_of
+from reporting_assets.metrics.layer import Coverage, day_list, definition, values_of
 from reporting_assets.reports.daily import alert_sentence, data_through, kpis
 from reporting_assets.reports.formatting import format_value, in_sentence
 from reporting_assets.reports.model import (
@@ -119,14 +119,17 @@ def build_period_report(
         summary.append(f"Incomplete period: {gap}. Every figure below covers the other days "
                        "only; sums and the score are understated.")  # fmt: skip
     if kpis_before is not None and not before_whole:
+        missing = day_list(
+            date.fromisoformat(d) for d in kpis_before["missing_days"][0].split(", ")
+        )
         summary.append(f"The {'week' if report.cadence == 'weekly' else 'month'} before had "
-                       f"days missing ({kpis_before['missing_days'][0]}), so no change against "
-                       "it is shown.")  # fmt: skip
+                       f"days missing ({missing}), so no change against it is shown.")  # fmt: skip
     bridge = getattr(analytics, "bridge", None)
     if bridge is not None:
         summary.append(mrr_bridge_sentence(bridge, bridge["opening_mrr"], gap))
     else:
         summary.append(mrr_bridge_sentence(now, rev["opening_mrr"][0], gap))
+    after_bridge = len(summary)
     if now.get("total_cost") is not None:
         summary.append(
             f"Spend was {format_value(now['total_cost'], 'usd')}, "
@@ -146,8 +149,7 @@ def build_period_report(
             + "."
         )
     if analytics is not None:
-        at = 2 if gap else 1  # after the MRR bridge
-        summary[at:at] = analytics.summary
+        summary[after_bridge:after_bridge] = analytics.summary
     failed = [c for c in checks if not c.passed]
     summary.append(
         f"{len(checks) - len(failed)} of {len(checks)} data quality checks passed"

@@ -129,9 +129,7 @@ def _kpi_view(kpi: Kpi, cadence: str) -> _KpiView:
         status_color=fg,
         status_bg=bg,
         note="; ".join(
-            x
-            for x in (kpi.status_reason.capitalize(), f"Days missing: {kpi.gap}" if kpi.gap else "")
-            if x
+            x for x in (kpi.status_reason[:1].upper() + kpi.status_reason[1:], kpi.gap) if x
         ),
     )
 

@@ -181,8 +181,8 @@ class _Writer:
                     "; ".join(
                         x
                         for x in (
-                            k.status_reason.capitalize(),
-                            f"Days missing: {k.gap}" if k.gap else "",
+                            k.status_reason[:1].upper() + k.status_reason[1:],
+                            k.gap,
                         )
                         if x
                     )

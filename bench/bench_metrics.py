@@ -49,7 +49,7 @@ def ours(path: Path, work: Path) -> dict:
     events = pl.scan_parquet(path)  # what the IO manager hands a LazyFrame input
     activity = compute.account_activity(events, day)
     drops = compute.usage_drops(activity, day)
-    revenue = compute.revenue_protection(events, accounts, drops, day)
+    revenue, _ = compute.revenue_protection(events, accounts, drops, day)
     return _summary_polars(activity, revenue)
 
 

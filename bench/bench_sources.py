@@ -68,11 +68,7 @@ def stage(name: str, events: int) -> dict:
     elif name == "posthog_events_asset":
         import dagster as dg
 
-        from reporting_assets.resources import (
-            AppDatabase,
-            AssetHistory,
-            PartitionedParquetIOManager,
-        )
+        from reporting_assets.resources import AppDatabase, PartitionedParquetIOManager
         from reporting_assets.resources.sources import PostHogEventsResource
         from reporting_assets.sources.assets import posthog_events
 
@@ -81,7 +77,6 @@ def stage(name: str, events: int) -> dict:
             partition_key=DAY.isoformat(),
             resources={
                 "io_manager": PartitionedParquetIOManager(root=str(work / "assets")),
-                "asset_history": AssetHistory(root=str(work / "assets")),
                 "posthog": PostHogEventsResource(backend="batch_export", export_path=str(export)),
                 "app_db": AppDatabase(sqlite_path=str(work / "app.db")),
             },

@@ -18,7 +18,7 @@ from reporting_assets.reports.formatting import format_value
 
 RECOMMENDATION_SCHEMA = {
     "month": pl.Date, "rank": pl.Int64, "rule": pl.String, "metric": pl.String,
-    "value": pl.Float64, "threshold": pl.Float64, "comparison": pl.String,
+    "value": pl.Float64, "unit": pl.String, "threshold": pl.Float64, "comparison": pl.String,
     "gap": pl.Float64, "impact_basis": pl.String, "impact_basis_value": pl.Float64,
     "estimated_impact_usd": pl.Float64, "recommendation": pl.String, "source": pl.String,
 }  # fmt: skip
@@ -54,7 +54,7 @@ def recommendations(
                     f"{rule.impact_label} {format_value(impact, 'usd')}.")  # fmt: skip
         rows.append({
             "month": month, "rank": 0, "rule": rule.name, "metric": rule.metric, "value": value,
-            "threshold": rule.threshold, "comparison": rule.comparison, "gap": gap,
+            "unit": unit, "threshold": rule.threshold, "comparison": rule.comparison, "gap": gap,
             "impact_basis": rule.impact_basis, "impact_basis_value": basis,
             "estimated_impact_usd": impact, "recommendation": sentence, "source": source,
         })  # fmt: skip

@@ -1,9 +1,9 @@
-"""Real-time critical alerts: the alert rules evaluated on the newest day as soon as it lands.
+"""Real-time critical alerts: the alert rules of the newest day announced as soon as it lands.
 
 The critical-alert sensor calls `check_critical_alerts` every 15 seconds. It takes the newest day
-for which all three daily metric tables are stored and whose blocking (ERROR) checks passed,
-evaluates every alert rule on it with the same engine as `critical_alerts_daily`, and notifies
-once per *episode* of a critical alert (a rule and scope critical since a day):
+whose alert list (`critical_alerts_daily`, every rule evaluated over its declared history) is
+stored and whose blocking (ERROR) checks passed, and notifies once per *episode* of a critical
+alert (a rule and scope critical since a day):
 
 * a rule that turns critical is notified at once (``new``);
 * while it stays critical it is notified again only after ``renotify_minutes`` (``reminder``);
@@ -18,14 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import polars as pl
 import sqlalchemy as sa
 
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.audience import list_addresses
 from reporting_assets.distribution.notify import notify
-from reporting_assets.metrics.alerts import evaluate_rules
-from reporting_assets.metrics.layer import headline_values
 from reporting_assets.resources.app_db import AppDatabase, create_schema, metadata
 from reporting_assets.resources.storage import AssetHistory
 
@@ -128,28 +125,19 @@ def _save(engine: sa.Engine, notice: Notice, now: datetime) -> None:
 
 
 def newest_checked_day(history: AssetHistory, app_db: AppDatabase) -> date | None:
-    """The newest day with all three metric tables stored and no failed ERROR check."""
-    keys = None
-    for asset in METRIC_TABLES:
-        found = set(history.stored_keys(asset))
-        keys = found if keys is None else keys & found
-    for key in sorted(keys or (), reverse=True):
-        checks = app_db.latest_checks(key, list(METRIC_TABLES))
+    """The newest day whose alert list is stored and whose daily gates (ERROR) all passed."""
+    for key in reversed(history.stored_keys("critical_alerts_daily")):
+        checks = app_db.latest_checks(key, [*METRIC_TABLES, "critical_alerts_daily"])
         if not any(not c["passed"] and c["severity"] == "ERROR" for c in checks):
             return date.fromisoformat(key)
     return None
 
 
-def evaluate_day(settings: Settings, history: AssetHistory, day: date) -> list[dict]:
-    """Every alert rule on `day`, from the stored metric tables (today and the history)."""
-    span = settings.quality.history_weeks * 7 + max(
-        [r.min_duration_days for r in settings.alert_rules] or [1]
-    )
-    keys = [(day - timedelta(days=n)).isoformat() for n in range(span, -1, -1)]
-    frames = [history.read(a, keys) for a in METRIC_TABLES]
-    long = pl.concat([headline_values(a, f) for a, f in zip(METRIC_TABLES, frames, strict=True)
-                      if f is not None])  # fmt: skip
-    return evaluate_rules(settings.alert_rules, long, day).to_dicts()
+def evaluate_day(history: AssetHistory, day: date) -> list[dict]:
+    """Every alert rule on `day`, as `critical_alerts_daily` evaluated it over its declared
+    history (and its own gate re-checked)."""
+    alerts = history.read("critical_alerts_daily", [day.isoformat()])
+    return [] if alerts is None else alerts.to_dicts()
 
 
 def check_critical_alerts(
@@ -168,7 +156,7 @@ def check_critical_alerts(
     if day is None:
         return []
     cfg = settings.notifications.critical_alerts
-    plan = plan_notices(evaluate_day(settings, history, day), _states(engine), now,
+    plan = plan_notices(evaluate_day(history, day), _states(engine), now,
                         timedelta(minutes=cfg.renotify_minutes))  # fmt: skip
     to, cc = list_addresses(settings, [cfg.distribution_list] if cfg.distribution_list else [])
     sent = []

@@ -260,6 +260,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
                 "recommendations", "Recommendations", "Ranked by estimated impact; each from a "
                 "rule in configuration and the numbers that triggered it.", recs,
                 [Column("rank", "#", "count"), Column("recommendation", "Recommendation"),
+                 Column("value", "Value", unit_from="unit"),
+                 Column("threshold", "Threshold", unit_from="unit"),
+                 Column("gap", "Gap", unit_from="unit"),
                  Column("estimated_impact_usd", "Estimated impact", "usd"),
                  Column("source", "From")]))  # fmt: skip
             if recs.height:

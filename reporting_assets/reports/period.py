@@ -194,8 +194,10 @@ def build_period_report(
         branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
         kpis=kpi_list, summary=summary, alerts=alert_rows,
         sections=[*(analytics.sections if analytics is not None else []),
+                  *([bridge_section(now, rev["opening_mrr"][0], gap)] if bridge is None else []),
                   Section("days", "Day by day", "The period's days, as checked each morning.",
-                          daily, columns, ["scorecard", "mrr_trend", "sla_trend"])],
+                          daily, columns, ["scorecard", "mrr_trend", "sla_trend"]),
+                  coverage_section(kpis_now, kpis_before, report.cadence)],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
@@ -205,6 +207,43 @@ def build_period_report(
             "sla_trend": f"First response within SLA, {suffix}",
             "mrr_forecast": "MRR: the last months and the forecast",
         },
+    )  # fmt: skip
+
+
+BRIDGE_COLUMNS = [
+    Column("opening_mrr", "Opening", "usd"), Column("new_mrr", "New", "usd"),
+    Column("reactivation_mrr", "Won back", "usd"), Column("expansion_mrr", "Expansion", "usd"),
+    Column("contraction_mrr", "Contraction", "usd"), Column("churned_mrr", "Churned", "usd"),
+    Column("net_new_mrr", "Net new", "usd"), Column("mrr", "Closing", "usd"),
+]  # fmt: skip
+
+
+def bridge_section(now: dict, opening: float, gap: str = "") -> Section:
+    """The period's MRR bridge as a table: the numbers of the summary's bridge sentence."""
+    row = {c.name: now.get(c.name) for c in BRIDGE_COLUMNS} | {"opening_mrr": opening}
+    intro = "Opening + new + won back + expansion − contraction − churned = closing MRR."
+    return Section("mrr_bridge", "MRR bridge", intro + (f" {gap}." if gap else ""),
+                   pl.DataFrame([row]), BRIDGE_COLUMNS)  # fmt: skip
+
+
+def coverage_section(now: pl.DataFrame, before: pl.DataFrame | None, cadence: str) -> Section:
+    """Which days the period's figures (and the period they are compared with) count."""
+    unit = "Week" if cadence == "weekly" else "Month"
+    rows = []
+    for name, table in ((f"This {unit.lower()}", now), (f"The {unit.lower()} before", before)):
+        if table is None:
+            continue
+        first = table.row(0, named=True)
+        missing = [date.fromisoformat(d) for d in first["missing_days"].split(", ") if d]
+        rows.append({"period": f"{name} ({first['period_start']:%-d %B %Y} – "
+                               f"{first['period_end']:%-d %B %Y})",
+                     "days_due": first["days_due"], "days_counted": first["days_counted"],
+                     "missing": day_list(missing) or "none"})  # fmt: skip
+    return Section(
+        "coverage", "Data coverage", "The days each figure counts: a day missing was never "
+        "computed or was blocked by its quality gate.", pl.DataFrame(rows),
+        [Column("period", unit), Column("days_due", "Days due", "count"),
+         Column("days_counted", "Days counted", "count"), Column("missing", "Days missing")],
     )  # fmt: skip
 
 

@@ -109,11 +109,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManagerFactory):
 
 
 class AssetHistory(dg.ConfigurableResource):
-    """Earlier partitions of stored assets, for trailing windows and history checks.
-
-    Partitions that were never materialized are skipped, so a check early in the history (or
-    after a gap) compares against what exists and says how much that was.
-    """
+    """Stored partitions of assets, for sensors and commands that look at what has landed (the
+    newest alert list, the demo's summary). Assets never use it: an asset declares the earlier
+    partitions it reads (`window_in`, `period_in`) and the IO manager loads them."""
 
     root: str = "var/data/assets"
 

@@ -12,6 +12,7 @@ from pptx import Presentation
 
 from reporting_assets.definitions import defs
 from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.model import STATUS_WORDS
 from reporting_assets.reports.store import ArtifactStore
 
 WEEK = "2026-03-08"  # Sunday 8 – Saturday 14 March 2026: the spring DST change is in it
@@ -119,7 +120,8 @@ def test_the_weekly_analytics_are_in_the_pdf_and_the_workbook(weekly, reporting_
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     overall = card.filter(pl.col("metric") == "overall").row(0, named=True)
-    assert f"Scorecard {overall['value']:.0f}/100 ({overall['status']})" in " ".join(text.split())
+    words = STATUS_WORDS[overall["status"]]
+    assert f"Scorecard {overall['value']:.0f}/100 ({words})" in " ".join(text.split())
     for title in ("Trends", "Business scorecard", "Strategic initiatives", "Initiative ROI"):
         assert title in text
     total = roi.filter(pl.col("initiative_id") == "total").row(0, named=True)

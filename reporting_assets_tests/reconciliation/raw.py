@@ -9,23 +9,39 @@ and in a report was reached twice, by two routes.
 Day boundaries: a New York day D is [D 00:00, D+1 00:00) America/New_York. PostHog timestamps
 are UTC instants; warehouse timestamps are naive UTC. Both are converted to New York wall time
 with DuckDB's ICU time zones and cut by calendar date, so DST days are 23 or 25 hours long.
+
+Blocked days: the PostHog volume gate is recomputed here from the export (`volume_gate`), not
+read from the pipeline: a day whose event count is under `min_volume_share` (read from the
+default config file) of the median of the same weekday in the 4 weeks before (those with data;
+at least 2) is blocked. A blocked day is left out of the 28-day usage window, which compares usage
+per day of data; days before the company's first day of data are simply absent.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
 TZ = "America/New_York"
 PAYING = ("active", "past_due")
-# "Usage fell sharply": the last 7 days under this share of the weekly average of the 21 days
-# before, for an account that averaged at least USAGE_MIN_WEEKLY events a week in those 21 days.
-USAGE_SHARE = 0.4
+# "Usage fell sharply", per day of data in the 28-day window (the day and the 27 before, less
+# the days absent or blocked): with R events on the r recent days present (the last 7) and B
+# events on the b days present before them (the 21 before), the weekly rate before, 7·B/b, is at
+# least USAGE_MIN_WEEKLY and the recent weekly rate, 7·R/r, is under 2/5 of it. In integers:
+# 7·B ≥ 10·b and 5·R·b < 2·B·r (a tie is never a drop); nothing is flagged when r or b is 0.
+USAGE_SHARE_NUMERATOR, USAGE_SHARE_DENOMINATOR = 2, 5  # 0.4, kept exact
 USAGE_MIN_WEEKLY = 10
+# The PostHog volume gate (`reporting_assets/quality/checks.py`, `completeness`, as
+# `posthog_events` calls it): the day's events against the median of the same weekday in the
+# VOLUME_WEEKS weeks before, compared only with at least VOLUME_MIN_WEEKS of them.
+VOLUME_WEEKS, VOLUME_MIN_WEEKS = 4, 2
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "reporting_assets/config/default.yaml"
 
 # Each KPI: its unit (how it is compared and formatted) and how a period rolls it up.
 #   flow: summed over the days; stock: the last day's value; ratio: Σ numerator / Σ denominator.
@@ -158,17 +174,31 @@ money AS (
 activity AS (  -- every event that names an account, per account and day
     SELECT day, account_id, count(*) AS n FROM ev WHERE account_id IS NOT NULL GROUP BY ALL
 ),
-usage AS (
+window_days AS (  -- days of data in each day's 28-day window: r recent, b before
+    SELECT d.day,
+           count(*) FILTER (p.day > d.day - 7) AS r,
+           count(*) FILTER (p.day <= d.day - 7) AS b
+    FROM days d JOIN present p ON p.day BETWEEN d.day - 27 AND d.day
+    GROUP BY 1
+),
+usage AS (  -- events on the present days: the 7 days to the day, and the 21 days before those
     SELECT d.day, a.account_id,
            coalesce(sum(a.n) FILTER (a.day > d.day - 7), 0) AS recent,
-           coalesce(sum(a.n) FILTER (a.day <= d.day - 7), 0) / 3.0 AS weekly_before
+           coalesce(sum(a.n) FILTER (a.day <= d.day - 7), 0) AS before
     FROM days d JOIN activity a ON a.day BETWEEN d.day - 27 AND d.day
+    WHERE a.day IN (SELECT day FROM present)
     GROUP BY ALL
 ),
 drops AS (  -- usage fell sharply, for an account paying at the end of the day
     SELECT u.day, u.account_id, s.mrr AS usage_mrr
-    FROM usage u JOIN state s ON s.day = u.day AND s.account_id = u.account_id
-    WHERE u.weekly_before >= {USAGE_MIN_WEEKLY} AND u.recent < {USAGE_SHARE} * u.weekly_before
+    FROM usage u
+    JOIN window_days w ON w.day = u.day
+    JOIN state s ON s.day = u.day AND s.account_id = u.account_id
+    -- weekly rates per day of data, in integers (exact at the threshold, where floating point
+    -- would decide a tie either way): 7·B ≥ 10·b and 5·R·b < 2·B·r
+    WHERE w.r > 0 AND w.b > 0
+      AND 7 * u.before >= {USAGE_MIN_WEEKLY} * w.b
+      AND {USAGE_SHARE_DENOMINATOR} * u.recent * w.b < {USAGE_SHARE_NUMERATOR} * u.before * w.r
       AND s.mrr > 0
 ),
 risk_events AS (
@@ -185,6 +215,9 @@ risk AS (  -- each account once, at its largest amount at risk
     SELECT day,
         sum(greatest(coalesce(r.failed, 0), coalesce(r.churned, 0),
                      coalesce(r.contraction, 0), coalesce(d.usage_mrr, 0))) AS mrr_at_risk,
+        count(*) FILTER (greatest(coalesce(r.failed, 0), coalesce(r.churned, 0),
+                                  coalesce(r.contraction, 0), coalesce(d.usage_mrr, 0)) > 0)
+            AS accounts_at_risk,
         count(d.account_id) AS usage_drop_accounts,
         coalesce(sum(d.usage_mrr), 0) AS usage_drop_mrr
     FROM risk_events r FULL JOIN drops d USING (day, account_id)
@@ -238,6 +271,7 @@ SELECT d.day AS date,
     coalesce(m.recovered_amount, 0) AS recovered_amount,
     coalesce(m.dunning_cancellations, 0) AS dunning_cancellations,
     coalesce(r.mrr_at_risk, 0) AS mrr_at_risk,
+    coalesce(r.accounts_at_risk, 0) AS accounts_at_risk,
     coalesce(r.usage_drop_accounts, 0) AS usage_drop_accounts,
     coalesce(r.usage_drop_mrr, 0) AS usage_drop_mrr,
     c.total_cost, c.total_budget,
@@ -290,12 +324,71 @@ def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def min_volume_share() -> Fraction:
+    """`quality.min_volume_share` of the default config file, as an exact fraction."""
+    quality = yaml.safe_load(DEFAULT_CONFIG.read_text())["quality"]
+    return Fraction(str(quality["min_volume_share"]))
+
+
+def _event_counts(con: duckdb.DuckDBPyConnection) -> dict[date, int]:
+    """Events per New York day (every row of the export: duplicates and events naming no
+    account count too), for every day from the first to the last day with data."""
+    counts = dict(con.sql("SELECT day, count(*) FROM ev GROUP BY 1").fetchall())
+    first, last = min(counts), max(counts)
+    return {
+        first + timedelta(days=k): counts.get(first + timedelta(days=k), 0)
+        for k in range((last - first).days + 1)
+    }
+
+
+def volume_gate(counts: dict[date, int], share: Fraction) -> dict[date, tuple[int, Fraction]]:
+    """The days the PostHog volume gate blocks, with (their count, the typical count): the
+    count is under `share` of the median of the same weekday in the VOLUME_WEEKS weeks before
+    (the weeks with data; with fewer than VOLUME_MIN_WEEKS of them the day is not judged)."""
+    blocked = {}
+    for day, n in counts.items():
+        earlier = sorted(
+            counts[d]
+            for w in range(1, VOLUME_WEEKS + 1)
+            if (d := day - timedelta(weeks=w)) in counts
+        )
+        if len(earlier) < VOLUME_MIN_WEEKS:
+            continue
+        mid = len(earlier) // 2
+        typical = (
+            Fraction(earlier[mid])
+            if len(earlier) % 2
+            else Fraction(earlier[mid - 1] + earlier[mid], 2)
+        )
+        if typical > 0 and n < share * typical:
+            blocked[day] = (n, typical)
+    return blocked
+
+
+def blocked_days(demo_root: Path) -> dict[date, tuple[int, Fraction]]:
+    """The days of the export the PostHog volume gate blocks (see `volume_gate`)."""
+    con = _connect(Path(demo_root))
+    try:
+        return volume_gate(_event_counts(con), min_volume_share())
+    finally:
+        con.close()
+
+
+def _present_table(con: duckdb.DuckDBPyConnection) -> None:
+    """`present`: the days with data that the volume gate does not block."""
+    counts = _event_counts(con)
+    blocked = volume_gate(counts, min_volume_share())
+    present = [d for d in counts if d not in blocked]
+    con.execute("CREATE OR REPLACE TABLE present AS SELECT unnest(?::DATE[]) AS day", [present])
+
+
 def daily_kpis(demo_root: Path, days: list[date]) -> pl.DataFrame:
     """One row per New York day: every KPI of `KPIS` with its numerators and denominators,
     the opening MRR (end of the day before) and the usage-drop components of MRR at risk."""
     con = _connect(Path(demo_root))
     try:
         _days_table(con, days)
+        _present_table(con)
         frame = con.sql(_DAILY_SQL).pl()
     finally:
         con.close()
@@ -359,7 +452,7 @@ def period_kpis(daily: pl.DataFrame, start: date, end: date) -> dict[str, float 
     wanted = (end - start).days + 1
     if rows.height != wanted:
         raise ValueError(f"{start} – {end}: {rows.height} of {wanted} days in the daily frame")
-    rolled = with_ratios(rows.select([pl.col(c).sum() for c in ADDITIVE])).row(0, named=True)
+    rolled = period_sums(daily, start, end)
     last, first = rows.row(-1, named=True), rows.row(0, named=True)
     out: dict[str, float | None] = {}
     for kpi, (_unit, kind) in KPIS.items():
@@ -368,6 +461,13 @@ def period_kpis(daily: pl.DataFrame, start: date, end: date) -> dict[str, float 
     out["new_and_won_back_mrr"] = rolled["new_mrr"] + rolled["reactivation_mrr"]
     out["days"] = rows.height
     return out
+
+
+def period_sums(daily: pl.DataFrame, start: date, end: date) -> dict[str, float]:
+    """The period's summed numerators, denominators and movements (`ADDITIVE`, and the derived
+    attempts and settled payments)."""
+    rows = daily.filter(pl.col("date").is_between(start, end))
+    return with_ratios(rows.select([pl.col(c).sum() for c in ADDITIVE])).row(0, named=True)
 
 
 def period_bounds(cadence: str, period_key: str, last_day: date) -> tuple[date, date]:

@@ -49,6 +49,7 @@ from reporting_assets.resources.storage import period_in
 
 TOL = 0.01
 PAST_MONTHS = 6
+BRIDGE_PARTS = ("new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr")
 # How far back the business-impact baseline may lie (months before the one computed).
 IMPACT_LOOKBACK_MONTHS = 36
 
@@ -175,6 +176,7 @@ def business_history_monthly(
 def business_analysis_monthly(
     context: dg.AssetExecutionContext,
     business_history_monthly: pl.DataFrame,
+    kpis_monthly: pl.DataFrame,
     warehouse: WarehouseResource,
     app_db: AppDatabase,
 ):
@@ -188,7 +190,16 @@ def business_analysis_monthly(
     table = monthly.business_analysis(
         accounts, business_history_monthly, month, end, s.analytics.history_months
     )
-    chain = [
+    # The 13 months come from the warehouse's account history, day by day; where the month's
+    # checked days are all there, its bridge must be the metric layer's to the cent.
+    kpis = values_of(kpis_monthly)
+    now = table.row(-1, named=True)
+    bridge_differs = [
+        f"{c}: {now[c]:,.2f} from the account history, {kpis[c]:,.2f} from the daily metrics"
+        for c in BRIDGE_PARTS
+        if kpis_monthly["complete"][0] and kpis.get(c) is not None and abs(now[c] - kpis[c]) > TOL
+    ]
+    chain = bridge_differs + [
         f"{b['month']} opens at {b['opening_mrr']:,.2f}, {a['month']} closed at "
         f"{a['closing_mrr']:,.2f}"
         for a, b in zip(
@@ -204,7 +215,6 @@ def business_analysis_monthly(
     m = first
     while m <= month:
         expected, m = expected + 1, monthly.add_months(m, 1)
-    now = table.row(-1, named=True)
     watched = ("logo_churn_rate", "net_revenue_retention", "infra_cost_share", "arpa")
     outcomes = {
         COMPLETE: checks.completeness(

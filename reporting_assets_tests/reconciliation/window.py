@@ -28,6 +28,9 @@ PERIODS = {
     ("monthly_board_report", "2026-02-01"): "monthly",
     ("monthly_board_report", "2026-03-01"): "monthly",  # month to date
 }
+# The periods that publish a report: those without the tracking-outage day (3 February 2026).
+# `test_unpublished_periods_are_those_holding_a_blocked_day` checks this against the raw data.
+PUBLISHED = [p for p in PERIODS if p[1] != "2026-02-01"]
 JOBS = {"weekly": "weekly_report_job", "monthly": "monthly_report_job"}
 DAILY_REPORT = ("daily_executive", LAST.isoformat())
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

@@ -413,6 +413,9 @@ class _Builder:
             if len(report.kpis) > len(kpis):
                 more = len(report.kpis) - len(kpis)
                 bottom = self._note(slide, bottom, f"{more} more KPIs in the report and workbook.")
+            gaps = sorted({k.gap for k in kpis if k.gap})
+            if gaps:
+                bottom = self._note(slide, bottom, f"Every figure leaves out {'; '.join(gaps)}.")
         if report.summary and bottom + Inches(1.2) < CONTENT_BOTTOM:
             self._bullets(
                 slide,
@@ -434,6 +437,10 @@ class _Builder:
                 f"- {k.label}: {format_value(k.value, k.unit)} "
                 f"({format_delta(k.delta, k.unit)} vs previous{target}) — {status}."
             )
+            if k.status_reason:
+                line += f" Not rated: {k.status_reason}."
+            if k.gap:
+                line += f" Incomplete: {k.gap}."
             if k.description:
                 line += f" {k.description}"
             lines.append(line)

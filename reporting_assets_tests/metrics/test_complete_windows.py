@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
+from pptx import Presentation
 
 from reporting_assets.definitions import defs
 from reporting_assets.metrics.assets import metric_assets
@@ -117,6 +118,11 @@ def test_with_the_gap_policy_every_figure_names_the_missing_day(
     # Every KPI card, on the cover and in the summary, says so, as do the sentences with sums.
     cards = flat.count("1 of 7 days missing: 11 March 2026")
     assert cards >= len(PERIOD_KPIS) + 3
+    # So do the decks, on their KPI slide.
+    for deck in version.glob("*.pptx"):
+        slides = [" ".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+                  for slide in Presentation(deck).slides]  # fmt: skip
+        assert any("leaves out 1 of 7 days missing: 11 March 2026" in t for t in slides), deck
 
 
 def test_a_usage_window_with_a_day_never_computed_fails_by_name(

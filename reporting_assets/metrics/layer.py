@@ -56,11 +56,6 @@ class MetricDefinition:
     # A ratio's numerator and denominator in words ("failed charges", "charges attempted").
     parts: tuple[str, str] = ("", "")
 
-    @property
-    def components(self) -> tuple[str, ...]:
-        """The daily columns the metric is built from."""
-        return (self.numerator, self.denominator) if self.measure == "ratio" else (self.column,)
-
     def expression(self) -> pl.Expr:
         """The metric over its component columns, at any grain: the daily rows of a table, or
         one row of components rolled up over a period."""
@@ -79,16 +74,17 @@ class MetricDefinition:
             return rows.sort("date").get_column(self.column).cast(pl.Float64)[-1]
         if self.measure == "sum":
             return float(rows.get_column(self.column).cast(pl.Float64).sum())
-        den = rows.get_column(self.denominator).cast(pl.Float64)
-        one = pl.DataFrame(
-            {
-                self.numerator: [float(rows.get_column(self.numerator).cast(pl.Float64).sum())],
-                self.denominator: [
-                    float(den.sum() if self.denominator_measure == "sum" else den.mean())
-                ],
-            }
-        )
+        num, den = self.parts_over(rows)
+        one = pl.DataFrame({self.numerator: [num], self.denominator: [den]})
         return one.select(self.expression()).item()
+
+    def parts_over(self, rows: pl.DataFrame) -> tuple[float, float]:
+        """A ratio's numerator (summed) and denominator (summed, or averaged) over the rows."""
+        den = rows.get_column(self.denominator).cast(pl.Float64)
+        return (
+            float(rows.get_column(self.numerator).cast(pl.Float64).sum()),
+            float(den.sum() if self.denominator_measure == "sum" else den.mean()),
+        )
 
     def rows_of(self, table: pl.DataFrame) -> pl.DataFrame:
         """The rows of a daily table that hold this metric (the total rows)."""
@@ -236,10 +232,6 @@ METRICS: dict[str, MetricDefinition] = {
 }
 
 LONG_SCHEMA = {"date": pl.Date, "metric": pl.String, "scope": pl.String, "value": pl.Float64}
-
-
-def metric(key: str) -> MetricDefinition:
-    return METRICS[key]
 
 
 def metrics_of(asset: str) -> list[str]:
@@ -462,9 +454,7 @@ def period_table(
         part = m.rows_of(table) if table is not None else None
         num = den = None
         if m.measure == "ratio" and part is not None and not part.is_empty():
-            num = float(part.get_column(m.numerator).cast(pl.Float64).sum())
-            d = part.get_column(m.denominator).cast(pl.Float64)
-            den = float(d.sum() if m.denominator_measure == "sum" else d.mean())
+            num, den = m.parts_over(part)
         r = rate(key, values.get(key), configs[key], days) if key in configs else None
         rows.append(
             {

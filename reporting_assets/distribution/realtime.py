@@ -125,9 +125,13 @@ def _save(engine: sa.Engine, notice: Notice, now: datetime) -> None:
 
 
 def newest_checked_day(history: AssetHistory, app_db: AppDatabase) -> date | None:
-    """The newest day whose alert list is stored and whose daily gates (ERROR) all passed."""
+    """The newest day whose alert list is stored and whose daily gates (ERROR) all ran and
+    passed: a day with no recorded check result for one of its tables is not a checked day."""
+    gated = [*METRIC_TABLES, "critical_alerts_daily"]
     for key in reversed(history.stored_keys("critical_alerts_daily")):
-        checks = app_db.latest_checks(key, [*METRIC_TABLES, "critical_alerts_daily"])
+        checks = app_db.latest_checks(key, gated)
+        if {c["asset"] for c in checks} != set(gated):
+            continue
         if not any(not c["passed"] and c["severity"] == "ERROR" for c in checks):
             return date.fromisoformat(key)
     return None

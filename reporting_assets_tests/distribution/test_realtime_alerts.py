@@ -130,3 +130,33 @@ def test_sensor_notifies_once_then_reminds_then_resolves(private_store, monkeypa
         acknowledge(engine, "alert", RULE, s["spike"].isoformat(), "CEO@northwind.example")
     with pytest.raises(AckError, match="never fired"):
         acknowledge(engine, "alert", "incident_surge", s["spike"].isoformat(), "ceo@x.example")
+
+
+def test_a_day_without_check_results_is_not_a_checked_day(tmp_path):
+    """The real-time path announces only days whose gates ran and passed: an alert list stored
+    without its tables' check results (a run that died half way, a file copied in) is skipped."""
+    import polars as pl
+
+    from reporting_assets.distribution.realtime import METRIC_TABLES, newest_checked_day
+    from reporting_assets.quality.checks import CheckOutcome
+    from reporting_assets.resources import AppDatabase, AssetHistory
+    from reporting_assets.resources.app_db import create_schema
+
+    history = AssetHistory(root=str(tmp_path / "assets"))
+    app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
+    create_schema(app_db.engine)
+    day = "2026-03-14"
+    (tmp_path / "assets/critical_alerts_daily").mkdir(parents=True)
+    pl.DataFrame({"date": [date(2026, 3, 14)]}).write_parquet(
+        tmp_path / f"assets/critical_alerts_daily/{day}.parquet"
+    )
+    assert newest_checked_day(history, app_db) is None
+    ok = {"x_complete": CheckOutcome(True, "ERROR", "ok")}
+    for asset in METRIC_TABLES:
+        app_db.record_checks(asset, day, "run-1", ok)
+    assert newest_checked_day(history, app_db) is None  # the alert list's own gates never ran
+    app_db.record_checks("critical_alerts_daily", day, "run-1", ok)
+    assert newest_checked_day(history, app_db) == date(2026, 3, 14)
+    app_db.record_checks(METRIC_TABLES[0], day, "run-2",
+                         {"x_complete": CheckOutcome(False, "ERROR", "bad")})  # fmt: skip
+    assert newest_checked_day(history, app_db) is None

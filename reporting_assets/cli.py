@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reporting_assets.config import ConfigError, get_settings, load_settings, resolve
+from reporting_assets.config import ConfigError, config_path, get_settings, load_settings, resolve
 
 
 def _fail(message: str) -> None:
@@ -27,10 +27,14 @@ def main() -> None:
 @click.argument("path", required=False)
 def check_config(path: str | None) -> None:
     """Validate a configuration file (default: REPORTING_CONFIG or the bundled demo config)."""
+    from reporting_assets.analytics.recommend import rule_problems
+
     try:
         settings = load_settings(path)
     except ConfigError as exc:
         _fail(str(exc))
+    if problems := rule_problems(settings.recommendations):
+        _fail("\n".join(f"{path or config_path()}: {p}" for p in problems))
     click.echo(
         f"OK: {len(settings.metrics)} metrics, {len(settings.alert_rules)} alert rules, "
         f"{len(settings.reports)} reports, {len(settings.distribution_lists)} distribution lists"

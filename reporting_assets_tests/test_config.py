@@ -1,6 +1,7 @@
 """Configuration: the bundled file is complete, and a bad file fails with file, key path and
 problem in one clear error."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,22 @@ def test_default_config_is_complete():
          "(top level)", "unknown distribution list 'nobody'"),
         (lambda d: d["alert_rules"][0].update(metric="profit"), "(top level)",
          "unknown metric 'profit'"),
+        # Loads, but would be wrong at run time: refused when the file loads.
+        (lambda d: d["reports"]["weekly_business_review"]["sections"].append("cohorts"),
+         "reports.weekly_business_review", "sections cohorts are not sections of a weekly report"),
+        (lambda d: d["reports"]["weekly_business_review"]["deck_sections"]["c_suite"].append(
+            "forecasts"), "reports.weekly_business_review",
+         "deck_sections.c_suite: unknown slide(s) forecasts"),
+        (lambda d: d["channels"]["email"].update(sender="reports"), "channels.email.sender",
+         "'reports' is not an email address"),
+        (lambda d: d["distribution_lists"]["board"]["to"].append("chair@gmail.com"),
+         "(top level)", "distribution_lists.board.to: chair@gmail.com outside "
+         "channels.email.allowed_domains (northwind.example)"),
+        (lambda d: d["alert_rules"][0].update(warning=12, critical=25), "(top level)",
+         "alert_rules[0] ('payment_failures_high'): warning 12 can never be reached by "
+         "payment_failure_rate (ratio, valid range 0 to 1)"),
+        (lambda d: d["metrics"]["first_response_sla_rate"].update(target=95), 
+         "metrics.first_response_sla_rate", "target 95 lies outside its valid_range [0.0, 1.0]"),
     ],
 )  # fmt: skip
 def test_bad_config_names_file_path_and_problem(tmp_path, mutate, key_path, problem):
@@ -95,3 +112,22 @@ def test_cli_reports_the_error_and_exits_non_zero(tmp_path):
     assert result.returncode == 2
     assert f"{path}: channels.email.port:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_recommendation_on_a_finding_never_measured_is_refused_at_load(tmp_path):
+    """The rule would never fire: `check-config` and loading the definitions (what Dagster does)
+    both refuse it, naming the file, the key and the findings there are."""
+    path = _write(tmp_path, lambda d: d["recommendations"][0].update(metric="happiness"))
+    check = subprocess.run(
+        [sys.executable, "-m", "reporting_assets.cli", "check-config", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert check.returncode == 2
+    assert f"{path}: recommendations[0] ('prioritise_dunning').metric: unknown finding " \
+        "'happiness'" in check.stderr  # fmt: skip
+    load = subprocess.run(
+        [sys.executable, "-c", "import reporting_assets.definitions"], capture_output=True,
+        text=True, timeout=120, env={**os.environ, "REPORTING_CONFIG": str(path)},
+    )  # fmt: skip
+    assert load.returncode != 0
+    assert f"{path}: recommendations[0] ('prioritise_dunning').metric" in load.stderr

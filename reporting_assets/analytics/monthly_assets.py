@@ -18,7 +18,7 @@ import polars as pl
 
 from reporting_assets.analytics import models, monthly, recommend
 from reporting_assets.analytics.weekly_assets import analytics_specs, snapshot_at
-from reporting_assets.config import get_settings
+from reporting_assets.config import ConfigError, config_path, get_settings
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.acks import acks
 from reporting_assets.lib.metadata import markdown_preview
@@ -49,6 +49,10 @@ from reporting_assets.resources.storage import period_in
 
 TOL = 0.01
 PAST_MONTHS = 6
+# A rule naming a finding the month does not measure would never fire: refuse the config now,
+# when Dagster loads the code, not at the month-end run.
+if _problems := recommend.rule_problems(get_settings().recommendations):
+    raise ConfigError("\n".join(f"{config_path()}: {p}" for p in _problems))
 BRIDGE_PARTS = ("new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr")
 # How far back the business-impact baseline may lie (months before the one computed).
 IMPACT_LOOKBACK_MONTHS = 36

@@ -24,6 +24,37 @@ RECOMMENDATION_SCHEMA = {
 }  # fmt: skip
 
 
+# Every finding the month measures (`monthly_assets.findings`), by unit: what a rule in config
+# may name as its metric, and in dollars, as its impact basis.
+FINDINGS = {
+    "payment_recovery_rate": "ratio", "failed_payment_amount": "usd",
+    "monthly_logo_churn": "ratio", "churned_mrr": "usd", "high_risk_mrr": "usd",
+    "high_risk_share": "ratio", "cost_vs_budget": "ratio", "overspend_usd": "usd",
+    "savings_realization_rate": "ratio", "unrealized_savings_usd": "usd",
+    "first_response_sla_rate": "ratio", "support_exposed_mrr": "usd",
+    "net_revenue_retention": "ratio", "infra_cost_share": "ratio",
+}  # fmt: skip
+
+
+def rule_problems(rules: list[RecommendationRule]) -> list[str]:
+    """What is wrong with the recommendation rules in config: unknown findings, an impact basis
+    that is not in dollars, a ratio threshold outside 0–1 (one line each, with its key)."""
+    problems = []
+    for i, r in enumerate(rules):
+        where = f"recommendations[{i}] ('{r.name}')"
+        if r.metric not in FINDINGS:
+            problems.append(f"{where}.metric: unknown finding '{r.metric}' (known: "
+                            f"{', '.join(sorted(FINDINGS))})")  # fmt: skip
+        elif FINDINGS[r.metric] == "ratio" and not 0 <= r.threshold <= 1:
+            problems.append(f"{where}.threshold: {r.threshold:g} is not a share between 0 and 1 "
+                            f"for {r.metric}")  # fmt: skip
+        if FINDINGS.get(r.impact_basis) != "usd":
+            dollars = sorted(k for k, u in FINDINGS.items() if u == "usd")
+            problems.append(f"{where}.impact_basis: '{r.impact_basis}' is not a dollar finding "
+                            f"(known: {', '.join(dollars)})")  # fmt: skip
+    return problems
+
+
 def fires(rule: RecommendationRule, value: float | None) -> bool:
     if value is None:
         return False

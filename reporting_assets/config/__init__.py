@@ -30,9 +30,14 @@ def _key_path(loc: tuple) -> str:
     return path or "(top level)"
 
 
+def config_path() -> Path:
+    """The config file this deployment reads (REPORTING_CONFIG, else the bundled demo config)."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """Read and validate a config file; one ConfigError names the file, key path and problem."""
-    file = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    file = Path(path) if path else config_path()
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -77,4 +82,12 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else home() / p
 
 
-__all__ = ["ConfigError", "Settings", "get_settings", "home", "load_settings", "resolve"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "config_path",
+    "get_settings",
+    "home",
+    "load_settings",
+    "resolve",
+]

@@ -39,6 +39,10 @@ class Strict(BaseModel):
         return data
 
 
+def _bound(x: float | None) -> str:
+    return "unbounded" if x is None else f"{x:g}"
+
+
 def _check_env_name(value: str | None) -> str | None:
     if value is not None and not ENV_NAME.match(value):
         raise ValueError(f"'{value}' is not an environment variable name (A-Z, 0-9, _)")
@@ -152,6 +156,11 @@ class Metric(Strict):
         low, high = self.valid_range
         if low is not None and high is not None and low > high:
             raise ValueError(f"valid_range minimum {low} is above its maximum {high}")
+        t = self.target
+        if t is not None and ((low is not None and t < low) or (high is not None and t > high)):
+            raise ValueError(f"target {t:g} lies outside its valid_range {list(self.valid_range)}")
+        if t is not None and self.unit == "ratio" and not -1 <= t <= 1:
+            raise ValueError(f"target {t:g} is not a share: write 95 % as 0.95")
         return self
 
 
@@ -196,6 +205,19 @@ class Quality(Strict):
     identity_tolerance_usd: float = Field(0.01, ge=0)
 
 
+# The sections each kind of report can carry (summary, alerts and the quality appendix in all);
+# a name outside these would make a report go out without it, so it is refused at load.
+REPORT_SECTIONS = {
+    "daily": {"summary", "revenue_protection", "cost_optimization", "operational_efficiency",
+              "alerts", "quality"},
+    "weekly": {"summary", "trends", "scorecard", "initiatives", "roi", "alerts", "quality"},
+    "monthly": {"summary", "business_analysis", "benchmarks", "forecasts", "recommendations",
+                "impact", "alerts", "quality"},
+}  # fmt: skip
+DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
+               "details", "appendix", "days", "mrr_bridge", "coverage"}  # fmt: skip
+
+
 class Report(Strict):
     """A report: its cadence, what it contains, who gets it, in which formats, and its review."""
 
@@ -225,6 +247,16 @@ class Report(Strict):
             raise ValueError(
                 f"deck_sections for audiences the report does not have: {', '.join(unknown)}"
             )
+        known = REPORT_SECTIONS[self.cadence]
+        bad = [x for x in self.sections if x not in known]
+        if bad:
+            raise ValueError(f"sections {', '.join(bad)} are not sections of a {self.cadence} "
+                             f"report (known: {', '.join(sorted(known))})")  # fmt: skip
+        for audience, slides in self.deck_sections.items():
+            bad = [x for x in slides if x not in DECK_SLIDES | known]
+            if bad:
+                raise ValueError(f"deck_sections.{audience}: unknown slide(s) {', '.join(bad)} "
+                                 f"(known: {', '.join(sorted(DECK_SLIDES | known))})")  # fmt: skip
         return self
 
     @field_validator("owner")
@@ -264,6 +296,13 @@ class EmailChannel(Strict):
     max_attachment_mb: float = Field(10.0, gt=0)
 
     _env = field_validator("username_env", "password_env")(_check_env_name)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        if not EMAIL.match(v):
+            raise ValueError(f"'{v}' is not an email address")
+        return v
 
 
 class WebhookChannel(Strict):
@@ -367,6 +406,24 @@ class ImpactTargets(Strict):
 class Settings(Strict):
     """The whole business configuration of one reporting deployment."""
 
+    def _threshold_sane(self, i: int, rule: AlertRule) -> None:
+        """A threshold compared with the metric's value must be a value the metric can take."""
+        if rule.comparison not in ("above", "below"):
+            return
+        m = self.metrics[rule.metric]
+        low, high = m.valid_range
+        if m.unit == "ratio":
+            low, high = max(low if low is not None else 0.0, 0.0), min(
+                high if high is not None else 1.0, 1.0)  # fmt: skip
+        for level in ("warning", "critical"):
+            x = getattr(rule, level)
+            if (low is not None and x < low) or (high is not None and x > high):
+                span = f"valid range {_bound(low)} to {_bound(high)}"
+                raise ValueError(
+                    f"alert_rules[{i}] ('{rule.name}'): {level} {x:g} can never be reached by "
+                    f"{rule.metric} ({m.unit}, {span})"
+                )
+
     branding: Branding
     calendar: Calendar
     storage: Storage = Storage()
@@ -404,6 +461,18 @@ class Settings(Strict):
                 raise ValueError(f"scorecard.weights uses unknown metric '{metric}'")
             if self.metrics[metric].target is None:
                 raise ValueError(f"scorecard.weights: metric '{metric}' has no target to score")
+        allowed = [d.lower() for d in self.channels.email.allowed_domains]
+        if allowed:
+            for name, lst in self.distribution_lists.items():
+                for field in ("to", "cc"):
+                    outside = [a for a in getattr(lst, field)
+                               if a.rsplit("@", 1)[-1].lower() not in allowed]  # fmt: skip
+                    if outside:
+                        raise ValueError(
+                            f"distribution_lists.{name}.{field}: {', '.join(outside)} outside "
+                            f"channels.email.allowed_domains ({', '.join(allowed)})")  # fmt: skip
+        for i, rule in enumerate(self.alert_rules):
+            self._threshold_sane(i, rule)
         n = self.notifications
         for where, lst in (("notifications.data_team", n.data_team),
                            ("notifications.critical_alerts.distribution_list",

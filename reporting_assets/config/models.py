@@ -201,6 +201,9 @@ class Quality(Strict):
     history_weeks: int = Field(8, ge=2, le=52)
     history_z_threshold: float = Field(4.0, gt=0)
     history_severity: Literal["ERROR", "WARN"] = "WARN"
+    # A metric this many robust deviations from its weekday baseline is not believable: it fails
+    # the business-rules gate (ERROR, blocking) whatever history_severity says.
+    history_hard_limit_z: float = Field(50.0, gt=0)
     min_volume_share: float = Field(0.6, gt=0, le=1)
     identity_tolerance_usd: float = Field(0.01, ge=0)
 

@@ -190,6 +190,12 @@ def standard_gates(
     rule_problems = checks.thresholds_sane(rules, s.metrics, list(METRICS))
     missing = [r.metric for r in rules if today.filter(pl.col("metric") == r.metric).is_empty()]
     rule_problems += [f"rule metric '{m}' is not in the table" for m in missing]
+    every = [m for m in metrics_of(asset) if m in s.metrics]
+    unbelievable = checks.beyond_hard_limit(
+        today.filter(pl.col("metric").is_in(every)), history, day,
+        hard_z=q.history_hard_limit_z, weeks=q.history_weeks,
+        floors={m: UNIT_FLOORS[s.metrics[m].unit] for m in every},
+    )  # fmt: skip
     return {
         COMPLETE: checks.completeness(
             table,
@@ -205,7 +211,7 @@ def standard_gates(
             metric_ranges(asset),
             identities,
             tolerance=q.identity_tolerance_usd,
-            extra_problems=extra_business_problems,
+            extra_problems=[*(extra_business_problems or []), *unbelievable],
         ),
         HISTORY: checks.consistent_with_history(
             today.filter(pl.col("metric").is_in(watched)),

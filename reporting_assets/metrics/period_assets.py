@@ -16,7 +16,13 @@ import polars as pl
 from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.assets import blocked_days, emit_checked, stacked
-from reporting_assets.metrics.layer import METRIC_TABLES, Coverage, day_list, period_table
+from reporting_assets.metrics.layer import (
+    METRIC_TABLES,
+    Coverage,
+    day_list,
+    period_table,
+    scale_target,
+)
 from reporting_assets.partitions import monthly_partitions, period_days, weekly_partitions
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (
@@ -121,7 +127,12 @@ def _kpis_asset(cadence: str) -> dg.AssetsDefinition:
             }
         )
         problems = coverage_problems(cover, blocked)
-        ranges = {m: c.valid_range for m, c in s.metrics.items()}
+        # A day's bounds, for a flow as many times over as the period counts days.
+        n = len(cover.present) or 1
+        ranges = {
+            m: tuple(scale_target(m, bound, n) for bound in c.valid_range)
+            for m, c in s.metrics.items()
+        }
         out_of_range = [
             f"{r['metric']} = {r['value']:,.4g} outside its valid range {ranges[r['metric']]}"
             for r in table.iter_rows(named=True)

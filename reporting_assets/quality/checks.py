@@ -198,28 +198,10 @@ def consistent_with_history(
     spread that counts for each metric, in its own unit (a change of $20 in a $1 M metric is not
     news however steady the metric was).
     """
-    from reporting_assets.metrics.alerts import robust_z
-
-    problems, rows = [], []
-    same_weekday = [day - timedelta(weeks=w) for w in range(1, weeks + 1)]
-    past = history.filter(pl.col("date").is_in(same_weekday))
-    for r in today.iter_rows(named=True):
-        if r["value"] is None:
-            continue
-        baseline = past.filter((pl.col("metric") == r["metric"]) & (pl.col("scope") == r["scope"]))
-        values = [v for v in baseline.get_column("value").to_list() if v is not None]
-        floor = (floors or {}).get(r["metric"], 0.0)
-        z = robust_z(r["value"], values, floor) if len(values) >= min_points else None
-        median = statistics.median(values) if values else None
-        rows.append(
-            {
-                "metric": r["metric"],
-                "value": r["value"],
-                "baseline_median": median,
-                "baseline_points": len(values),
-                "robust_z": z,
-            }
-        )
+    problems = []
+    rows = _weekday_deviations(today, history, day, weeks, min_points, floors)
+    for r in rows:
+        z, median = r["robust_z"], r["baseline_median"]
         if z is not None and abs(z) > z_threshold:
             problems.append(
                 f"{r['metric']} = {r['value']:,.4g} vs usual {median:,.4g} for this "
@@ -233,6 +215,55 @@ def consistent_with_history(
     return _outcome(
         problems, severity, "every headline metric consistent with its weekday baseline", metadata
     )
+
+
+def _weekday_deviations(
+    today: pl.DataFrame,
+    history: pl.DataFrame,
+    day: date,
+    weeks: int,
+    min_points: int,
+    floors: dict[str, float] | None,
+) -> list[dict]:
+    """Each of today's metrics with its same-weekday median and robust z-score (None when the
+    history has fewer than `min_points` values)."""
+    from reporting_assets.metrics.alerts import robust_z
+
+    rows = []
+    same_weekday = [day - timedelta(weeks=w) for w in range(1, weeks + 1)]
+    past = history.filter(pl.col("date").is_in(same_weekday))
+    for r in today.iter_rows(named=True):
+        if r["value"] is None:
+            continue
+        baseline = past.filter((pl.col("metric") == r["metric"]) & (pl.col("scope") == r["scope"]))
+        values = [v for v in baseline.get_column("value").to_list() if v is not None]
+        floor = (floors or {}).get(r["metric"], 0.0)
+        z = robust_z(r["value"], values, floor) if len(values) >= min_points else None
+        rows.append({"metric": r["metric"], "value": r["value"],
+                     "baseline_median": statistics.median(values) if values else None,
+                     "baseline_points": len(values), "robust_z": z})  # fmt: skip
+    return rows
+
+
+def beyond_hard_limit(
+    today: pl.DataFrame,
+    history: pl.DataFrame,
+    day: date,
+    *,
+    hard_z: float,
+    weeks: int = 8,
+    min_points: int = 4,
+    floors: dict[str, float] | None = None,
+) -> list[str]:
+    """The metrics so far from their weekday baseline (robust z beyond `hard_z`) that the value
+    cannot be believed: a billion-dollar cost line, a decimal point lost. These block, whatever
+    the history check's own severity."""
+    return [
+        f"{r['metric']} = {r['value']:,.4g} vs usual {r['baseline_median']:,.4g} for this weekday: "
+        f"robust z {r['robust_z']:+.3g}, beyond the hard limit of ±{hard_z:g}"
+        for r in _weekday_deviations(today, history, day, weeks, min_points, floors)
+        if r["robust_z"] is not None and abs(r["robust_z"]) > hard_z
+    ]
 
 
 def thresholds_sane(

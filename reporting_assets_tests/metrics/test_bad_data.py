@@ -173,3 +173,49 @@ def test_missing_warehouse_day(tmp_path, demo_company):
         downstream=("cost_optimization_daily",),
     )
     assert "revenue_protection_daily" in materialized(result)
+
+
+def test_a_billion_dollar_cost_line_blocks_the_day(tmp_path, demo_company):
+    """A value no day can hold fails the business-rules gate by name and nothing downstream
+    runs; it is not a warning that lets the report go out."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_company["path"] / "warehouse.duckdb", warehouse)
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "UPDATE cloud_costs SET cost_usd = 1e9 WHERE cost_date = ? AND service = "
+        "(SELECT min(service) FROM cloud_costs WHERE cost_date = ?)", [DAY, DAY]
+    )  # fmt: skip
+    con.close()
+    result = run_day(tmp_path, warehouse=warehouse)
+    assert_blocked(
+        result,
+        "cost_optimization_daily_within_business_rules",
+        "cost_usd",
+        "outside",
+        downstream=("critical_alerts_daily",),
+    )
+
+
+def test_a_deviation_beyond_the_hard_limit_is_named():
+    """Robust z beyond the hard limit (50 by default) is unbelievable, whatever the history
+    check's own severity; an ordinary spike (z 8) is not."""
+    from datetime import date, timedelta
+
+    from reporting_assets.quality.checks import beyond_hard_limit
+
+    day = date(2026, 3, 10)
+    history = pl.DataFrame({
+        "date": [day - timedelta(weeks=w) for w in range(1, 9)],
+        "metric": ["total_cost"] * 8, "scope": ["total"] * 8,
+        "value": [4700.0, 4800.0, 4750.0, 4900.0, 4650.0, 4800.0, 4850.0, 4700.0],
+    })  # fmt: skip
+
+    def today(v):
+        return pl.DataFrame({"date": [day], "metric": ["total_cost"], "scope": ["total"],
+                             "value": [v]})  # fmt: skip
+
+    assert beyond_hard_limit(today(6500.0), history, day, hard_z=50) == []
+    [problem] = beyond_hard_limit(today(1e9), history, day, hard_z=50, floors={"total_cost": 100})
+    assert (
+        problem.startswith("total_cost = 1e+09 vs usual 4,775") and "hard limit of ±50" in problem
+    )

@@ -152,7 +152,16 @@ def read_batch_export(
         for key in json.loads(manifest.read_text())["files"]:
             # Manifest entries are keys under the export's prefix; the files sit beside it.
             path = base / key.rsplit("/", 1)[-1]
-            loaded, names = _load(path)
+            try:
+                loaded, names = _load(path)
+            except FileNotFoundError:
+                problems.append(f"{path.name}: listed in {manifest.name} but missing")
+                continue
+            except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+                # A truncated or corrupt file: its events are missing, and the check says which.
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                problems.append(f"{path.name}: unreadable ({type(exc).__name__}: {reason})")
+                continue
             frame, found = conform_raw(loaded, path.name, names)
             problems.extend(found)
             if frame is not None:

@@ -152,6 +152,24 @@ def test_changed_type(tmp_path, broken_export):
     assert_blocked(result, "posthog_events_matches_schema", "property 'revenue' has the wrong type")
 
 
+def test_a_truncated_export_file_fails_the_schema_check_by_name(tmp_path, broken_export):
+    export, _ = broken_export
+    victim = next(f for f in _day_files(export) if not f.name.endswith("_manifest.json"))
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])  # a copy that stopped half way
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", f"{victim.name}: unreadable")
+
+
+def test_a_file_the_manifest_lists_but_is_gone_fails_by_name(tmp_path, broken_export):
+    export, _ = broken_export
+    victim = next(f for f in _day_files(export) if not f.name.endswith("_manifest.json"))
+    victim.unlink()
+    result = run_day(tmp_path, export)
+    assert_blocked(result, "posthog_events_matches_schema", f"{victim.name}: listed in",
+                   "but missing")  # fmt: skip
+
+
 def test_empty_day(tmp_path, broken_export):
     export, edit = broken_export
     edit(lambda f: f.clear())

@@ -7,7 +7,9 @@ PostgreSQL are identical, and a view that changes shape fails loudly instead of 
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -152,23 +154,44 @@ def _sql_statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
+# The CSV dialect the warehouse export is written in, stated rather than sniffed: RFC 4180
+# (comma, double quotes, a quote inside a quoted field doubled), with a header row.
+CSV_DIALECT = "FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', AUTO_DETECT false"
+
+
+class WarehouseLoadError(RuntimeError):
+    """A warehouse export could not be loaded; the message names the file and the problem."""
+
+
 def load_duckdb(path: Path, warehouse_dir: Path) -> None:
-    """Build a new DuckDB file from a warehouse export: `schema.sql` plus `data/<table>.csv`."""
+    """Build a new DuckDB file from a warehouse export (`schema.sql` plus `data/<table>.csv`).
+
+    The file is built beside the old one and swapped in only when every table loaded, so a load
+    that fails half way leaves the previous warehouse as it was, and says which file failed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    con = duckdb.connect(str(tmp))
     try:
         for stmt in _sql_statements((warehouse_dir / "schema.sql").read_text()):
             con.execute(stmt)
         for name in TABLES:
-            csv = (warehouse_dir / "data" / f"{name}.csv").as_posix()
-            con.execute(f"COPY {name} FROM '{csv}' (FORMAT csv, HEADER true)")
+            csv = warehouse_dir / "data" / f"{name}.csv"
+            try:
+                con.execute(f"COPY {name} FROM '{csv.as_posix()}' ({CSV_DIALECT})")
+            except (duckdb.Error, OSError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise WarehouseLoadError(f"{csv}: {first}") from exc
+        con.close()
+        os.replace(tmp, path)
     finally:
         con.close()
+        tmp.unlink(missing_ok=True)
 
 
 def load_postgres(url: str, warehouse_dir: Path, schema: str = "public") -> None:
-    """Create the warehouse tables and views in a PostgreSQL schema and COPY the CSVs in."""
+    """Create the warehouse tables and views in a PostgreSQL schema and COPY the CSVs in, in one
+    transaction: a load that fails half way leaves the schema as it was and names the file."""
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -178,8 +201,16 @@ def load_postgres(url: str, warehouse_dir: Path, schema: str = "public") -> None
         for stmt in _sql_statements((warehouse_dir / "schema.sql").read_text()):
             cur.execute(stmt)
         for name in TABLES:
-            with open(warehouse_dir / "data" / f"{name}.csv", encoding="utf-8") as fh:
-                cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv, HEADER true)", fh)
+            csv = warehouse_dir / "data" / f"{name}.csv"
+            with open(csv, encoding="utf-8") as fh:
+                try:
+                    cur.copy_expert(
+                        f"COPY {name} FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ',', "
+                        "QUOTE '\"', ESCAPE '\"')",
+                        fh,
+                    )
+                except psycopg2.Error as exc:
+                    raise WarehouseLoadError(f"{csv}: {str(exc).strip().splitlines()[0]}") from exc
 
 
 class Warehouse:

@@ -70,6 +70,9 @@ def test_default_config_is_complete():
         (lambda d: d["alert_rules"][0].update(warning=12, critical=25), "(top level)",
          "alert_rules[0] ('payment_failures_high'): warning 12 can never be reached by "
          "payment_failure_rate (ratio, valid range 0 to 1)"),
+        (lambda d: d["reports"]["monthly_board_report"].update(
+            reviewers=["chief.of.staff@northwind.example"]), "reports.monthly_board_report",
+         "approval is manual but no reviewer other than the owner is named"),
         (lambda d: d["metrics"]["first_response_sla_rate"].update(target=95), 
          "metrics.first_response_sla_rate", "target 95 lies outside its valid_range [0.0, 1.0]"),
     ],

@@ -231,6 +231,8 @@ class Report(Strict):
     audiences: list[Literal["executive", "board", "c_suite", "vp_operations", "strategy"]]
     formats: list[Literal["pdf", "xlsx", "email", "pptx"]] = Field(min_length=1)
     approval: Literal["auto", "manual"] = "auto"
+    # Who may approve or reject the report (manual approval): named people, never the owner alone.
+    reviewers: list[str] = Field(default_factory=list)
     distribution_lists: list[str] = Field(default_factory=list)
     channels: list[Literal["email", "slack", "teams", "webhook", "dashboard"]] = Field(
         default_factory=lambda: ["email"]
@@ -260,6 +262,22 @@ class Report(Strict):
             if bad:
                 raise ValueError(f"deck_sections.{audience}: unknown slide(s) {', '.join(bad)} "
                                  f"(known: {', '.join(sorted(DECK_SLIDES | known))})")  # fmt: skip
+        return self
+
+    @field_validator("reviewers")
+    @classmethod
+    def _reviewer_emails(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _someone_else_reviews(self) -> Report:
+        others = [r for r in self.reviewers if r.lower() != self.owner.lower()]
+        if self.approval == "manual" and not others:
+            raise ValueError("approval is manual but no reviewer other than the owner is named "
+                             "(reviewers)")  # fmt: skip
         return self
 
     @field_validator("owner")

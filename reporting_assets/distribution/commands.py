@@ -93,7 +93,28 @@ def review_show(review_id: int) -> None:
         comment = f": {e['comment']}" if e["comment"] else ""
         click.echo(f"    {e['at']:%Y-%m-%d %H:%M:%S} {e['action']} by {e['actor']}{comment}")
     if r.status == "open":
-        click.echo(f"\nreporting review approve {r.id} --by you@… --comment '…'   (or reject)")
+        reviewers = " or ".join(get_settings().reports[r.report].reviewers) or "a reviewer"
+        click.echo(f"\nreporting review approve {r.id} --by {reviewers} --comment '…'   "
+                   "(or reject)")  # fmt: skip
+
+
+def reviewer(settings, report: str, by: str | None) -> str:
+    """Who decides a review: one of the report's reviewers in config, never its owner alone
+    (the owner wrote it; someone else checks it)."""
+    from reporting_assets.distribution.review import ReviewError
+
+    who = (by or "").strip().lower()
+    cfg = settings.reports[report]
+    allowed = [r.lower() for r in cfg.reviewers]
+    if not who:
+        raise ReviewError("say who decides (--by): reviews are audited")
+    if who == cfg.owner.lower():
+        raise ReviewError(f"{who} owns {report}: someone else must review it "
+                          f"({', '.join(allowed) or 'no reviewer named in config'})")  # fmt: skip
+    if who not in allowed:
+        raise ReviewError(f"{who} is not a reviewer of {report} (reports.{report}.reviewers: "
+                          f"{', '.join(allowed) or 'none'})")  # fmt: skip
+    return who
 
 
 def _decide(review_id: int, by: str | None, comment: str, approve: bool) -> None:
@@ -105,8 +126,9 @@ def _decide(review_id: int, by: str | None, comment: str, approve: bool) -> None
         latest = _store().latest(r.report, r.period)
         if latest is None:
             raise ReviewError(f"{r.report} {r.period} has no rendered version any more")
+        who = reviewer(get_settings(), r.report, by)
         decide = book.approve if approve else book.reject
-        r = decide(review_id, _who(by), comment, artifact_hash(latest))
+        r = decide(review_id, who, comment, artifact_hash(latest))
     except ReviewError as exc:
         _fail(str(exc))
     return r
@@ -114,7 +136,7 @@ def _decide(review_id: int, by: str | None, comment: str, approve: bool) -> None
 
 @review.command("approve")
 @click.argument("review_id", type=int)
-@click.option("--by", help="Who approves (default: your login name).")
+@click.option("--by", required=True, help="Who approves: one of the report's reviewers.")
 @click.option("--comment", default="", help="Why, or what you checked.")
 def review_approve(review_id: int, by: str | None, comment: str) -> None:
     """Approve exactly the artifacts under review; the approval sensor delivers them."""
@@ -126,7 +148,7 @@ def review_approve(review_id: int, by: str | None, comment: str) -> None:
 
 @review.command("reject")
 @click.argument("review_id", type=int)
-@click.option("--by", help="Who rejects (default: your login name).")
+@click.option("--by", required=True, help="Who rejects: one of the report's reviewers.")
 @click.option("--comment", required=True, help="What must change before it can go out.")
 def review_reject(review_id: int, by: str | None, comment: str) -> None:
     """Reject: nothing is sent, and the report's owner is told why."""

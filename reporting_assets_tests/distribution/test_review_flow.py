@@ -111,6 +111,20 @@ def test_the_monthly_report_carries_the_analysis(month, reporting_home):
     assert item["details"] == (content["recommendations"] or item["details"])
 
 
+def test_only_a_named_reviewer_other_than_the_owner_decides(month):
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    owner = get_settings().reports[REPORT].owner
+    by_owner = _cli("review", "approve", str(review.id), "--by", owner)
+    assert by_owner.exit_code == 2 and f"{owner} owns {REPORT}" in by_owner.output
+    stranger = _cli("review", "approve", str(review.id), "--by", "intern@northwind.example")
+    assert (
+        stranger.exit_code == 2 and "is not a reviewer of monthly_board_report" in stranger.output
+    )
+    nobody = _cli("review", "approve", str(review.id))
+    assert nobody.exit_code != 0 and "--by" in nobody.output
+    assert _book().get(review.id).status == "open"  # none of them decided anything
+
+
 def test_cli_show_lists_the_checklist(month):
     [review] = [r for r in _book().list("open") if r.report == REPORT]
     out = _cli("review", "show", str(review.id)).output

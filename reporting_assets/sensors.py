@@ -5,7 +5,7 @@
                             once per episode and again only after the re-notify interval.
 * `check_failure_sensor`    tells the data team of every failed WARN or ERROR check (a WARN
                             never fails the run, so no run-failure sensor would see it).
-* `report_run_failure_sensor` tells the data team of a failed report or delivery run.
+* `failed_run_sensor`       tells the data team of every failed run, however it was launched.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -21,10 +21,7 @@ from reporting_assets.distribution.notify import (
 from reporting_assets.distribution.realtime import check_critical_alerts
 from reporting_assets.distribution.review import ReviewBook
 from reporting_assets.jobs import (
-    daily_report_job,
     delivery_jobs,
-    monthly_report_job,
-    weekly_report_job,
 )
 from reporting_assets.reports.assets import ArtifactStoreResource
 from reporting_assets.resources.app_db import AppDatabase, check_results
@@ -115,23 +112,52 @@ def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabas
                            cursor=f"{newest}:{floor}")  # fmt: skip
 
 
-@dg.run_failure_sensor(
-    name="report_run_failure_sensor",
-    monitored_jobs=[
-        daily_report_job,
-        weekly_report_job,
-        monthly_report_job,
-        *delivery_jobs.values(),
-    ],
+# A run launched from the CLI, a backfill or a test has no code-location origin that Dagster's
+# run-status sensors match, so failed runs are read from the instance itself, whoever started them.
+RUN_LOOKBACK = timedelta(minutes=10)
+FIRST_LOOKBACK = timedelta(days=1)
+
+
+def _failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    """What failed in the run: its failed steps' errors, else the run's own failure message."""
+    messages = []
+    for kind in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        for record in instance.get_records_for_run(run_id, of_type=kind).records:
+            event = record.event_log_entry.dagster_event
+            data = event.step_failure_data if kind == dg.DagsterEventType.STEP_FAILURE else None
+            text = data.error.message.strip() if data and data.error else event.message
+            messages.append(f"{event.step_key}: {text}" if event.step_key else text)
+        if messages:
+            break
+    return "; ".join(m.splitlines()[0] for m in messages if m) or "no error message"
+
+
+@dg.sensor(
+    name="failed_run_sensor",
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Tells the data team when a report or delivery run fails.",
+    description="Tells the data team of every failed run, however it was launched (schedule, "
+    "sensor, backfill, `reporting materialize`).",
 )
-def report_run_failure_sensor(context: dg.RunFailureSensorContext, app_db: AppDatabase):
-    run = context.dagster_run
-    error = context.failure_event.message or "no error message"
-    partition = run.tags.get("dagster/partition")
-    notify_run_failure(get_settings(), app_db.engine, run.run_id, run.job_name, partition, error)
+def failed_run_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
+    now = datetime.now(UTC)
+    since = (datetime.fromtimestamp(float(context.cursor), UTC) if context.cursor
+             else now - FIRST_LOOKBACK)  # fmt: skip
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE],
+                              updated_after=since - RUN_LOOKBACK),
+        order_by="update_timestamp", ascending=True, limit=200,
+    )  # fmt: skip
+    newest = since
+    for record in records:
+        run = record.dagster_run
+        # Told once per run, however many ticks look back over it.
+        notify_run_failure(get_settings(), app_db.engine, run.run_id, run.job_name,
+                           run.tags.get("dagster/partition"),
+                           _failure_message(context.instance, run.run_id))  # fmt: skip
+        newest = max(newest, record.update_timestamp)
+    context.update_cursor(str(newest.timestamp()))
 
 
 sensors = [review_approval_sensor, critical_alert_sensor, check_failure_sensor,
-           report_run_failure_sensor]  # fmt: skip
+           failed_run_sensor]  # fmt: skip

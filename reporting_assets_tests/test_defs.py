@@ -78,7 +78,7 @@ EXPECTED_JOBS = {
     **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
 }
 EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
-                    "report_run_failure_sensor"}  # fmt: skip
+                    "failed_run_sensor"}  # fmt: skip
 ANALYTICS_GATES = (
     "complete",
     "within_business_rules",

@@ -11,7 +11,7 @@ from reporting_assets.definitions import defs
 from reporting_assets.distribution.feed import Feed
 from reporting_assets.quality.checks import CheckOutcome
 from reporting_assets.resources.app_db import AppDatabase
-from reporting_assets.sensors import check_failure_sensor, report_run_failure_sensor
+from reporting_assets.sensors import check_failure_sensor, failed_run_sensor
 
 DATA_TEAM = "data-team@northwind.example"
 
@@ -59,7 +59,12 @@ def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_
     assert len(_emails(tmp_path / "outbox", "check_failure")) == 3
 
 
-def test_a_failed_report_run_reaches_the_data_team(tmp_path, config_with, demo_company):
+def test_a_failed_run_reaches_the_data_team_however_it_was_launched(
+    tmp_path, config_with, demo_company
+):
+    """A delivery run started in-process, as `reporting materialize` starts it (no code-location
+    origin for Dagster's run-status sensors to match), is told to the data team once, with the
+    failed step's error."""
     config_with(lambda c: c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")))
     app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
     with dg.DagsterInstance.ephemeral() as instance:
@@ -68,16 +73,16 @@ def test_a_failed_report_run_reaches_the_data_team(tmp_path, config_with, demo_c
             partition_key="2026-01-05", instance=instance, raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # fmt: skip
         assert not run.success
-        failure = next(e for e in run.all_events if e.event_type_value == "PIPELINE_FAILURE")
-        context = dg.build_run_status_sensor_context(
-            sensor_name="report_run_failure_sensor", dagster_event=failure,
-            dagster_instance=instance, dagster_run=run.dagster_run,
-            resources={"app_db": app_db})  # fmt: skip
-        report_run_failure_sensor(context.for_run_failure())
-        report_run_failure_sensor(context.for_run_failure())  # a repeated tick: still once
+        cursor = None
+        for _ in range(2):  # a second tick, looking back over the same run: still once
+            context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                              resources={"app_db": app_db})  # fmt: skip
+            failed_run_sensor(context)
+            cursor = context.cursor
     [note] = Feed(app_db.engine).for_user(DATA_TEAM)
     assert note.kind == "run_failure" and note.period == "2026-01-05"
     assert "daily_executive_delivery_job" in note.title
+    assert "daily_executive_email" in note.body  # the step that failed, with its error
     [mail] = _emails(tmp_path / "outbox", "run_failure")
     assert run.run_id in mail.get_content()
     assert get_settings().notifications.data_team == "data_team"

@@ -190,11 +190,11 @@ def standard_gates(
     rule_problems = checks.thresholds_sane(rules, s.metrics, list(METRICS))
     missing = [r.metric for r in rules if today.filter(pl.col("metric") == r.metric).is_empty()]
     rule_problems += [f"rule metric '{m}' is not in the table" for m in missing]
-    every = [m for m in metrics_of(asset) if m in s.metrics]
+    # Only metrics steady enough for the history check (lumpy ones such as churn or recovered
+    # revenue leap from $0 on normal days): for those, valid_range is the hard limit.
     unbelievable = checks.beyond_hard_limit(
-        today.filter(pl.col("metric").is_in(every)), history, day,
-        hard_z=q.history_hard_limit_z, weeks=q.history_weeks,
-        floors={m: UNIT_FLOORS[s.metrics[m].unit] for m in every},
+        today.filter(pl.col("metric").is_in(watched)), history, day,
+        hard_z=q.history_hard_limit_z, weeks=q.history_weeks, floors=floors,
     )  # fmt: skip
     return {
         COMPLETE: checks.completeness(

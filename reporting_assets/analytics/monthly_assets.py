@@ -74,10 +74,6 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(get_settings().calendar.report_timezone)
 
 
-def _past_frames(past: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
-    return stacked(past)
-
-
 def _warehouse_history(warehouse: WarehouseResource, end: date):
     client = warehouse.client()
     accounts = client.read("v_account_history", "valid_from <= :day", {"day": end})
@@ -321,7 +317,7 @@ def market_benchmarks_monthly(
         for r in table.iter_rows(named=True)
         if r["percentile"] is not None and monthly.position(r["percentile"]) != r["position"]
     ]
-    past = _past_frames(past)
+    past = stacked(past)
     past_p = (
         {}
         if past is None
@@ -518,7 +514,7 @@ def churn_risk_monthly(
     high_share = table.filter(pl.col("risk_band") == "high")["mrr"].sum() / max(
         table["mrr"].sum(), 1.0
     )
-    past = _past_frames(past)
+    past = stacked(past)
     past_share = (
         []
         if past is None
@@ -700,7 +696,7 @@ def strategic_recommendations_monthly(
         if r.metric in found and recommend.fires(r, found[r.metric][0]) != (r.name in fired)
     ]
     ranked = table["estimated_impact_usd"].to_list()
-    past = _past_frames(past)
+    past = stacked(past)
     past_counts = [] if past is None else [g.height for _, g in past.group_by("month")]
     outcomes = {
         COMPLETE: checks.completeness(
@@ -875,7 +871,7 @@ def business_impact_monthly(
         ),
     ]
     table = pl.DataFrame(rows, schema=recommend.IMPACT_SCHEMA, orient="row")
-    earlier = _past_frames(past)
+    earlier = stacked(past)
     past_values = (
         {}
         if earlier is None

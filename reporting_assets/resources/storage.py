@@ -135,13 +135,3 @@ class AssetHistory(dg.ConfigurableResource):
                 with path.open("rb") as fh:
                     frames.append(pl.read_parquet(fh))
         return pl.concat(frames, how="diagonal_relaxed") if frames else None
-
-    def row_counts(self, asset: str, partition_keys: list[str]) -> dict[str, int]:
-        """Rows per stored partition, read from the Parquet footers only."""
-        counts = {}
-        for key in partition_keys:
-            path = self.path(asset, key)
-            if path.exists():
-                with path.open("rb") as fh:
-                    counts[key] = pq.ParquetFile(fh).metadata.num_rows
-        return counts

@@ -1,16 +1,21 @@
 """Benchmark of the delivery stage: report emails (HTML body, two inline charts, a PDF and a
-workbook attached) through the ledger to a real SMTP server process on 127.0.0.1, one SMTP
-session per batch, every message committed to the ledger before the next, as in production.
+workbook attached) through the ledger to a real SMTP server on 127.0.0.1, one SMTP session,
+every message claimed and committed in the ledger, as in production.
 
-    python bench/bench_delivery.py [--emails 200] [--repeat 3]
+    python bench/bench_delivery.py [--emails 200] [--list 1000] [--repeat 3]
 
-Prints emails per second (median of the repeats) and the ledger's cost per message.
+Prints emails per second (median of the repeats), then one report delivered to a list of
+`--list` readers in a process of its own (the delivery asset's function, a relay process):
+seconds to the first message, total seconds and the delivery step's peak resident memory,
+beside the same figures for 10 readers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,14 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the SMTP fake and sample report: tests/
 
-from reporting_assets.distribution.email import (
-    finalize_message,
-    message_id_for,
-    send_via_smtp,
-)
+from reporting_assets.distribution.email import MessageFactory, send_via_smtp
 from reporting_assets.distribution.ledger import DeliveryLedger
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.resources.app_db import make_engine
+from reporting_assets_tests.distribution import big_list
 from reporting_assets_tests.fakes.smtp_server import ScriptedHandler, smtp_server
 from reporting_assets_tests.reports.sample import sample_report
 
@@ -65,26 +67,56 @@ def one_run(n: int, folder: Path, run: int) -> tuple[float, int]:
     handler = ScriptedHandler()
     with smtp_server(handler) as server:
         t0 = time.perf_counter()
-        rows = ledger.plan("bench_report", f"run{run}", "email", targets)
-        messages = [(row, finalize_message(base, to=row.target, cc=[],
-                                           message_id=message_id_for(row, "northwind.example"),
-                                           list_unsubscribe_url="https://x.example/u",
-                                           attachments=attachments,
-                                           max_attachment_bytes=10_000_000,
-                                           link_base="https://x.example/r").message)
-                    for row in rows]  # fmt: skip
-        summary = send_via_smtp(messages, host="127.0.0.1", port=server.port, security="none",
-                                username=None, password=None, timeout=30, ledger=ledger,
-                                envelope_to="target")  # fmt: skip
+        ledger.plan("bench_report", f"run{run}", "email", targets)
+        factory = MessageFactory(base, headers=lambda t: (t, []), domain="northwind.example",
+                                 list_unsubscribe_url="https://x.example/u",
+                                 attachments=attachments, max_attachment_bytes=10_000_000,
+                                 link_base="https://x.example/r")  # fmt: skip
+        summary = send_via_smtp(ledger.open_rows("bench_report", f"run{run}", "email"),
+                                factory.build, host="127.0.0.1", port=server.port,
+                                security="none", username=None, password=None, timeout=30,
+                                ledger=ledger, envelope_to="target")  # fmt: skip
         elapsed = time.perf_counter() - t0
     assert len(summary.sent) == n and len(handler.messages) == n, "every email must arrive"
     size = len(handler.messages[0].data)
     return elapsed, size
 
 
+def one_list(n: int, folder: Path) -> dict:
+    """One report to `n` readers, measured in a fresh process (`measure_delivery`)."""
+    folder.mkdir()
+    with big_list.relay(folder) as (port, _log):
+        env = big_list.home(folder, big_list.readers(n), port)
+        out = subprocess.run(
+            [sys.executable, "-m", "reporting_assets_tests.distribution.measure_delivery"],
+            env=env, cwd=big_list.REPO, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["sent"] == n, figures
+    return figures
+
+
+def lists(n: int, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {size: [one_list(size, Path(tmp) / f"{size}-{i}") for i in range(repeat)]
+                for size in (10, n)}  # fmt: skip
+    print(f"one report to a list (attachments 150 kB + 40 kB), fresh process per run, "
+          f"median of {repeat}:")  # fmt: skip
+    for size, figures in runs.items():
+        first = statistics.median(f["first_message_s"] for f in figures)
+        total = statistics.median(f["total_s"] for f in figures)
+        peak = [(f["peak_kb"] - f["rss_before_kb"]) / 1024 for f in figures]
+        rss = statistics.median(f["peak_kb"] for f in figures) / 1024
+        print(f"  {size:>5} readers: first message {first:.2f} s, all {total:.1f} s "
+              f"({size / total:.0f} emails/s), delivery step's peak RSS above its start "
+              f"{statistics.median(peak):.1f} MB (runs {', '.join(f'{p:.1f}' for p in peak)}); "
+              f"peak RSS {rss:.0f} MB")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=200)
+    parser.add_argument("--list", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,6 +128,7 @@ def main() -> None:
     print(f"  seconds per run: {', '.join(f'{s:.2f}' for s in seconds)}")
     print(f"  median: {statistics.median(rates):.1f} emails/s "
           f"({1000 * statistics.median(seconds) / args.emails:.1f} ms per email)")  # fmt: skip
+    lists(args.list, args.repeat)
 
 
 if __name__ == "__main__":

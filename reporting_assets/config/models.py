@@ -293,6 +293,9 @@ class DistributionList(Strict):
 
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
+    # The list's own address (e.g. exec-team@…): shown as To on every copy instead of the
+    # reader's address. Each reader still gets one copy of their own.
+    address: str | None = None
 
     @field_validator("to", "cc")
     @classmethod
@@ -300,6 +303,13 @@ class DistributionList(Strict):
         bad = [a for a in v if not EMAIL.match(a)]
         if bad:
             raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not EMAIL.match(v):
+            raise ValueError(f"'{v}' is not an email address")
         return v
 
 
@@ -315,6 +325,14 @@ class EmailChannel(Strict):
     allowed_domains: list[str] = Field(default_factory=list)
     list_unsubscribe_url: str = "https://reports.example.com/unsubscribe"
     max_attachment_mb: float = Field(10.0, gt=0)
+    # Cc shows the report's stakeholders only while they are this few; a longer list is not
+    # shown to anyone (each reader still gets a copy of their own).
+    max_cc_shown: int = Field(5, ge=0)
+    timeout_s: float = Field(30, gt=0)  # per SMTP command
+    retry_budget_s: float = Field(60, ge=0)  # all waits between retry passes of one run
+    max_attempts: int = Field(5, ge=1)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_cap_s: float = Field(30.0, gt=0)
 
     _env = field_validator("username_env", "password_env")(_check_env_name)
 
@@ -332,6 +350,14 @@ class WebhookChannel(Strict):
     signing_secret_env: str | None = None
 
     _env = field_validator("url_env", "signing_secret_env")(_check_env_name)
+
+
+class DeliveryPolicy(Strict):
+    """How runs share a delivery: one run sends a report period on a channel at a time."""
+
+    # A run that sends refreshes its lease every quarter of this; a lease not refreshed for
+    # this long belongs to a dead run, which is taken over and marked failed in Dagster.
+    lease_stale_after_s: float = Field(60, ge=1, le=3600)
 
 
 class Channels(Strict):
@@ -456,6 +482,7 @@ class Settings(Strict):
     reports: dict[str, Report]
     distribution_lists: dict[str, DistributionList]
     channels: Channels = Channels()
+    delivery: DeliveryPolicy = DeliveryPolicy()
     notifications: Notifications = Notifications()
     scorecard: Scorecard
     analytics: Analytics = Analytics()

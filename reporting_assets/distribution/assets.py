@@ -19,6 +19,7 @@ import email.policy
 import json
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -26,15 +27,19 @@ from pydantic import Field
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.config.models import Settings
-from reporting_assets.distribution.audience import recipients
-from reporting_assets.distribution.email import dispatch, finalize_message, message_id_for
+from reporting_assets.distribution.audience import audience, recipients
+from reporting_assets.distribution.email import MessageFactory, dispatch
 from reporting_assets.distribution.feed import Feed
 from reporting_assets.distribution.ledger import (
     FAILED_PERMANENT,
+    PENDING,
     SENT,
+    UNKNOWN,
     DeliveryBusy,
     DeliveryLedger,
+    Lease,
 )
+from reporting_assets.distribution.notify import report_in_doubt
 from reporting_assets.distribution.review import ReviewBook, artifact_hash
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook, encode
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
@@ -59,20 +64,14 @@ class DeliveryConfig(dg.Config):
     )
 
 
-def _counts(rows_before: dict[int, str], ledger: DeliveryLedger, ids: list[int]) -> dict:
-    """Sent / already sent / failed / still pending among the planned rows."""
-    counts = {"sent": 0, "already_sent": 0, "failed_permanent": 0, "pending": 0}
-    for i in ids:
-        status = ledger.get(i).status
-        if rows_before[i] in (SENT, FAILED_PERMANENT):
-            counts["already_sent" if rows_before[i] == SENT else "failed_permanent"] += 1
-        elif status == SENT:
-            counts["sent"] += 1
-        elif status == FAILED_PERMANENT:
-            counts["failed_permanent"] += 1
-        else:
-            counts["pending"] += 1
-    return counts
+def _counts(before: dict[str, int], ledger: DeliveryLedger, key: str, period: str,
+            channel: str) -> dict:  # fmt: skip
+    """What a delivery did, from the ledger's tallies before and after it: sent now, already
+    sent before, refused for good, still pending, in doubt."""
+    after = ledger.tally(key, period, channel)
+    return {"sent": after[SENT] - before[SENT], "already_sent": before[SENT],
+            "failed_permanent": after[FAILED_PERMANENT], "pending": after[PENDING],
+            "in_doubt": after[UNKNOWN]}  # fmt: skip
 
 
 def deliver_by_email(
@@ -83,28 +82,31 @@ def deliver_by_email(
     ledger: DeliveryLedger,
     *,
     link_base: str,
+    lease: Lease | None = None,
 ) -> dict:
-    """Send (or file in the outbox) one copy of the report's email per address; return counts."""
+    """Send (or file in the outbox) one copy of the report's email per address; return counts.
+
+    The rows still to send are read from the ledger and each message is built just before it
+    goes out, so a list of any length starts at once and runs in the memory of one message.
+    """
     channel = settings.channels.email
     base = email.message_from_bytes((version / "email.eml").read_bytes(),
                                     policy=email.policy.default)  # fmt: skip
     manifest = json.loads((version / "manifest.json").read_text())
     attachments = [version / f["file"] for f in manifest if f["kind"] in ("pdf", "xlsx")]
-    to, cc = recipients(settings, report_key)
-    domain = channel.sender.rsplit("@", 1)[-1]
-    rows = ledger.plan(report_key, period, "email", [*to, *cc])
-    before = {r.id: r.status for r in rows}
-    messages = []
-    for row in rows:
-        final = finalize_message(
-            base, to=", ".join(to), cc=cc, message_id=message_id_for(row, domain),
-            list_unsubscribe_url=channel.list_unsubscribe_url, attachments=attachments,
-            max_attachment_bytes=int(channel.max_attachment_mb * 1_000_000),
-            link_base=f"{link_base}/{report_key}/{period}",
-        )  # fmt: skip
-        messages.append((row, final.message))
-    dispatch(messages, channel, ledger)
-    return {**_counts(before, ledger, list(before)), "recipients": len(to) + len(cc)}
+    readers = audience(settings, report_key)
+    ledger.plan(report_key, period, "email", readers.everyone)
+    before = ledger.tally(report_key, period, "email")
+    messages = MessageFactory(
+        base, headers=readers.headers, domain=channel.sender.rsplit("@", 1)[-1],
+        list_unsubscribe_url=channel.list_unsubscribe_url, attachments=attachments,
+        max_attachment_bytes=int(channel.max_attachment_mb * 1_000_000),
+        link_base=f"{link_base}/{report_key}/{period}",
+    )  # fmt: skip
+    dispatch(ledger.open_rows(report_key, period, "email"), messages.build, channel, ledger,
+             lease=lease)  # fmt: skip
+    return {**_counts(before, ledger, report_key, period, "email"),
+            "recipients": len(readers.everyone)}  # fmt: skip
 
 
 def deliver_by_hook(
@@ -117,10 +119,10 @@ def deliver_by_hook(
         raise dg.Failure(f"{file} is missing: render {report_key} {period} again")
     body = encode(json.loads(file.read_text()))
     rows = ledger.plan(report_key, period, kind, [kind])
-    before = {r.id: r.status for r in rows}
+    before = ledger.tally(report_key, period, kind)
     for row in rows:
         deliver_to_hook(kind, row, body, getattr(settings.channels, kind), ledger, **retry)
-    return _counts(before, ledger, list(before))
+    return _counts(before, ledger, report_key, period, kind)
 
 
 def deliver_to_dashboard(
@@ -133,7 +135,7 @@ def deliver_to_dashboard(
     to, cc = recipients(settings, report_key)
     feed = Feed(ledger.engine)
     rows = ledger.plan(report_key, period, "dashboard", ["feed"])
-    before = {r.id: r.status for r in rows}
+    before = ledger.tally(report_key, period, "dashboard")
     for row in rows:
         if row.status in (SENT, FAILED_PERMANENT):
             continue
@@ -151,7 +153,17 @@ def deliver_to_dashboard(
                      "alerts": content["alerts"]})  # fmt: skip
         ledger.mark_sent(row.id, None, f"notification {notification_id}")
     feed.export(resolve(settings.notifications.feed_export))
-    return _counts(before, ledger, list(before))
+    return _counts(before, ledger, report_key, period, "dashboard")
+
+
+def fail_dead_run(instance: dg.DagsterInstance, run_id: str | None, why: str) -> bool:
+    """Mark a run failed in Dagster when its process died while it held a delivery (it would
+    stay STARTED for good otherwise); False when it already finished or is not known."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is None or run.is_finished:
+        return False
+    instance.report_run_failed(run, message=f"Run {run_id} died: {why}")
+    return True
 
 
 class ArtifactChanged(RuntimeError):
@@ -252,6 +264,7 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         ledger = DeliveryLedger(app_db.engine)
         to, cc = recipients(settings, key)
         everyone = {"email": [*to, *cc], "dashboard": ["feed"]}.get(channel, [channel])
+        targets = []
         if config.resend:
             if not config.requested_by.strip():
                 raise dg.Failure("a resend needs requested_by (who asked for it, for the ledger)")
@@ -262,13 +275,26 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
                 raise dg.Failure(f"cannot resend {key} {period} by {channel} to "
                                  f"{', '.join(unknown)}: not on its list ({listed})")  # fmt: skip
             targets = [t for t in everyone if t.lower() in wanted]
-            ledger.request_resend(key, period, channel, targets, config.requested_by.strip())
         link_base = artifacts.report_base_url
+        run_id = context.run.run_id
+
+        def took_over(dead: dict) -> None:
+            why = (f"its delivery of {key} {period} by {channel} was taken over by run "
+                   f"{run_id}: no heartbeat since {dead['heartbeat_at']} "
+                   "(the process died)")  # fmt: skip
+            if fail_dead_run(context.instance, dead.get("run_id"), why):
+                context.log.warning(f"run {dead['run_id']} marked failed: {why}")
+
         try:
-            with ledger.exclusive(key, period, channel, holder=f"run {context.run.run_id}"):
+            with ledger.lease(key, period, channel, holder=f"run {run_id}", run_id=run_id,
+                              stale_after=timedelta(seconds=settings.delivery.lease_stale_after_s),
+                              on_takeover=took_over) as lease:  # fmt: skip
+                if targets:  # recorded under the lease: a resend that loses the race leaves nothing
+                    ledger.request_resend(key, period, channel, targets,
+                                          config.requested_by.strip())  # fmt: skip
                 if channel == "email":
                     counts = deliver_by_email(key, period, frozen, settings, ledger,
-                                              link_base=link_base)  # fmt: skip
+                                              link_base=link_base, lease=lease)  # fmt: skip
                 elif channel == "dashboard":
                     counts = deliver_to_dashboard(key, period, frozen, settings, ledger,
                                                   link_base=link_base)  # fmt: skip
@@ -276,6 +302,12 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
                     counts = deliver_by_hook(channel, key, period, frozen, settings, ledger)
         except (ChannelConfigError, DeliveryBusy) as exc:
             raise dg.Failure(str(exc)) from None
+        if counts["in_doubt"]:
+            # Sent possibly, not recorded: never replayed by itself. The data team settles it.
+            rows = [r for r in ledger.in_doubt(key, period) if r.channel == channel]
+            report_in_doubt(settings, app_db.engine, rows)
+            context.log.warning(f"{key} {period} by {channel}: {counts['in_doubt']} in doubt, "
+                                "not sent again; see `reporting in-doubt`")  # fmt: skip
         if counts["sent"] and (version / "manifest.json").exists() and \
                 artifact_hash(version) == artifact_hash(frozen):  # fmt: skip
             # This version reached readers: from now on a re-render opens the next version.
@@ -287,7 +319,7 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         if counts["pending"]:
             # Transient failures outlasted the retry budget: fail the run so the data team hears
             # of it (run-failure sensor) and a re-run (or run retry) delivers the rest.
-            raise dg.Failure(f"{key} {period} by {channel}: {counts['pending']} target(s) still "
+            raise dg.Failure(f"{key} {period} by {channel}: {counts['pending']} still "
                              f"pending after retries ({counts}); re-run to deliver them — "
                              "nothing already delivered is sent again",
                              metadata=counts)  # fmt: skip
@@ -298,9 +330,13 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         if counts["failed_permanent"]:
             context.log.warning(f"{key} {period} {channel}: some targets refused it for good: "
                                 f"{counts}")  # fmt: skip
+        status = ["delivered"]
+        if counts["failed_permanent"]:
+            status.append("some targets refused it for good")
+        if counts["in_doubt"]:
+            status.append(f"{counts['in_doubt']} in doubt (reporting in-doubt)")
         return dg.MaterializeResult(metadata={
-            **counts, "status": "delivered" if not counts["failed_permanent"]
-            else "delivered; some targets refused it for good",
+            **counts, "status": "; ".join(status),
             "version": version.name, "artifact_sha256": artifact_hash(frozen),
             "mode": settings.channels.email.mode if channel == "email" else channel,
             "delivery_success_rate": ledger.success_rate(),

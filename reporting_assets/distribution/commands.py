@@ -228,6 +228,72 @@ def resend(report: str, period: str, by: str, channel: str, targets: tuple[str, 
         sys.exit(1)
 
 
+# -- deliveries in doubt ----------------------------------------------------------------------
+
+
+@click.command("in-doubt")
+@click.option("--report", default=None)
+@click.option("--period", default=None)
+def in_doubt(report: str | None, period: str | None) -> None:
+    """Deliveries in doubt: handed over when the sender stopped or the connection dropped,
+    never sent again by themselves. Settle each with `reporting resolve`."""
+    from reporting_assets.distribution.ledger import DeliveryLedger
+
+    rows = DeliveryLedger(_engine()).in_doubt(report, period)
+    if not rows:
+        click.echo("Nothing is in doubt.")
+    for r in rows:
+        click.echo(f"#{r.id:<6} {r.report} {r.period} {r.channel} {r.target}  Message-ID "
+                   f"{r.message_id or '-'}  since {r.updated_at:%Y-%m-%d %H:%M}  "
+                   f"[{r.last_error or 'the sender stopped during the hand-over'}]")  # fmt: skip
+    if rows:
+        click.echo("\nLook for the Message-ID in the mail relay's log, then: reporting resolve ID "
+                   "delivered --by YOU (it arrived) or reporting resolve ID resend --by YOU "
+                   "(it did not).")  # fmt: skip
+
+
+def resolver(settings, report: str, by: str) -> str:
+    """Who may settle a delivery in doubt: the data team, or the report's owner or reviewers."""
+    from reporting_assets.distribution.notify import data_team
+
+    who = by.strip().lower()
+    cfg = settings.reports.get(report)
+    allowed = {a.lower() for a in data_team(settings)}
+    if cfg is not None:
+        allowed |= {cfg.owner.lower(), *(r.lower() for r in cfg.reviewers)}
+    if who not in allowed:
+        raise ValueError(f"{who or '(nobody)'} may not settle deliveries of {report}: the data "
+                         "team (notifications.data_team), its owner or reviewers may")  # fmt: skip
+    return who
+
+
+@click.command("resolve")
+@click.argument("delivery_id", type=int)
+@click.argument("action", type=click.Choice(["delivered", "resend"]))
+@click.option("--by", required=True, help="Who settles it (the data team, owner or reviewer).")
+@click.option("--note", default="", help="What you checked (e.g. the relay's log line).")
+def resolve_command(delivery_id: int, action: str, by: str, note: str) -> None:
+    """Settle a delivery in doubt: DELIVERED (the relay's log shows its Message-ID) or RESEND
+    (it did not arrive: a new, recorded copy goes out with the next delivery run)."""
+    from reporting_assets.distribution.ledger import DeliveryLedger, ResolveError
+
+    ledger = DeliveryLedger(_engine())
+    try:
+        row = ledger.get(delivery_id)
+        who = resolver(get_settings(), row.report, by)
+        current = ledger.resolve(delivery_id, action, who, note)
+    except (ResolveError, ValueError, sa.exc.NoResultFound) as exc:
+        _fail(str(exc) if not isinstance(exc, sa.exc.NoResultFound)
+              else f"there is no delivery {delivery_id}")  # fmt: skip
+    if action == "delivered":
+        click.echo(f"Delivery #{delivery_id} to {current.target} marked delivered by {who}.")
+    else:
+        job = f"reporting materialize {current.report}_delivery_job --partition {current.period}"
+        click.echo(f"Resend #{current.id} to {current.target} queued by {who} (generation "
+                   f"{current.generation}); it goes out with the next delivery run, or now: "
+                   f"{job}")  # fmt: skip
+
+
 # -- feed and ledger ---------------------------------------------------------------------------
 
 
@@ -312,4 +378,4 @@ def ledger(report: str | None, period: str | None) -> None:
     _print_ledger(report, period)
 
 
-commands = [review, ack, decision_speed_command, resend, feed, ledger]
+commands = [review, ack, decision_speed_command, resend, in_doubt, resolve_command, feed, ledger]

@@ -1,42 +1,44 @@
-"""Deliver the executive email: finalize one copy per primary recipient, then send or file it.
+"""Deliver the executive email: one message per address, built and sent one at a time.
 
 Plain functions, no Dagster::
 
     base = build_message(report, charts, sender=..., to=[...], cc=[...])   # reports.email_body
-    rows = ledger.plan(report_key, period, "email", recipients)
-    for row in rows:
-        final = finalize_message(base, to=row.target, cc=cc,
-                                 message_id=message_id_for(row, domain), ...)
-    send_via_smtp([(row, final.message), ...], host=..., ledger=ledger)  # or write_outbox(...)
+    ledger.plan(report_key, period, "email", addresses)
+    messages = MessageFactory(base, attachments=[pdf, xlsx], domain=..., ...)
+    send_via_smtp(ledger.open_rows(report_key, period, "email"), messages.build,
+                  host=..., ledger=ledger, envelope_to="target")         # or write_outbox(...)
 
 Exactly once
 ------------
 The ledger decides what is sent, and it is written in this order for every message:
 
 1. Before each message the row is read again: a `sent` or `failed_permanent` row is never sent
-   again (only `DeliveryLedger.request_resend` makes a new, separately numbered row).
-2. After the server has accepted the recipients (RCPT) and right before the content (DATA), the
-   row is committed as `unknown`.
-3. As soon as the server answers 250 to the content, the row is committed as `sent`, with the
-   Message-ID and the server's reply, before the next message is started.
+   again (only `DeliveryLedger.request_resend` makes a new, separately numbered row), and an
+   `unknown` row is in doubt and is not sent again either.
+2. The server accepts the recipients (RCPT) and the content (DATA) up to, not including, its
+   terminating ``CRLF . CRLF``. Then the row is *claimed*: committed as `unknown` only if it is
+   still `pending` (`DeliveryLedger.claim`, a compare-and-set, so of two senders only one gets
+   it). Then the terminator goes out.
+3. As soon as the server answers the terminator, the row is committed: `sent` (with the
+   Message-ID and the reply) on 250, back to `pending` on 4xx, `failed_permanent` on 5xx.
 
-So a sender killed *between* recipients (after a 250 and its commit) never repeats a recipient on
-the next run: each recipient ends with exactly one message. A sender killed *during* the hand-over
-(between step 2 and step 3) leaves the row `unknown`; whether the server kept that message cannot
-be known from our side, so by default (``resend_unknown=True``) the next run sends it again with
-the *same* deterministic Message-ID, which lets the receiving side recognise and drop the copy
-(Message-ID based de-duplication). Pass ``resend_unknown=False`` to only report such rows (they
-are returned in `SendSummary.unknown` and stay listed by `DeliveryLedger.pending_targets`).
-The window of a possible duplicate is therefore one DATA exchange and its commit; nothing else.
+A sender killed or cut off before the terminator leaves nothing at the server (it discards an
+unfinished message). A sender killed or cut off *between the terminator and the reply* cannot
+know whether the server kept the message: the row stays `unknown`, in doubt. It is **never
+replayed silently**: the delivery run reports it to the data team, and an operator settles it
+with ``reporting resolve ID delivered`` (the relay's log shows its Message-ID) or ``reporting
+resolve ID resend`` (an explicit, recorded generation with its own Message-ID). The window of
+doubt is one round trip and its commit, and it never costs a duplicate.
 
 Recipients are judged one by one (RFC 5321 / wire-formats README §4): 2xx is delivered, 4xx and
-dropped connections or timeouts are transient (retried with exponential backoff and jitter within
-the retry budget, then left `pending` with ``last_error``), 5xx is permanent (`failed_permanent`,
-never retried; 552 to RCPT means "too many recipients" and is transient). Each message goes to its
-To and Cc addresses; every address's last reply is kept as JSON in ``provider_response``, so a
-retry, in the same run or the next, goes only to the addresses that have not been answered for
-good. The row follows its target (the To address): `sent` once the target has the message and no
-Cc address is still waiting; Cc addresses refused for good are noted in ``last_error``.
+dropped connections or timeouts before the terminator are transient (retried in later passes over
+the list with exponential backoff and jitter within the retry budget, then left `pending` with
+``last_error``), 5xx is permanent (`failed_permanent`, never retried; 552 to RCPT means "too many
+recipients" and is transient). Each message goes to its To and Cc addresses; every address's
+last reply is kept as JSON in ``provider_response``, so a retry, in the same run or the next, goes
+only to the addresses that have not been answered for good. The row follows its target (the To
+address): `sent` once the target has the message and no Cc address is still waiting; Cc addresses
+refused for good are noted in ``last_error``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
@@ -69,11 +71,13 @@ from reporting_assets.distribution.ledger import (
     UNKNOWN,
     Delivery,
     DeliveryLedger,
+    Lease,
 )
 
 __all__ = [
     "ATTACHMENT_TYPES",
     "Finalized",
+    "MessageFactory",
     "SendSummary",
     "SmtpConfigError",
     "encoded_size",
@@ -269,6 +273,47 @@ def finalize_message(
     return Finalized(msg, attached, [p for p, _ in linked])
 
 
+class MessageFactory:
+    """Every reader's copy of one report email, made one at a time from a single template.
+
+    The body and the attachments (or their download links) are finalized once; `build(row)`
+    sets only what differs per reader (To, Cc, Message-ID, Date) and returns the template
+    itself, so a list of any length costs the memory of one message. Serialize each message
+    before asking for the next. `headers(target)` gives a row's To header (the reader, or the
+    list's own address) and its Cc addresses.
+    """
+
+    def __init__(
+        self,
+        base: EmailMessage,
+        *,
+        headers: Callable[[str], tuple[str, list[str]]],
+        domain: str,
+        list_unsubscribe_url: str,
+        attachments: Sequence[Path],
+        max_attachment_bytes: int,
+        link_base: str,
+    ):
+        self.headers, self.domain = headers, domain
+        final = finalize_message(
+            base, to="undisclosed-recipients:;", cc=[], message_id="<template@invalid>",
+            list_unsubscribe_url=list_unsubscribe_url, attachments=attachments,
+            max_attachment_bytes=max_attachment_bytes, link_base=link_base,
+        )  # fmt: skip
+        self.template, self.attached, self.linked = final
+
+    def build(self, row: Delivery) -> EmailMessage:
+        to, cc = self.headers(row.target)
+        msg = self.template
+        msg.replace_header("To", to)
+        del msg["Cc"]
+        if cc:
+            msg["Cc"] = ", ".join(cc)
+        msg.replace_header("Message-ID", message_id_for(row, self.domain))
+        msg.replace_header("Date", format_datetime(datetime.now(UTC)))
+        return msg
+
+
 # -- sending ---------------------------------------------------------------------------------
 
 
@@ -350,13 +395,24 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
 class _Transaction:
-    """One MAIL / RCPT… / DATA exchange on an open connection."""
+    """One MAIL / RCPT… / DATA exchange on an open connection.
+
+    The content is sent without its terminating ``CRLF . CRLF`` first; only then is the row
+    claimed in the ledger (`claim`), and only a successful claim sends the terminator. Until the
+    terminator the server cannot have accepted anything (RFC 5321 §4.1.1.4), so the outcome is
+    in doubt only between the terminator and the server's reply: the smallest window SMTP has.
+    """
 
     def __init__(self, smtp: smtplib.SMTP, sender: str, rcpts: list[str], data: bytes):
         self.smtp, self.sender, self.rcpts, self.data = smtp, sender, rcpts, data
         self.replies: dict[str, _Reply] = {}
-        self.data_started = False  # the content is on its way: the outcome may be in doubt
+        self.in_doubt = False  # the terminator went out and no reply came back
+        self.claimed = False  # the ledger row is ours (pending → unknown)
+        self.lost_claim = False  # another sender holds the row: this copy was abandoned
         self.closing = False  # the connection must not be used again
 
     def _all(self, code: int, text: str, stage: str) -> None:
@@ -369,7 +425,7 @@ class _Transaction:
         except (smtplib.SMTPException, OSError):
             self.closing = True
 
-    def run(self, before_data: Callable[[], None]) -> None:
+    def run(self, claim: Callable[[], bool]) -> None:
         code, text = self.smtp.mail(self.sender)
         if not 200 <= code < 300:
             self._all(code, _text(text), "mail")
@@ -390,19 +446,35 @@ class _Transaction:
         if not accepted:
             self._rset()
             return
-        before_data()
-        self.data_started = True
-        try:
-            code, text = self.smtp.data(self.data)
-        except smtplib.SMTPDataError as e:  # DATA itself refused: the content was not sent
-            self.data_started = False
-            code, text = e.smtp_code, e.smtp_error
+        code, text = self._data(claim)
+        if self.lost_claim:
+            return
         for rcpt in accepted:
             self.replies[rcpt] = _Reply(code, _text(text), "data")
         if code == 421:
             self.closing = True
         elif not 200 <= code < 300:
             self._rset()
+
+    def _data(self, claim: Callable[[], bool]) -> tuple[int, bytes | str]:
+        code, text = self.smtp.docmd("DATA")
+        if code != 354:  # DATA itself refused: nothing was sent
+            return code, text
+        body = _LEADING_DOT.sub(b"..", self.data)  # dot-stuffing (RFC 5321 §4.5.2)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.smtp.send(body)
+        self.claimed = claim()
+        if not self.claimed:
+            # Another sender has this row: leave without the terminator, so the server drops
+            # the content we sent.
+            self.lost_claim = self.closing = True
+            return 0, ""
+        self.smtp.send(b".\r\n")
+        self.in_doubt = True
+        code, text = self.smtp.getreply()
+        self.in_doubt = False
+        return code, text
 
 
 class _Connection:
@@ -472,7 +544,8 @@ def _backoff(attempt: int, base: float, cap: float) -> float:
 
 
 def send_via_smtp(
-    messages: Sequence[tuple[Delivery, EmailMessage]],
+    rows: Iterable[Delivery],
+    build: Callable[[Delivery], EmailMessage],
     *,
     host: str,
     port: int,
@@ -486,152 +559,161 @@ def send_via_smtp(
     sleep: Callable[[float], object] = time.sleep,
     ssl_context: ssl.SSLContext | None = None,
     envelope_from: str | None = None,
-    resend_unknown: bool = True,
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 30.0,
     local_hostname: str | None = None,
     envelope_to: Literal["headers", "target"] = "headers",
+    lease: Lease | None = None,
 ) -> SendSummary:
-    """Send each (ledger row, finalized message) pair over one SMTP session; see the module doc.
+    """Send one message per ledger row over one SMTP session; see the module doc.
+
+    `rows` is read one row at a time (e.g. `DeliveryLedger.open_rows`) and `build(row)` makes
+    that row's message just before it is sent, so memory does not grow with the list. Each row
+    is read again first: `sent` and `failed_permanent` rows are skipped, and `unknown` rows (in
+    doubt) are never sent again here, only reported in `SendSummary.unknown`.
 
     `security`: ``starttls`` (upgrade, never falls back to clear text), ``tls`` (implicit TLS,
     `smtplib.SMTP_SSL`) or ``none``. The server certificate is verified with `ssl_context`
     (default: the system's trust store). With a `username`, AUTH (PLAIN or LOGIN, whichever the
     server offers) follows the TLS upgrade.
 
-    Transient failures are retried up to `max_attempts` per message, waiting `sleep(d)` with
-    exponential backoff and jitter; all waits of this call together stay within
-    `retry_budget_s`. A permanent answer while opening the session (e.g. 535 authentication
-    failed) fails every remaining row for good; an unreachable server, once the budget is spent,
-    leaves the remaining rows `pending` without further tries.
+    Rows refused for now (4xx, a dropped connection before the content ended) are tried again in
+    later passes over the list, `max_attempts` tries in all, waiting `sleep(d)` between passes
+    with exponential backoff and jitter; all waits together stay within `retry_budget_s`, then
+    the rows left stay `pending` for the next run. While the server cannot be reached, the rest
+    of a pass is not tried. A permanent answer while opening the session (e.g. 535
+    authentication failed) fails every remaining row for good.
 
     `envelope_to="target"` hands each message to its row's target address only, whatever its
-    To/Cc headers say: with one row per address (To and Cc alike) every reader sees the whole
-    distribution in the headers and still receives exactly one copy.
+    To/Cc headers say. With a `lease`, sending stops (`LeaseLost`) as soon as another run has
+    taken the delivery over.
     """
-
-    def envelope_of(row: Delivery, msg: EmailMessage) -> list[str]:
-        return [row.target] if envelope_to == "target" else _envelope(msg)
-
-    for row, msg in messages:
-        addresses = [a.lower() for a in envelope_of(row, msg)]
-        if row.target.lower() not in addresses:
-            raise ValueError(f"delivery {row.id}: target {row.target!r} is not in To/Cc")
-        if not msg["Message-ID"]:
-            raise ValueError(f"delivery {row.id}: the message has no Message-ID (finalize it)")
-
     summary = SendSummary()
     conn = _Connection(
         host, port, security, username, password, timeout, ssl_context, local_hostname
     )
-    waited = 0.0
-    stop: tuple[str, bool] | None = None  # (reason, permanent): rows left are not tried
+    errors: dict[int, str] = {}  # rows to try again in the next pass, with their last error
+    state = {"stop": None, "unreachable": None}
 
-    def outcome(row_id: int, status: str) -> None:
-        getattr(summary, status).append(row_id)
+    def one(row_id: int) -> None:
+        """Settle one row with one attempt: sent, refused, in doubt, or kept for a later pass."""
+        if lease is not None:
+            lease.check()
+        row = ledger.get(row_id)
+        if row.status in FINAL_STATUSES:
+            summary.skipped.append(row.id)
+            return
+        if row.status == UNKNOWN:  # in doubt: reported, never replayed silently
+            summary.unknown.append(row.id)
+            return
+        stop = state["stop"]
+        if stop is not None:  # the session was refused for good: nothing else can be sent
+            ledger.mark_failed(row.id, f"not attempted: {stop}", permanent=True)
+            summary.failed_permanent.append(row.id)
+            return
+        if state["unreachable"] is not None:
+            errors[row.id] = f"not attempted: {state['unreachable']}"
+            return
+        msg = build(row)
+        envelope = [row.target] if envelope_to == "target" else _envelope(msg)
+        if row.target.lower() not in (a.lower() for a in envelope):
+            raise ValueError(f"delivery {row.id}: target {row.target!r} is not in To/Cc")
+        mid = str(msg["Message-ID"] or "")
+        if not mid:
+            raise ValueError(f"delivery {row.id}: the message has no Message-ID (finalize it)")
+        sender = envelope_from or parseaddr(str(msg["From"] or ""))[1]
+        if not sender:
+            raise ValueError(f"delivery {row.id}: no envelope sender (From is empty)")
+        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        del msg  # the builder may reuse it for the next row
+        target = next(a for a in envelope if a.lower() == row.target.lower())
+        previous = _load_replies(row.provider_response)
+        replies = {a: previous[a] for a in envelope if a in previous}
+        waiting = [a for a in envelope if a not in replies or replies[a].state == "open"]
+
+        ledger.mark_attempt(row.id)
+        in_doubt = False
+        try:
+            smtp = conn.get()
+        except (SmtpConfigError, smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError) as e:
+            ledger.mark_failed(row.id, f"SMTP configuration: {e}", permanent=False)
+            if isinstance(e, SmtpConfigError):
+                raise
+            raise SmtpConfigError(str(e)) from e
+        except smtplib.SMTPResponseException as e:  # greeting / STARTTLS / AUTH refused
+            reply = _Reply(e.smtp_code, _text(e.smtp_error), "connect")
+            if reply.code is not None and reply.code >= 500:
+                state["stop"] = f"SMTP session refused: {reply}"
+            else:
+                state["unreachable"] = f"SMTP session refused for now: {reply}"
+            for a in waiting:
+                replies[a] = reply
+        except (smtplib.SMTPException, OSError) as e:
+            state["unreachable"] = f"cannot connect: {e!r}"
+            for a in waiting:
+                replies[a] = _Reply(None, f"cannot connect: {e!r}", "connect")
+        else:
+            txn = _Transaction(smtp, sender, waiting, data)
+            try:
+                txn.run(lambda: ledger.claim(row.id, mid))
+            except (smtplib.SMTPException, OSError) as e:  # dropped, timed out
+                in_doubt = txn.in_doubt
+                conn.drop()
+                for a in waiting:
+                    txn.replies[a] = _Reply(None, f"connection lost: {e!r}", "data")
+            else:
+                if txn.closing:
+                    conn.drop()
+            if txn.lost_claim:  # another sender (a run that took the lease over) has it
+                summary.skipped.append(row.id)
+                return
+            replies.update(txn.replies)
+
+        response = _dump_replies(replies)
+        waiting = [a for a in envelope if replies[a].state == "open"]
+        refused = [a for a in envelope if replies[a].state == "refused"]
+        error = "; ".join(f"{a}: {replies[a]}" for a in waiting)
+        if in_doubt:
+            # The content ended and no answer came: it may have arrived. Left `unknown` (the
+            # claim), with what we know, for an operator to settle.
+            ledger.mark_unknown(row.id, message_id=mid, error=f"in doubt: {error}",
+                                response=response)  # fmt: skip
+            log.warning("delivery %s to %s in doubt (%s): not sent again", row.id, target, error)
+            summary.unknown.append(row.id)
+        elif not waiting or state["stop"] is not None:
+            if replies[target].state == "accepted":
+                note = "; ".join(f"{a}: {replies[a]}" for a in refused) or None
+                ledger.mark_sent(row.id, mid, response, note=note)
+                summary.sent.append(row.id)
+            else:
+                ledger.mark_failed(row.id, f"{target}: {replies[target]}", True, response=response)
+                summary.failed_permanent.append(row.id)
+        else:
+            # A definite "not now" (also after the claim: the server answered): back to pending.
+            ledger.mark_failed(row.id, error, permanent=False, response=response)
+            errors[row.id] = error
 
     try:
-        for row, msg in messages:
-            current = ledger.get(row.id)
-            if current.status in FINAL_STATUSES:
-                summary.skipped.append(row.id)
-                continue
-            if current.status == UNKNOWN and not resend_unknown:
-                summary.unknown.append(row.id)
-                continue
-            if stop is not None:
-                ledger.mark_failed(row.id, f"not attempted: {stop[0]}", permanent=stop[1])
-                outcome(row.id, "failed_permanent" if stop[1] else "pending")
-                continue
-
-            mid = str(msg["Message-ID"])
-            sender = envelope_from or parseaddr(str(msg["From"] or ""))[1]
-            if not sender:
-                raise ValueError(f"delivery {row.id}: no envelope sender (From is empty)")
-            data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-            envelope = envelope_of(row, msg)
-            target = next(a for a in envelope if a.lower() == row.target.lower())
-            previous = _load_replies(current.provider_response)
-            replies = {a: previous[a] for a in envelope if a in previous}
-
-            attempt = 0
-            while True:
-                waiting = [a for a in envelope if a not in replies or replies[a].state == "open"]
-                attempt += 1
-                ledger.mark_attempt(row.id)
-                in_doubt = connect_failed = False
-                try:
-                    smtp = conn.get()
-                except (
-                    SmtpConfigError,
-                    smtplib.SMTPNotSupportedError,
-                    ssl.SSLCertVerificationError,
-                ) as e:
-                    ledger.mark_failed(row.id, f"SMTP configuration: {e}", permanent=False)
-                    if isinstance(e, SmtpConfigError):
-                        raise
-                    raise SmtpConfigError(str(e)) from e
-                except smtplib.SMTPResponseException as e:  # greeting / STARTTLS / AUTH refused
-                    reply = _Reply(e.smtp_code, _text(e.smtp_error), "connect")
-                    if reply.code is not None and reply.code >= 500:
-                        stop = (f"SMTP session refused: {reply}", True)
-                    for a in waiting:
-                        replies[a] = reply
-                    connect_failed = True
-                except (smtplib.SMTPException, OSError) as e:
-                    for a in waiting:
-                        replies[a] = _Reply(None, f"cannot connect: {e!r}", "connect")
-                    connect_failed = True
-                else:
-                    txn = _Transaction(smtp, sender, waiting, data)
-                    try:
-                        txn.run(lambda rid=row.id, m=mid: ledger.mark_unknown(rid, message_id=m))
-                    except (smtplib.SMTPException, OSError) as e:  # dropped, timed out
-                        in_doubt = txn.data_started
-                        conn.drop()
-                        for a in waiting:
-                            txn.replies[a] = _Reply(None, f"connection lost: {e!r}", "data")
-                    else:
-                        if txn.closing:
-                            conn.drop()
-                    replies.update(txn.replies)
-
-                response = _dump_replies(replies)
-                waiting = [a for a in envelope if replies[a].state == "open"]
-                refused = [a for a in envelope if replies[a].state == "refused"]
-                if not waiting or (stop is not None and stop[1]):
-                    if replies[target].state == "accepted":
-                        note = "; ".join(f"{a}: {replies[a]}" for a in refused) or None
-                        ledger.mark_sent(row.id, mid, response, note=note)
-                        outcome(row.id, "sent")
-                    else:
-                        ledger.mark_failed(
-                            row.id, f"{target}: {replies[target]}", True, response=response
-                        )
-                        outcome(row.id, "failed_permanent")
-                    break
-                error = "; ".join(f"{a}: {replies[a]}" for a in waiting)
-                if in_doubt:
-                    ledger.mark_unknown(row.id, error=error, response=response)
-                else:
-                    ledger.mark_failed(row.id, error, permanent=False, response=response)
-                delay = _backoff(attempt, backoff_base_s, backoff_cap_s)
-                if attempt >= max_attempts or waited + delay > retry_budget_s:
-                    log.warning(
-                        "delivery %s left %s: %s",
-                        row.id,
-                        "unknown" if in_doubt else "pending",
-                        error,
-                    )
-                    outcome(row.id, "unknown" if in_doubt else "pending")
-                    if connect_failed and waited + delay > retry_budget_s:
-                        stop = (f"server unreachable ({error})", False)
-                    break
-                log.info(
-                    "delivery %s: transient failure (%s); retrying in %.1fs", row.id, error, delay
-                )
-                sleep(delay)
-                waited += delay
+        for row in rows:
+            one(row.id)
+        attempt, waited = 1, 0.0
+        while errors:
+            delay = _backoff(attempt, backoff_base_s, backoff_cap_s)
+            if attempt >= max_attempts or waited + delay > retry_budget_s:
+                for row_id, error in errors.items():
+                    if error.startswith("not attempted"):
+                        ledger.mark_failed(row_id, error, permanent=False)
+                    log.warning("delivery %s left pending: %s", row_id, error)
+                    summary.pending.append(row_id)
+                break
+            log.info("%d deliveries refused for now; trying again in %.1fs", len(errors), delay)
+            sleep(delay)
+            waited += delay
+            attempt += 1
+            again, state["unreachable"] = list(errors), None
+            errors.clear()
+            for row_id in again:
+                one(row_id)
     finally:
         conn.close()
     return summary
@@ -652,19 +734,24 @@ def outbox_path(outbox_dir: Path, row: Delivery) -> Path:
 
 
 def write_outbox(
-    messages: Sequence[tuple[Delivery, EmailMessage]], outbox_dir: Path, ledger: DeliveryLedger
+    rows: Iterable[Delivery],
+    build: Callable[[Delivery], EmailMessage],
+    outbox_dir: Path,
+    ledger: DeliveryLedger,
 ) -> SendSummary:
-    """The demo channel: write each message as an .eml file and mark its row sent.
+    """The demo channel: write each row's message as an .eml file and mark its row sent.
 
     Each file is written to a temporary name and renamed into place, so a reader never sees half
     a message; a row already `sent` is skipped, and a file written just before a crash is simply
     replaced on the next run, so running again never duplicates anything.
     """
     summary = SendSummary()
-    for row, msg in messages:
-        if ledger.get(row.id).status in FINAL_STATUSES:
+    for row in rows:
+        row = ledger.get(row.id)
+        if row.status in FINAL_STATUSES:
             summary.skipped.append(row.id)
             continue
+        msg = build(row)
         path = outbox_path(Path(outbox_dir), row)
         path.parent.mkdir(parents=True, exist_ok=True)
         ledger.mark_attempt(row.id)
@@ -686,27 +773,35 @@ def write_outbox(
 
 
 def dispatch(
-    messages: Sequence[tuple[Delivery, EmailMessage]],
+    rows: Iterable[Delivery],
+    build: Callable[[Delivery], EmailMessage],
     channel,
     ledger: DeliveryLedger,
     *,
-    retry_budget_s: float = 60,
+    retry_budget_s: float | None = None,
+    lease: Lease | None = None,
 ) -> SendSummary:
-    """Send finalized messages the way the email channel is configured: `.eml` files in the
-    outbox (the demo) or over SMTP, each envelope to its ledger row's address only."""
+    """Send each row's message the way the email channel is configured: `.eml` files in the
+    outbox (the demo) or over SMTP, each envelope to its ledger row's address only, with the
+    channel's retry budget and backoff (`retry_budget_s` overrides the budget)."""
     if channel.mode == "outbox":
-        return write_outbox(messages, resolve(channel.outbox_dir), ledger)
+        return write_outbox(rows, build, resolve(channel.outbox_dir), ledger)
     return send_via_smtp(
-        messages,
+        rows,
+        build,
         host=channel.host,
         port=channel.port,
         security=channel.security,
         username=os.environ.get(channel.username_env or "") or None,
         password=os.environ.get(channel.password_env or "") or None,
-        timeout=30,
+        timeout=channel.timeout_s,
         ledger=ledger,
         envelope_to="target",
-        retry_budget_s=retry_budget_s,
+        retry_budget_s=channel.retry_budget_s if retry_budget_s is None else retry_budget_s,
+        max_attempts=channel.max_attempts,
+        backoff_base_s=channel.backoff_base_s,
+        backoff_cap_s=channel.backoff_cap_s,
+        lease=lease,
     )
 
 

@@ -38,6 +38,7 @@ KINDS = (
     "review_rejected",
     "run_failure",
     "check_failure",
+    "delivery_in_doubt",
 )
 
 notifications = sa.Table(

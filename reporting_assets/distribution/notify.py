@@ -15,7 +15,7 @@ from reporting_assets.config import resolve
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
 from reporting_assets.distribution.feed import Feed, short_key
-from reporting_assets.distribution.ledger import FINAL_STATUSES, DeliveryLedger
+from reporting_assets.distribution.ledger import FINAL_STATUSES, Delivery, DeliveryLedger
 from reporting_assets.distribution.webhooks import (
     ChannelConfigError,
     deliver_to_hook,
@@ -68,12 +68,16 @@ def notify(
         domain = settings.channels.email.sender.rsplit("@", 1)[-1]
         rows = [r for r in ledger.plan(key, when, "email", addresses)
                 if r.status not in FINAL_STATUSES]  # fmt: skip
-        messages = [(r, notice_message(settings.channels.email.sender, r.target, title, body,
-                                       message_id_for(r, domain), url)) for r in rows]  # fmt: skip
-        summary = dispatch(messages, settings.channels.email, ledger,
+
+        def build(row):
+            return notice_message(settings.channels.email.sender, row.target, title, body,
+                                  message_id_for(row, domain), url)  # fmt: skip
+
+        summary = dispatch(rows, build, settings.channels.email, ledger,
                            retry_budget_s=retry_budget_s)  # fmt: skip
         return {"sent": len(summary.sent), "pending": len(summary.pending),
-                "failed_permanent": len(summary.failed_permanent)}  # fmt: skip
+                "failed_permanent": len(summary.failed_permanent),
+                "in_doubt": len(summary.unknown)}  # fmt: skip
 
     def by_hook(hook: str):
         channel = getattr(settings.channels, hook)
@@ -186,4 +190,37 @@ def notify_run_failure(
         body=f"Run {run_id} of {job} failed: {error}", dedupe_key=f"run:{run_id}",
         addresses=data_team(settings), channels=["dashboard", "email"], severity="critical",
         period=partition, details={"run_id": run_id, "job": job},
+    )  # fmt: skip
+
+
+def report_in_doubt(settings: Settings, engine: sa.Engine, rows: list[Delivery]) -> dict:
+    """Tell the data team which deliveries are in doubt (handed over, the answer lost) and the
+    one command that settles each. Told once per set of rows."""
+    if not rows:
+        return {}
+    first = rows[0]
+    n = len(rows)
+    lines = [
+        f"{n} {'delivery is' if n == 1 else 'deliveries are'} in doubt for {first.report} "
+        f"{first.period}: the message was handed over and the answer was lost (the sender "
+        "stopped or the connection dropped), so it may or may not have arrived. Nothing is sent "
+        "again by itself.",
+        "",
+        "Look for each Message-ID in the mail relay's log, then settle it:",
+    ]
+    for r in rows:
+        lines += [
+            f"  #{r.id} {r.channel} to {r.target}, Message-ID {r.message_id or 'not recorded'}",
+            f"      arrived:        reporting resolve {r.id} delivered --by YOU",
+            f"      did not arrive: reporting resolve {r.id} resend --by YOU",
+        ]
+    ids = ",".join(str(r.id) for r in rows)
+    return notify(
+        settings, engine, kind="delivery_in_doubt",
+        title=f"{n} {'delivery' if n == 1 else 'deliveries'} in doubt: {first.report} "
+        f"{first.period}",
+        body="\n".join(lines), dedupe_key=f"in-doubt:{short_key(ids, 40)}",
+        addresses=data_team(settings), channels=["dashboard", "email"], severity="warning",
+        report=first.report, period=first.period,
+        details={"deliveries": [r.id for r in rows]},
     )  # fmt: skip

@@ -79,26 +79,47 @@ def test_decision_speed_from_delivery_to_first_acknowledgement(engine):
 
 
 def test_one_delivery_run_at_a_time(engine):
+    import time
     from datetime import UTC, datetime, timedelta
 
     import sqlalchemy as sa
 
-    from reporting_assets.distribution.ledger import DeliveryBusy, delivery_locks
+    from reporting_assets.distribution.ledger import DeliveryBusy, LeaseLost, delivery_leases
 
     ledger = DeliveryLedger(engine)
-    with ledger.exclusive("daily_executive", "2026-03-12", "email", "run A"):
+    fast = timedelta(seconds=1)
+    with ledger.lease("daily_executive", "2026-03-12", "email", "run A", stale_after=fast):
+        time.sleep(1.6)  # longer than the stale limit: the heartbeat keeps the lease alive
         with (pytest.raises(DeliveryBusy, match="run A"),
-              ledger.exclusive("daily_executive", "2026-03-12", "email", "run B")):  # fmt: skip
+              ledger.lease("daily_executive", "2026-03-12", "email", "run B",
+                           stale_after=fast)):  # fmt: skip
             pass
-        with ledger.exclusive("daily_executive", "2026-03-12", "slack", "run B"):
-            pass  # another channel is another lock
-    with ledger.exclusive("daily_executive", "2026-03-12", "email", "run B"):
+        with ledger.lease("daily_executive", "2026-03-12", "slack", "run B"):
+            pass  # another channel is another lease
+    with ledger.lease("daily_executive", "2026-03-12", "email", "run B"):
         pass  # released
-    # A run that died holding the lock: taken over once it is stale.
+
+    # A run that died holding the lease: taken over once its heartbeat is stale, and named.
     with engine.begin() as conn:
-        conn.execute(delivery_locks.insert().values(
-            report="daily_executive", period="2026-03-13", channel="email", holder="dead run",
-            acquired_at=datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
-    with (ledger.exclusive("daily_executive", "2026-03-13", "email", "run C"),
+        old = datetime.now(UTC) - timedelta(minutes=2)
+        conn.execute(delivery_leases.insert().values(
+            report="daily_executive", period="2026-03-13", channel="email", holder="run dead",
+            run_id="dead-run-id", acquired_at=old, heartbeat_at=old))  # fmt: skip
+    dead = []
+    with (ledger.lease("daily_executive", "2026-03-13", "email", "run C", run_id="c",
+                       on_takeover=dead.append),
           engine.connect() as conn):  # fmt: skip
-        assert conn.execute(sa.select(delivery_locks.c.holder)).scalars().all() == ["run C"]
+        assert conn.execute(sa.select(delivery_leases.c.holder)).scalars().all() == ["run C"]
+    assert [d["run_id"] for d in dead] == ["dead-run-id"]
+
+    # A run that stalled (no heartbeat) and was taken over learns it and stops sending.
+    with ledger.lease("daily_executive", "2026-03-14", "email", "run D", stale_after=fast) as d:
+        d._stop.set()  # its heartbeat stops, as in a process frozen by the OS
+        d._thread.join()
+        time.sleep(1.2)
+        with ledger.lease("daily_executive", "2026-03-14", "email", "run E", stale_after=fast):
+            assert not d.beat()
+            with pytest.raises(LeaseLost, match="took the delivery over"):
+                d.check()
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(delivery_leases.c.holder)).scalars().all() == []

@@ -21,7 +21,9 @@ import pytest
 import xlsxwriter
 from PIL import Image
 
+from reporting_assets.distribution.audience import Audience
 from reporting_assets.distribution.email import (
+    MessageFactory,
     SmtpConfigError,
     encoded_size,
     finalize_message,
@@ -31,7 +33,7 @@ from reporting_assets.distribution.email import (
     send_via_smtp,
     write_outbox,
 )
-from reporting_assets.distribution.ledger import DeliveryLedger
+from reporting_assets.distribution.ledger import DeliveryLedger, ResolveError
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.fakes.smtp_server import (
@@ -131,9 +133,13 @@ def _finalize(row, base, files, *, cc=(), max_bytes=10_000_000):
 
 
 def _send(server, ledger, messages, sleep=None, **kw):
+    """Send prepared (row, message) pairs: each row's message is handed over when its turn
+    comes, as the production builder does."""
     kw = {"retry_budget_s": 60, "max_attempts": 5, **kw}
+    by_id = {row.id: msg for row, msg in messages}
     return send_via_smtp(
-        messages,
+        [row for row, _ in messages],
+        lambda row: by_id[row.id],
         host="127.0.0.1",
         port=server.port,
         security=kw.pop("security", "none"),
@@ -306,18 +312,56 @@ def test_transient_failure_beyond_budget_stays_pending(
     assert ledger.get(row_b.id).status == "sent"
 
 
-def test_connection_dropped_during_data_is_delivered_once(
+def test_connection_dropped_after_the_content_is_in_doubt_and_never_replayed(
     server, handler, ledger, report, base, files
 ):
+    # The server takes B's whole message and drops the connection instead of answering: we
+    # cannot know whether it kept it. B stays in doubt, is not sent again, and the others go.
     handler.drop_data[B] = 1
     sleeps = Sleeps()
-    summary = _send(server, ledger, _outgoing(ledger, report, base, files, [A, B, C]), sleeps)
+    messages = _outgoing(ledger, report, base, files, [A, B, C])
+    summary = _send(server, ledger, messages, sleeps)
+    row_a, row_b, row_c = (r for r, _ in messages)
 
-    assert len(summary.sent) == 3
-    assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 1, 1]
-    assert sum(1 for rcpts in handler.data_log if B in rcpts) == 2  # the dropped one, the retry
-    (row_b,) = ledger.current(report.report_key, report.period_key, "email", [B])
-    assert (row_b.status, row_b.attempts) == ("sent", 2) and len(sleeps) == 1
+    assert summary.sent == [row_a.id, row_c.id] and summary.unknown == [row_b.id]
+    assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 0, 1]
+    assert sum(1 for rcpts in handler.data_log if B in rcpts) == 1 and not sleeps
+    b = ledger.get(row_b.id)
+    assert (b.status, b.attempts) == ("unknown", 1)
+    assert b.message_id == messages[1][1]["Message-ID"] and b.last_error.startswith("in doubt")
+    assert [r.id for r in ledger.in_doubt(report.report_key)] == [row_b.id]
+
+    again = _send(server, ledger, _outgoing(ledger, report, base, files, [A, B, C]))
+    assert again.unknown == [row_b.id] and not again.sent
+    assert sum(1 for rcpts in handler.data_log if B in rcpts) == 1  # never replayed
+
+    # The relay's log has no such Message-ID: the operator resends, as a recorded generation.
+    resend = ledger.resolve(row_b.id, "resend", "ops@northwind.example", "not in the relay log")
+    assert (resend.generation, resend.resend_of, resend.status) == (1, row_b.id, "pending")
+    assert ledger.in_doubt() == [] and ledger.get(row_b.id).status == "unknown"
+    summary = _send(server, ledger, [_finalize(resend, base, files)])
+    assert summary.sent == [resend.id]
+    (got,) = handler.received_by(B)
+    assert got.message["Message-ID"].endswith(f".resend1@{DOMAIN}>")
+    with pytest.raises(ResolveError, match="not in doubt"):
+        ledger.resolve(row_b.id, "delivered", "ops@northwind.example")
+
+
+def test_a_row_in_doubt_can_be_settled_as_delivered(server, handler, ledger, report, base, files):
+    messages = _outgoing(ledger, report, base, files, [A])
+    (row,) = (r for r, _ in messages)
+    assert ledger.claim(row.id, messages[0][1]["Message-ID"])
+    assert not ledger.claim(row.id, messages[0][1]["Message-ID"])  # only one sender gets it
+    summary = _send(server, ledger, messages)
+    assert summary.unknown == [row.id] and handler.messages == []
+    assert ledger.pending_targets(report.report_key, report.period_key, "email") == [A]
+    with pytest.raises(ResolveError, match="who settles"):
+        ledger.resolve(row.id, "delivered", " ")
+    settled = ledger.resolve(row.id, "delivered", "ops@northwind.example", "relay log line 42")
+    assert settled.id == row.id and settled.status == "sent"
+    assert "marked delivered by ops@northwind.example: relay log line 42" in settled.last_error
+    assert ledger.pending_targets(report.report_key, report.period_key, "email") == []
+    assert _send(server, ledger, messages).skipped == [row.id] and handler.messages == []
 
 
 def test_cc_recipients_are_judged_one_by_one(server, handler, ledger, report, base, files):
@@ -345,16 +389,16 @@ _KILLED_SENDER = """
 import email, email.policy, json, sys
 from pathlib import Path
 from reporting_assets.distribution.email import send_via_smtp
-from reporting_assets.distribution.ledger import DeliveryLedger
+from reporting_assets.distribution.ledger import DeliveryLedger, ResolveError
 from reporting_assets.resources.app_db import make_engine
 
 args = json.loads(sys.argv[1])
 ledger = DeliveryLedger(make_engine(args["db"]))
-pairs = [
-    (ledger.get(i), email.message_from_bytes(Path(p).read_bytes(), policy=email.policy.default))
-    for i, p in args["items"]
-]
-send_via_smtp(pairs, host="127.0.0.1", port=args["port"], security="none", username=None,
+files = dict(args["items"])
+rows = [ledger.get(int(i)) for i in files]
+send_via_smtp(rows, lambda row: email.message_from_bytes(Path(files[str(row.id)]).read_bytes(),
+                                                         policy=email.policy.default),
+              host="127.0.0.1", port=args["port"], security="none", username=None,
               password=None, timeout=60, ledger=ledger)
 """
 
@@ -367,7 +411,7 @@ def test_killed_sender_rerun_delivers_each_recipient_once(
     for row, msg in messages:
         path = tmp_path / f"{row.id}.eml"
         path.write_bytes(msg.as_bytes())
-        items.append((row.id, str(path)))
+        items.append((str(row.id), str(path)))
     script = tmp_path / "sender.py"
     script.write_text(textwrap.dedent(_KILLED_SENDER))
     handler.hang_data[B] = 30  # B's DATA hangs (once) until the sender is killed
@@ -398,21 +442,15 @@ def test_killed_sender_rerun_delivers_each_recipient_once(
     ]
     assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 0, 0]
 
+    # B's content had ended when the sender died: in doubt, reported, not replayed.
     summary = _send(server, ledger, messages)
-    assert summary.skipped == [row_a.id] and summary.sent == [row_b.id, row_c.id]
+    assert summary.skipped == [row_a.id] and summary.sent == [row_c.id]
+    assert summary.unknown == [row_b.id]
+    assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 0, 1]
+    assert ledger.resolve(row_b.id, "resend", "ops@northwind.example").generation == 1
+    (resend,) = ledger.current(report.report_key, report.period_key, "email", [B])
+    assert _send(server, ledger, [_finalize(resend, base, files)]).sent == [resend.id]
     assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 1, 1]
-    assert [ledger.get(r.id).status for r in (row_a, row_b, row_c)] == ["sent"] * 3
-    assert handler.received_by(B)[0].message["Message-ID"] == messages[1][1]["Message-ID"]
-
-
-def test_unknown_rows_can_be_reported_instead_of_resent(
-    server, handler, ledger, report, base, files
-):
-    messages = _outgoing(ledger, report, base, files, [A])
-    ledger.mark_unknown(messages[0][0].id, error="killed during DATA")
-    summary = _send(server, ledger, messages, resend_unknown=False)
-    assert summary.unknown == [messages[0][0].id] and handler.messages == []
-    assert ledger.pending_targets(report.report_key, report.period_key, "email") == [A]
 
 
 # -- TLS and AUTH ------------------------------------------------------------------------------
@@ -553,10 +591,15 @@ def test_encoded_size_matches_base64():
 # -- outbox and ledger -------------------------------------------------------------------------
 
 
+def _outbox(messages, outbox, ledger):
+    by_id = {row.id: msg for row, msg in messages}
+    return write_outbox([r for r, _ in messages], lambda r: by_id[r.id], outbox, ledger)
+
+
 def test_outbox_writes_each_message_once(tmp_path, ledger, report, base, files):
     messages = _outgoing(ledger, report, base, files, [A, "Odd/Name@Northwind.example"])
     outbox = tmp_path / "outbox"
-    summary = write_outbox(messages, outbox, ledger)
+    summary = _outbox(messages, outbox, ledger)
     assert len(summary.sent) == 2
     paths = sorted(outbox.rglob("*.eml"))
     assert [p.relative_to(outbox).as_posix() for p in paths] == [
@@ -567,13 +610,13 @@ def test_outbox_writes_each_message_once(tmp_path, ledger, report, base, files):
     assert parsed["Message-ID"] == ledger.get(messages[0][0].id).message_id
     mtimes = [p.stat().st_mtime_ns for p in paths]
 
-    again = write_outbox(_outgoing(ledger, report, base, files, [A]), outbox, ledger)
+    again = _outbox(_outgoing(ledger, report, base, files, [A]), outbox, ledger)
     assert again.skipped == [messages[0][0].id] and not again.sent
     assert [p.stat().st_mtime_ns for p in sorted(outbox.rglob("*.eml"))] == mtimes
     assert not list(outbox.rglob("*.tmp"))
 
     (resend,) = ledger.request_resend(report.report_key, report.period_key, "email", [A], "ops")
-    write_outbox([_finalize(resend, base, files)], outbox, ledger)
+    _outbox([_finalize(resend, base, files)], outbox, ledger)
     assert outbox_path(outbox, resend).name == "ceo@northwind.example.resend1.eml"
     assert outbox_path(outbox, resend).exists() and len(list(outbox.rglob("*.eml"))) == 3
 
@@ -603,26 +646,31 @@ def test_plan_is_idempotent_under_concurrency(ledger):
     assert ledger.success_rate() is None
 
 
-def test_one_copy_per_address_with_the_whole_distribution_in_the_headers(
+def test_each_reader_sees_their_own_address_and_the_short_stakeholder_list(
     server, handler, ledger, report, base, files
 ):
-    # One ledger row per address, To and Cc alike; the envelope of each message is its row's
-    # address only, so the stakeholder on Cc gets one copy, not one per primary recipient.
-    rows = ledger.plan(report.report_key, report.period_key, "email", [A, B, C])
-    messages = []
-    for row in rows:
-        final = finalize_message(
-            base, to=f"{A}, {B}", cc=[C], message_id=message_id_for(row, DOMAIN),
-            list_unsubscribe_url=UNSUBSCRIBE, attachments=[files["pdf"]],
-            max_attachment_bytes=10_000_000, link_base=LINK_BASE,
-        )  # fmt: skip
-        messages.append((row, final.message))
-    summary = _send(server, ledger, messages, envelope_to="target")
-    assert sorted(summary.sent) == sorted(r.id for r in rows)
+    # One ledger row per address, To and Cc alike; each copy names its reader in To (nobody sees
+    # the other primary readers) and the short stakeholder list in Cc; its envelope is the
+    # reader only, so the stakeholder on Cc gets one copy, not one per primary reader.
+    readers = Audience(to=[A, B], cc=[C], cc_shown=[C], list_address={})
+    ledger.plan(report.report_key, report.period_key, "email", readers.everyone)
+    factory = MessageFactory(
+        base, headers=readers.headers, domain=DOMAIN, list_unsubscribe_url=UNSUBSCRIBE,
+        attachments=[files["pdf"]], max_attachment_bytes=10_000_000, link_base=LINK_BASE,
+    )  # fmt: skip
+    rows = ledger.open_rows(report.report_key, report.period_key, "email", batch=2)
+    summary = send_via_smtp(rows, factory.build, host="127.0.0.1", port=server.port,
+                            security="none", username=None, password=None, timeout=10,
+                            ledger=ledger, envelope_to="target")  # fmt: skip
+    assert len(summary.sent) == 3
     for address in (A, B, C):
-        got = handler.received_by(address)
-        assert len(got) == 1, address
-        assert got[0].rcpt_tos == [address]
-        assert A in got[0].message["To"] and B in got[0].message["To"]
-        assert C in got[0].message["Cc"]
-    assert ledger.success_rate() == 1.0
+        (got,) = handler.received_by(address)
+        assert got.rcpt_tos == [address]
+        assert got.message["To"] == address
+        assert got.message["Cc"] == (None if address == C else C)
+    ids = {h.message["Message-ID"] for h in handler.messages}
+    assert len(ids) == 3 and ledger.success_rate() == 1.0
+
+    # a list with its own address shows that address; a long stakeholder list is not shown
+    team = Audience([A], [B, C], cc_shown=[], list_address={A: "exec@northwind.example"})
+    assert team.headers(A) == ("exec@northwind.example", []) and team.headers(B) == (B, [])

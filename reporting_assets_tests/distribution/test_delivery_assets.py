@@ -193,6 +193,25 @@ def test_cli_resend_to_one_address_is_recorded_as_a_resend(delivered, monkeypatc
     assert len(list(delivered["outbox"].glob("*.resend1.eml"))) == 1  # nobody else
 
 
+def test_a_resend_racing_another_delivery_is_refused_and_leaves_nothing(delivered, monkeypatch,
+                                                                        tmp_path):  # fmt: skip
+    from click.testing import CliRunner
+
+    from reporting_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    ledger = DeliveryLedger(build_resources(get_settings())["app_db"].engine)
+    before = ledger.history("daily_executive", DAY, "email")
+    to, _ = recipients(get_settings(), "daily_executive")
+    args = ["resend", "daily_executive", DAY, "--by", "cfo@northwind.example", "--to", to[-1]]
+    with ledger.lease("daily_executive", DAY, "email", "run elsewhere"):  # a delivery under way
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "being delivered by email in run elsewhere" in result.output
+    assert ledger.history("daily_executive", DAY, "email") == before  # no resend left queued
+    assert not list(delivered["outbox"].glob(f"{to[-1]}.resend*.eml"))
+
+
 def test_a_resend_to_someone_not_on_the_list_is_refused(delivered):
     config = {"ops": {"daily_executive_email": {"config": {
         "resend": True, "requested_by": "cfo@northwind.example",

@@ -30,7 +30,7 @@ bench: setup
 	.venv/bin/python bench/bench_periods.py
 
 lint: setup-test
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 clean:
 	rm -rf var bench/out

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the SMTP fake and sample report: tests/
 
 from reporting_assets.distribution.email import MessageFactory, send_via_smtp
-from reporting_assets.distribution.ledger import DeliveryLedger
+from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.distribution import big_list

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from reporting_assets.config import get_settings
-from reporting_assets.demo.company import day_bounds_utc
+from reporting_assets.lib.days import day_bounds_utc
 
 _settings = get_settings()
 REPORT_TZ = _settings.calendar.report_timezone

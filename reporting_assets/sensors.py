@@ -19,12 +19,12 @@ from reporting_assets.distribution.notify import (
     notify_run_failure,
 )
 from reporting_assets.distribution.realtime import check_critical_alerts
-from reporting_assets.distribution.review import ReviewBook
 from reporting_assets.jobs import (
     delivery_jobs,
 )
-from reporting_assets.reports.assets import ArtifactStoreResource
+from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources.app_db import AppDatabase, check_results
+from reporting_assets.resources.artifacts import ArtifactStoreResource
 from reporting_assets.resources.storage import AssetHistory
 
 REVIEW_TAG = "reporting/review"

@@ -34,10 +34,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
+# Install exactly the locked tree (the tests' lock adds pytest, ruff, import-linter, aiosmtpd…),
+# then the project itself without letting pip pick any other version.
+lock=requirements.lock
+[ "$purpose" = test ] && lock=requirements-dev.lock
+stamp=.venv/.installed-$(cat pyproject.toml "$lock" | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -r "$lock"
+  .venv/bin/python -m pip install -q --no-deps -e .
   .venv/bin/python -m pip check
   rm -f .venv/.installed-* && touch "$stamp"
 fi

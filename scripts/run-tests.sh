@@ -11,4 +11,5 @@ export REPORTING_TEST_PG_URL
 export REPORTING_REQUIRE_SOFFICE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache
 .venv/bin/pytest "$@"

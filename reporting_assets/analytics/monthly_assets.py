@@ -20,7 +20,6 @@ from reporting_assets.analytics import models, monthly, recommend
 from reporting_assets.analytics.weekly_assets import analytics_specs, snapshot_at
 from reporting_assets.config import ConfigError, config_path, get_settings
 from reporting_assets.config.models import Settings
-from reporting_assets.distribution.acks import acks
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.assets import emit_checked, stacked
 from reporting_assets.metrics.layer import values_of
@@ -43,6 +42,7 @@ from reporting_assets.quality.schemas import (
     MarketBenchmarksMonthly,
     StrategicRecommendationsMonthly,
 )
+from reporting_assets.records.acks import acks
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import WarehouseResource
 from reporting_assets.resources.storage import period_in

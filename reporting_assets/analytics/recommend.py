@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from reporting_assets.config.models import RecommendationRule
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.lib.formatting import format_value
 
 RECOMMENDATION_SCHEMA = {
     "month": pl.Date, "rank": pl.Int64, "rule": pl.String, "metric": pl.String,

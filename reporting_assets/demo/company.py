@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
-PLANS = ("starter", "growth", "scale", "enterprise")
+from reporting_assets.lib.days import day_bounds_utc
+from reporting_assets.lib.plans import PLANS
+
 PRICE_PER_SEAT = np.array([15.0, 35.0, 60.0, 90.0])
 SEAT_RANGE = ((3, 10), (8, 40), (30, 120), (100, 400))
 PLAN_MIX = np.array([0.45, 0.33, 0.16, 0.06])
@@ -104,13 +106,6 @@ def plan_anomalies(end: date, start: date) -> tuple[list[Anomaly], date | None]:
     ]
     control = end - timedelta(days=CONTROL_DAY_OFFSET)
     return found, (control if control >= start + timedelta(days=56) else None)
-
-
-def day_bounds_utc(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants at which a calendar day in `tz` starts and ends (23 to 25 hours apart)."""
-    start = datetime.combine(day, time(0), tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
-    return start, end
 
 
 def _daily_rng(seed: int, day: date, stream: int) -> np.random.Generator:

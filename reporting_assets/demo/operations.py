@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from reporting_assets.demo.company import WEEKDAY_FACTOR, day_bounds_utc
+from reporting_assets.demo.company import WEEKDAY_FACTOR
+from reporting_assets.lib.days import day_bounds_utc
 
 # (service, vendor, team, base daily USD, share that scales with usage)
 COST_LINES = (

@@ -11,7 +11,7 @@ period, that sends the report's current artifact version once.
 The delivery ledger decides who still needs the report, so re-materializing never re-sends what
 was delivered; the ``resend`` run config (or ``reporting resend``) does, and is recorded as a
 resend. A report whose approval policy is ``manual`` is held until a reviewer approves exactly
-the artifacts that are current (see `reporting_assets.distribution.review`).
+the artifacts that are current (see `reporting_assets.records.reviews`).
 """
 
 import email
@@ -26,11 +26,14 @@ import dagster as dg
 from pydantic import Field
 
 from reporting_assets.config import get_settings, resolve
+from reporting_assets.config.audience import audience, recipients
 from reporting_assets.config.models import Settings
-from reporting_assets.distribution.audience import audience, recipients
 from reporting_assets.distribution.email import MessageFactory, dispatch
-from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.ledger import (
+from reporting_assets.distribution.notify import report_in_doubt
+from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
+from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.ledger import (
     FAILED_PERMANENT,
     PENDING,
     SENT,
@@ -39,13 +42,10 @@ from reporting_assets.distribution.ledger import (
     DeliveryLedger,
     Lease,
 )
-from reporting_assets.distribution.notify import report_in_doubt
-from reporting_assets.distribution.review import ReviewBook, artifact_hash
-from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook, encode
-from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from reporting_assets.reports.assets import ArtifactStoreResource
-from reporting_assets.reports.store import sha256
+from reporting_assets.records.reviews import ReviewBook, artifact_hash
+from reporting_assets.reports.payloads import encode
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.artifacts import ArtifactStoreResource, sha256
 
 DISTRIBUTION_GROUP = "distribution"
 CHANNELS = ("email", "slack", "teams", "webhook", "dashboard")

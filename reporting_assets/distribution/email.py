@@ -66,7 +66,7 @@ from typing import Literal, NamedTuple
 from urllib.parse import quote
 
 from reporting_assets.config import resolve
-from reporting_assets.distribution.ledger import (
+from reporting_assets.records.ledger import (
     FINAL_STATUSES,
     UNKNOWN,
     Delivery,

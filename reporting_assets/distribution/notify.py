@@ -14,14 +14,10 @@ import sqlalchemy as sa
 from reporting_assets.config import resolve
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
-from reporting_assets.distribution.feed import Feed, short_key
-from reporting_assets.distribution.ledger import FINAL_STATUSES, Delivery, DeliveryLedger
-from reporting_assets.distribution.webhooks import (
-    ChannelConfigError,
-    deliver_to_hook,
-    encode,
-    notice_payload,
-)
+from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
+from reporting_assets.records.feed import Feed, short_key
+from reporting_assets.records.ledger import FINAL_STATUSES, Delivery, DeliveryLedger
+from reporting_assets.reports.payloads import encode, notice_payload
 from reporting_assets.resources.app_db import check_results, create_schema, metadata
 
 log = logging.getLogger(__name__)

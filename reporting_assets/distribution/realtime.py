@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from reporting_assets.config.audience import list_addresses
 from reporting_assets.config.models import Settings
-from reporting_assets.distribution.audience import list_addresses
 from reporting_assets.distribution.notify import notify
 from reporting_assets.resources.app_db import AppDatabase, create_schema, metadata
 from reporting_assets.resources.storage import AssetHistory

@@ -9,17 +9,16 @@ Python over Polars frames; the daily alert asset and the real-time sensor both u
 
 from __future__ import annotations
 
-import statistics
 from datetime import date, timedelta
 
 import polars as pl
 
 from reporting_assets.config.models import AlertRule
+from reporting_assets.lib.stats import robust_z
 from reporting_assets.metrics.layer import METRICS
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 BASELINE_WEEKS = 8
-MIN_BASELINE_POINTS = 4
 ALERT_SCHEMA = {
     "date": pl.Date, "rule": pl.String, "metric": pl.String, "scope": pl.String,
     "comparison": pl.String, "value": pl.Float64, "compared_value": pl.Float64,
@@ -27,21 +26,6 @@ ALERT_SCHEMA = {
     "threshold": pl.Float64, "severity": pl.String, "breaching_since": pl.Date,
     "consecutive_days": pl.Int64, "message": pl.String,
 }  # fmt: skip
-
-
-def robust_z(value: float, baseline: list[float], floor: float = 0.0) -> float | None:
-    """How many robust standard deviations `value` lies from the baseline's median.
-
-    The spread is the scaled median absolute deviation; for metrics that are mostly zero (a
-    MAD of 0) the ordinary standard deviation stands in, and `floor` (in the metric's unit) keeps
-    a tiny spread from turning a trivial change into a huge score.
-    """
-    if len(baseline) < MIN_BASELINE_POINTS:
-        return None
-    median = statistics.median(baseline)
-    mad = statistics.median(abs(b - median) for b in baseline)
-    scale = max(1.4826 * mad, statistics.pstdev(baseline), 0.05 * abs(median), floor, 1e-9)
-    return (value - median) / scale
 
 
 def compared_value(rule: AlertRule, series: dict[date, float | None], day: date) -> float | None:

@@ -10,10 +10,9 @@ from datetime import date
 
 import polars as pl
 
+from reporting_assets.lib.plans import PLANS, TOTAL
 from reporting_assets.metrics.layer import COST, OPERATIONS, REVENUE, ratio_columns
 
-PLANS = ("starter", "growth", "scale", "enterprise")
-TOTAL = "total"
 # An account's usage "fell sharply" when its last 7 days hold less than this share of its weekly
 # average over the 3 weeks before, and it was a real user before (at least MIN_WEEKLY events).
 USAGE_DROP_SHARE = 0.4  # = 2 / 5, compared in whole numbers below

@@ -15,6 +15,7 @@ import polars as pl
 
 from reporting_assets.config.models import AlertRule, Metric
 from reporting_assets.lib.metadata import markdown_preview
+from reporting_assets.lib.stats import robust_z
 
 Severity = Literal["ERROR", "WARN"]
 # The smallest spread worth a history warning, by metric unit.
@@ -227,7 +228,6 @@ def _weekday_deviations(
 ) -> list[dict]:
     """Each of today's metrics with its same-weekday median and robust z-score (None when the
     history has fewer than `min_points` values)."""
-    from reporting_assets.metrics.alerts import robust_z
 
     rows = []
     same_weekday = [day - timedelta(weeks=w) for w in range(1, weeks + 1)]
@@ -366,7 +366,6 @@ def consistent_with_periods(
 ) -> CheckOutcome:
     """Each value against the same metric in the earlier weeks or months (robust z-score):
     `past[metric]` lists the earlier periods' values; `floors` as in `consistent_with_history`."""
-    from reporting_assets.metrics.alerts import robust_z
 
     problems, rows = [], []
     for metric, value in current.items():

@@ -3,7 +3,7 @@
 import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.metrics.compute import PLANS, TOTAL
+from reporting_assets.lib.plans import PLANS, TOTAL
 
 UTC_TS = pl.Datetime("us", "UTC")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.reports.formatting import format_delta, format_value, in_sentence
+from reporting_assets.lib.formatting import format_delta, format_value, in_sentence
 from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}

@@ -16,15 +16,7 @@ import dagster as dg
 import polars as pl
 
 from reporting_assets.config import get_settings, resolve
-from reporting_assets.distribution.audience import recipients
-from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.review import ReviewBook, build_checklist
-from reporting_assets.distribution.webhooks import (
-    encode,
-    slack_payload,
-    teams_payload,
-    webhook_payload,
-)
+from reporting_assets.config.audience import recipients
 from reporting_assets.metrics.assets import GATED_DAILY, stacked
 from reporting_assets.metrics.layer import Coverage, headline_values
 from reporting_assets.partitions import (
@@ -34,16 +26,24 @@ from reporting_assets.partitions import (
     period_days,
     weekly_partitions,
 )
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.reviews import ReviewBook, build_checklist
 from reporting_assets.reports import charts as ch
 from reporting_assets.reports.analytics_content import monthly_content, weekly_content
 from reporting_assets.reports.daily import build_daily_report
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
 from reporting_assets.reports.model import CheckRow, ReportData
+from reporting_assets.reports.payloads import (
+    encode,
+    slack_payload,
+    teams_payload,
+    webhook_payload,
+)
 from reporting_assets.reports.pdf import render_pdf
 from reporting_assets.reports.period import build_period_report, initiative_rows
-from reporting_assets.reports.store import ArtifactStore, describe, write_manifest
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.artifacts import ArtifactStoreResource, describe, write_manifest
 from reporting_assets.resources.storage import period_in, window_in
 
 REPORTS_GROUP = "reports"
@@ -71,16 +71,6 @@ def freshness(cadence: str) -> dg.FreshnessPolicy:
         lower_bound_delta=timedelta(minutes=90),
         timezone=get_settings().calendar.report_timezone,
     )
-
-
-class ArtifactStoreResource(dg.ConfigurableResource):
-    """Where rendered reports are kept (local folder under REPORTING_HOME by default)."""
-
-    root: str = "var/artifacts"
-    report_base_url: str = "https://reports.northwind.example"
-
-    def store(self) -> ArtifactStore:
-        return ArtifactStore(resolve(self.root))
 
 
 def daily_charts(

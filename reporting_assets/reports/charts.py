@@ -15,7 +15,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.model import STATUS_WORDS
 
 GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"

@@ -33,7 +33,7 @@ from pptx.presentation import Presentation as PresentationPart
 from pptx.slide import SlideLayout
 from pptx.util import Emu, Inches, Pt
 
-from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, Column, ReportData
 
 # Which slides each audience gets, in order. "charts" is one slide per chart, "details" one table

@@ -26,7 +26,7 @@ from pathlib import Path
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 
 __all__ = [

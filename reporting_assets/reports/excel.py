@@ -23,7 +23,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from reporting_assets.reports.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from reporting_assets.config import Settings
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.artifacts import ArtifactStoreResource
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
 from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
 
 
 def _optional_env(name: str | None) -> dg.EnvVar | None:
     """An EnvVar when the variable is set, so a missing secret never breaks loading the code."""
-    import os
-
     return dg.EnvVar(name) if name and os.environ.get(name) else None
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources of this deployment, secrets from the environment only."""
-    from reporting_assets.reports.assets import ArtifactStoreResource
-
     ph = settings.sources.posthog
     wh = settings.sources.warehouse
     export_path = ph.export_path

@@ -246,7 +246,7 @@ def test_a_level_shift_makes_the_model_lose_to_the_baseline(long_company):
 
 
 def _activity(root, start: date, end: date) -> pl.DataFrame:
-    from reporting_assets.demo.company import day_bounds_utc
+    from reporting_assets.lib.days import day_bounds_utc
     from reporting_assets.lib.events import read_batch_export, typed_events
     from reporting_assets.metrics.compute import account_activity
 

@@ -19,7 +19,7 @@ import yaml
 
 from reporting_assets.config import DEFAULT_CONFIG
 from reporting_assets.reports.email_body import build_message
-from reporting_assets.reports.store import ArtifactStore, describe, write_manifest
+from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
 from reporting_assets_tests.fakes.smtp_server import free_port
 from reporting_assets_tests.reports.sample import sample_report
 

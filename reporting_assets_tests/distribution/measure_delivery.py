@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.distribution.assets import deliver_by_email
-from reporting_assets.distribution.ledger import DeliveryLedger, deliveries
-from reporting_assets.reports.store import ArtifactStore
+from reporting_assets.records.ledger import DeliveryLedger, deliveries
 from reporting_assets.resources import build_resources
+from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets_tests.distribution.big_list import DAY, REPORT
 
 

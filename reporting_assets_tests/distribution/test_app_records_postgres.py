@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reporting_assets.distribution.acks import AckError, acknowledge, decision_speed
-from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.ledger import DeliveryLedger
-from reporting_assets.distribution.review import ReviewBook, ReviewError, artifact_hash
+from reporting_assets.records.acks import AckError, acknowledge, decision_speed
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.ledger import DeliveryLedger
+from reporting_assets.records.reviews import ReviewBook, ReviewError, artifact_hash
 from reporting_assets.resources.app_db import make_engine
 
 
@@ -84,7 +84,7 @@ def test_one_delivery_run_at_a_time(engine):
 
     import sqlalchemy as sa
 
-    from reporting_assets.distribution.ledger import DeliveryBusy, LeaseLost, delivery_leases
+    from reporting_assets.records.ledger import DeliveryBusy, LeaseLost, delivery_leases
 
     ledger = DeliveryLedger(engine)
     fast = timedelta(seconds=1)

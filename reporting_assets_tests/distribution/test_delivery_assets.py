@@ -11,10 +11,10 @@ import pytest
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
 from reporting_assets.distribution.assets import delivery_assets, recipients
-from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.ledger import DeliveryLedger
-from reporting_assets.reports.store import ArtifactStore
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.resources import build_resources
+from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
 
 DAY = "2026-03-12"

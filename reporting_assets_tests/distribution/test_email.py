@@ -21,7 +21,7 @@ import pytest
 import xlsxwriter
 from PIL import Image
 
-from reporting_assets.distribution.audience import Audience
+from reporting_assets.config.audience import Audience
 from reporting_assets.distribution.email import (
     MessageFactory,
     SmtpConfigError,
@@ -33,7 +33,7 @@ from reporting_assets.distribution.email import (
     send_via_smtp,
     write_outbox,
 )
-from reporting_assets.distribution.ledger import DeliveryLedger, ResolveError
+from reporting_assets.records.ledger import DeliveryLedger, ResolveError
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.fakes.smtp_server import (
@@ -389,7 +389,7 @@ _KILLED_SENDER = """
 import email, email.policy, json, sys
 from pathlib import Path
 from reporting_assets.distribution.email import send_via_smtp
-from reporting_assets.distribution.ledger import DeliveryLedger, ResolveError
+from reporting_assets.records.ledger import DeliveryLedger, ResolveError
 from reporting_assets.resources.app_db import make_engine
 
 args = json.loads(sys.argv[1])

@@ -8,8 +8,8 @@ import dagster as dg
 
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
-from reporting_assets.distribution.feed import Feed
 from reporting_assets.quality.checks import CheckOutcome
+from reporting_assets.records.feed import Feed
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.sensors import check_failure_sensor, failed_run_sensor
 

@@ -21,7 +21,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from reporting_assets.distribution.ledger import DeliveryLedger
+from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.distribution import big_list
 from reporting_assets_tests.distribution.big_list import DAY, REPORT

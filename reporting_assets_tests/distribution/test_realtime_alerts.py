@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from reporting_assets.distribution.acks import AckError, acknowledge, decision_speed
-from reporting_assets.distribution.feed import Feed
 from reporting_assets.distribution.realtime import AlertState, check_critical_alerts, plan_notices
 from reporting_assets.metrics.assets import metric_assets
+from reporting_assets.records.acks import AckError, acknowledge, decision_speed
+from reporting_assets.records.feed import Feed
 from reporting_assets.resources import build_resources
 from reporting_assets.sensors import critical_alert_sensor
 from reporting_assets.sources.assets import source_assets

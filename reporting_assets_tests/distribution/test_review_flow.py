@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from reporting_assets.cli import main
 from reporting_assets.config import get_settings
+from reporting_assets.config.audience import recipients
 from reporting_assets.definitions import defs
-from reporting_assets.distribution.audience import recipients
-from reporting_assets.distribution.feed import Feed
-from reporting_assets.distribution.review import ReviewBook, distribution_check
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.reviews import ReviewBook, distribution_check
 from reporting_assets.resources import build_resources
 from reporting_assets.sensors import review_approval_sensor
 from reporting_assets_tests.fakes.webhook_fakes import SECRET, WebhookFake
@@ -81,8 +81,8 @@ def test_the_monthly_report_carries_the_analysis(month, reporting_home):
     import json
     import subprocess
 
-    from reporting_assets.reports.formatting import format_value
-    from reporting_assets.reports.store import ArtifactStore
+    from reporting_assets.lib.formatting import format_value
+    from reporting_assets.resources.artifacts import ArtifactStore
 
     assets = reporting_home / "var/data/assets"
     analysis = pl.read_parquet(assets / "business_analysis_monthly" / f"{MONTH}.parquet")

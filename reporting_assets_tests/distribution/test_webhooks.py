@@ -7,18 +7,17 @@ import json
 
 import pytest
 
-from reporting_assets.distribution.ledger import FAILED_PERMANENT, PENDING, SENT, DeliveryLedger
-from reporting_assets.distribution.webhooks import (
+from reporting_assets.distribution.webhooks import post_with_retries, signed_headers
+from reporting_assets.lib.formatting import format_value
+from reporting_assets.records.ledger import FAILED_PERMANENT, PENDING, SENT, DeliveryLedger
+from reporting_assets.reports.model import AlertRow
+from reporting_assets.reports.payloads import (
     TEAMS_LIMIT_BYTES,
     encode,
-    post_with_retries,
-    signed_headers,
     slack_payload,
     teams_payload,
     webhook_payload,
 )
-from reporting_assets.reports.formatting import format_value
-from reporting_assets.reports.model import AlertRow
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.fakes.webhook_fakes import SECRET, WebhookFake
 from reporting_assets_tests.reports.sample import HOSTILE_NAME, sample_report

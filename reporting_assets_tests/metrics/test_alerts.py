@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from reporting_assets.config.models import AlertRule, Metric
-from reporting_assets.metrics.alerts import evaluate_rule, evaluate_rules, robust_z
+from reporting_assets.lib.stats import robust_z
+from reporting_assets.metrics.alerts import evaluate_rule, evaluate_rules
 from reporting_assets.quality.checks import alerts_match_rules
 
 DAY = date(2026, 3, 10)

@@ -17,8 +17,8 @@ from pptx import Presentation
 from reporting_assets.definitions import defs
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports.period import PERIOD_KPIS
-from reporting_assets.reports.store import ArtifactStore
 from reporting_assets.resources import build_resources
+from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.sources.assets import source_assets
 from reporting_assets_tests.conftest import copy_history, manifest_dates
 

@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from reporting_assets.config import get_settings
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.lib.formatting import format_value
 from reporting_assets_tests.reconciliation import raw
 from reporting_assets_tests.reconciliation.window import (
     FIRST,

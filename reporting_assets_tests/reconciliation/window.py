@@ -70,7 +70,7 @@ def materialize(home: Path, demo_root: Path) -> dict:
     run (`history` and `daily`: {day: failures}; `reports`: {(report, key): failures}) and the
     paths the tests read."""
     from reporting_assets.definitions import defs
-    from reporting_assets.reports.store import ArtifactStore
+    from reporting_assets.resources.artifacts import ArtifactStore
 
     (home / "var").mkdir(parents=True, exist_ok=True)
     (home / "var" / "demo").symlink_to(demo_root)

@@ -16,13 +16,13 @@ import pytest
 
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports import charts
-from reporting_assets.reports.assets import ArtifactStoreResource, report_assets
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.reports.assets import report_assets
 from reporting_assets.reports.pdf import render_html, render_pdf
-from reporting_assets.reports.store import ArtifactStore
 from reporting_assets.resources import build_resources
+from reporting_assets.resources.artifacts import ArtifactStore, ArtifactStoreResource
 from reporting_assets.resources.sources import PostHogEventsResource
 from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
 from reporting_assets.sources.assets import source_assets

@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 from pptx import Presentation
 from pptx.util import Emu
 
+from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.deck import AUDIENCE_SECTIONS, STATUS_COLOURS, write_deck
-from reporting_assets.reports.formatting import format_delta, format_value
 from reporting_assets_tests.reports.sample import FORMULA_NAME, HOSTILE_NAME, sample_report
 
 WIDTH, HEIGHT = Emu(12192000), Emu(6858000)  # 13.333 in × 7.5 in

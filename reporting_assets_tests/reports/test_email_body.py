@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.email_body import (
     build_message,
     chart_cid,
     render_email_html,
     render_email_text,
 )
-from reporting_assets.reports.formatting import format_value
 from reporting_assets.reports.model import AlertRow, Branding
 from reporting_assets_tests.reports.sample import HOSTILE_NAME, sample_report
 

@@ -11,9 +11,9 @@ import pytest
 from pptx import Presentation
 
 from reporting_assets.definitions import defs
-from reporting_assets.reports.formatting import format_value
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.model import STATUS_WORDS
-from reporting_assets.reports.store import ArtifactStore
+from reporting_assets.resources.artifacts import ArtifactStore
 
 WEEK = "2026-03-08"  # Sunday 8 – Saturday 14 March 2026: the spring DST change is in it
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from reporting_assets.distribution.feed import notifications
-from reporting_assets.distribution.ledger import SENT, deliveries
+from reporting_assets.records.feed import notifications
+from reporting_assets.records.ledger import SENT, deliveries
 from reporting_assets.resources.app_db import create_schema, metadata
 
 SUBJECTS = ("report", "alert")

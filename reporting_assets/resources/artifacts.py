@@ -1,4 +1,5 @@
-"""The artifact store: every rendered file under <root>/<report>/<period>/v<N>/.
+"""The artifact store: every rendered file under <root>/<report>/<period>/v<N>/, and the
+Dagster resource that says where it is.
 
 A version that was distributed is never overwritten: re-rendering a period after its
 distribution opens the next version; re-rendering before distribution replaces the draft.
@@ -11,6 +12,10 @@ import json
 import re
 import shutil
 from pathlib import Path
+
+import dagster as dg
+
+from reporting_assets.config import resolve
 
 DISTRIBUTED_MARKER = "DISTRIBUTED"
 _VERSION = re.compile(r"^v(\d+)$")
@@ -84,3 +89,13 @@ def describe(files: dict[str, Path], counts: dict[str, dict] | None = None) -> l
 
 def write_manifest(version: Path, entries: list[dict]) -> None:
     (version / "manifest.json").write_text(json.dumps(entries, indent=2) + "\n")
+
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Where rendered reports are kept (local folder under REPORTING_HOME by default)."""
+
+    root: str = "var/artifacts"
+    report_base_url: str = "https://reports.northwind.example"
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(resolve(self.root))

@@ -1,69 +1,34 @@
-"""`reporting …`: the commands analysts and operators run (demo data, demo run, materialize)."""
+"""`reporting demo-data` and `reporting demo`: the demo company, and everything run on it."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
 import click
+import polars as pl
+import sqlalchemy as sa
 
-from reporting_assets.config import ConfigError, config_path, get_settings, load_settings, resolve
-
-
-def _fail(message: str) -> None:
-    click.secho(message, fg="red", err=True)
-    sys.exit(2)
-
-
-@click.group()
-def main() -> None:
-    """Executive reporting platform on Dagster."""
-
-
-@main.command("check-config")
-@click.argument("path", required=False)
-def check_config(path: str | None) -> None:
-    """Validate a configuration file (default: REPORTING_CONFIG or the bundled demo config)."""
-    from reporting_assets.analytics.recommend import rule_problems
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        _fail(str(exc))
-    if problems := rule_problems(settings.recommendations):
-        _fail("\n".join(f"{path or config_path()}: {p}" for p in problems))
-    click.echo(
-        f"OK: {len(settings.metrics)} metrics, {len(settings.alert_rules)} alert rules, "
-        f"{len(settings.reports)} reports, {len(settings.distribution_lists)} distribution lists"
-    )
-
-
-@main.command("metrics-doc")
-@click.option("--readme", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Rewrite the generated definitions block of this README in place.")  # fmt: skip
-def metrics_doc(readme: str | None) -> None:
-    """Print every metric's definition from the metric layer and the config (the README's table;
-    the workbook's README sheet and every report's appendix print the same text)."""
-    from reporting_assets.metrics.layer import definitions_markdown, with_definitions
-
-    configs = get_settings().metrics
-    if readme is None:
-        click.echo(definitions_markdown(configs))
-        return
-    path = Path(readme)
-    path.write_text(with_definitions(path.read_text(), configs))
-    click.echo(f"Rewrote the metric definitions in {path}")
+from reporting_assets.cli.common import app_database, dagster_home, partition_range, run_job
+from reporting_assets.cli.deliveries import print_ledger
+from reporting_assets.config import get_settings, resolve
+from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
+from reporting_assets.distribution.notify import notify_failed_checks
+from reporting_assets.distribution.realtime import check_critical_alerts
+from reporting_assets.metrics.layer import STATUS_WORDS
+from reporting_assets.partitions import latest_complete_day, monthly_partitions, weekly_partitions
+from reporting_assets.records.feed import Feed
+from reporting_assets.records.reviews import ReviewBook
+from reporting_assets.resources import build_resources
+from reporting_assets.resources.app_db import check_results
 
 
 def demo_spec(
     days: int | None, events_per_day: int | None, end: date | None, export_format: str | None = None
 ):
-    from reporting_assets.demo.generator import DemoSpec
-    from reporting_assets.partitions import latest_complete_day
-
     s = get_settings()
     end = end or latest_complete_day(timezone=s.calendar.report_timezone)
     days = days or s.demo.days
@@ -81,8 +46,6 @@ def demo_spec(
 
 def ensure_demo_data(spec, output_dir: Path, *, force: bool = False) -> dict:
     """Generate the demo company unless the same spec is already on disk."""
-    from reporting_assets.demo.generator import generate_demo_company, spec_json
-
     manifest_path = output_dir / "anomalies.json"
     if not force and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -91,7 +54,7 @@ def ensure_demo_data(spec, output_dir: Path, *, force: bool = False) -> dict:
     return generate_demo_company(spec, output_dir)
 
 
-@main.command("demo-data")
+@click.command("demo-data")
 @click.option("--days", type=int, default=None, help="Days of history (default: from config).")
 @click.option("--events-per-day", type=int, default=None, help="Product events on day one.")
 @click.option(
@@ -118,119 +81,6 @@ def demo_data(days, events_per_day, end, export_format, output, force) -> None:
         click.echo(f"  anomaly {a['date']}: {a['kind']} ({a['expectation']})")
 
 
-def _dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or resolve("var/dagster_home"))
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
-    config = home / "dagster.yaml"
-    if not config.exists() or not config.read_text().strip():
-        config.write_text("telemetry:\n  enabled: false\n")
-    return home
-
-
-def run_job(
-    job_name: str, partition_key: str, *, quiet: bool = False, run_config: dict | None = None
-) -> bool:
-    """Run a job for one partition in this process, recorded in the Dagster instance; print
-    one line, and the checks that failed."""
-    import dagster as dg
-
-    from reporting_assets.definitions import defs
-
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=partition_key,
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                **(run_config or {}),
-                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-            },
-        )
-    failed = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-    ]
-    status = "succeeded" if result.success else "FAILED"
-    if not (quiet and result.success and not failed):
-        click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
-    for check in failed:
-        severity = check.severity.value
-        click.echo(f"    {severity} {check.check_name}: {check.description}")
-    if not result.success and not failed:
-        for e in result.all_events:
-            if e.event_type_value == "STEP_FAILURE":
-                click.echo(f"    step {e.step_key} failed: {e.step_failure_data.error.message}")
-    return result.success
-
-
-@main.command("materialize")
-@click.argument("job_name")
-@click.option("--partition", "partition_key", required=True)
-def materialize(job_name: str, partition_key: str) -> None:
-    """Run JOB_NAME for one partition (e.g. `reporting materialize daily_sources_job
-    --partition 2026-11-27`)."""
-    _dagster_home()
-    if not run_job(job_name, partition_key):
-        sys.exit(1)
-
-
-def partition_range(start: date, end: date) -> list[str]:
-    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-
-
-@main.command("backfill")
-@click.argument("job_name")
-@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--no-wait", is_flag=True, help="Submit it and return (a running daemon runs it).")
-def backfill(job_name: str, start, end, no_wait: bool) -> None:
-    """Backfill JOB_NAME's assets for every period from --start to --end as a Dagster asset
-    backfill (UI: Overview → Backfills): Dagster orders the periods by their declared
-    dependencies, a day after the days its windows read. A running dagster-daemon (`make ui`)
-    carries it out; without one, this command does, and waits for it."""
-    import dagster as dg
-
-    from reporting_assets.backfills import (
-        BulkActionStatus,
-        daemon_running,
-        drive,
-        partitions_between,
-        submit,
-    )
-    from reporting_assets.definitions import defs
-
-    _dagster_home()
-    try:
-        keys = partitions_between(defs, job_name, f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}")
-    except (ValueError, dg.DagsterInvariantViolationError) as exc:
-        _fail(f"reporting backfill: {exc}")
-    failed: list[str] = []
-
-    def told(run: dg.DagsterRun) -> None:
-        key = run.tags.get("dagster/partition", "?")
-        click.echo(f"  run {run.run_id[:8]} [{key}] {run.status.value.lower()}")
-        if run.status != dg.DagsterRunStatus.SUCCESS:
-            failed.append(key)
-
-    with dg.DagsterInstance.get() as instance:
-        backfill_id = submit(instance, defs, job_name, keys)
-        click.echo(f"Backfill {backfill_id}: {job_name}, {len(keys)} partitions "
-                   f"({keys[0]} – {keys[-1]})")  # fmt: skip
-        if no_wait or daemon_running(instance):
-            click.echo("The dagster-daemon carries it out; follow it in the UI (Overview → "
-                       "Backfills).")  # fmt: skip
-            return
-        status = drive(instance, backfill_id, told)
-    click.echo(f"Backfill {backfill_id}: {status.value.lower()}")
-    if failed or status not in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS):
-        click.secho(f"{len(set(failed))} partition(s) failed: {', '.join(sorted(set(failed)))}",
-                    fg="red", err=True)  # fmt: skip
-        sys.exit(1)
-
-
 # The demo loads this many days before its first one: the 4-week windows of the daily metrics.
 WINDOW_DAYS = 28
 # Weeks of KPIs a weekly trend is fitted over (config `analytics.trend_weeks`).
@@ -242,8 +92,6 @@ BLOCKING_ANOMALIES = {"tracking_outage"}
 
 
 def _print_latest(data_root: Path, day: str) -> None:
-    import polars as pl
-
     alerts_file = data_root / "assets" / "critical_alerts_daily" / f"{day}.parquet"
     if not alerts_file.exists():
         return
@@ -261,10 +109,6 @@ def _print_latest(data_root: Path, day: str) -> None:
 
 def _print_analytics(data_root: Path, week: str, month: str) -> None:
     """The headline of the week's and the month's analytics."""
-    import polars as pl
-
-    from reporting_assets.metrics.layer import STATUS_WORDS
-
     assets = data_root / "assets"
     card = assets / "business_scorecard_weekly" / f"{week}.parquet"
     if card.exists():
@@ -285,11 +129,6 @@ def _print_analytics(data_root: Path, week: str, month: str) -> None:
 
 
 def _newest_check_id() -> int:
-    import sqlalchemy as sa
-
-    from reporting_assets.distribution.commands import app_database
-    from reporting_assets.resources.app_db import check_results
-
     with app_database().engine.connect() as conn:
         return conn.execute(
             sa.select(sa.func.coalesce(sa.func.max(check_results.c.id), 0))
@@ -297,10 +136,6 @@ def _newest_check_id() -> int:
 
 
 def _announce_critical_alerts(settings) -> list[dict]:
-    from reporting_assets.distribution.commands import app_database
-    from reporting_assets.distribution.realtime import check_critical_alerts
-    from reporting_assets.resources import build_resources
-
     resources = build_resources(settings)
     base_url = resources["artifacts"].report_base_url
     return check_critical_alerts(settings, resources["asset_history"], app_database(),
@@ -309,13 +144,6 @@ def _announce_critical_alerts(settings) -> list[dict]:
 
 def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> None:
     """What the sensors would announce now, then the feed, the reviews and the ledger."""
-    from collections import Counter
-
-    from reporting_assets.distribution.commands import _print_ledger, app_database
-    from reporting_assets.distribution.feed import Feed
-    from reporting_assets.distribution.notify import notify_failed_checks
-    from reporting_assets.distribution.review import ReviewBook
-
     app_db = app_database()
     _, failed = notify_failed_checks(settings, app_db.engine, checks_before, lookback=0)
     click.echo(f"6. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
@@ -335,10 +163,10 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
         click.echo(f"   Review #{r.id} waits: {r.report} {r.period} {r.version}; "
                    f"`reporting review show {r.id}`, then approve or reject")  # fmt: skip
     click.echo("   Delivery ledger (reporting ledger lists every row):")
-    _print_ledger(summary=True)
+    print_ledger(summary=True)
 
 
-@main.command("demo")
+@click.command("demo")
 @click.option("--days", type=int, default=None, help="Days of demo history (default: config).")
 @click.option("--events-per-day", type=int, default=None)
 @click.option(
@@ -359,7 +187,7 @@ def demo(days, events_per_day, history_days) -> None:
         f"   {sum(manifest['events_per_day'].values()):,} PostHog events, "
         f"{sum(manifest['table_rows'].values()):,} warehouse rows"
     )
-    home = _dagster_home()
+    home = dagster_home()
     history_days = history_days if history_days is not None else settings.quality.history_weeks * 7
     first = max(spec.start, spec.end - timedelta(days=history_days))
     days_to_run = partition_range(first, spec.end)
@@ -397,8 +225,6 @@ def demo(days, events_per_day, history_days) -> None:
             )
         elif not ok:
             unexpected.append(key)
-    from reporting_assets.partitions import monthly_partitions, weekly_partitions
-
     week = weekly_partitions.get_last_partition_key()
     month = monthly_partitions.get_last_partition_key()
     keys = weekly_partitions.get_partition_keys()
@@ -455,15 +281,3 @@ def demo(days, events_per_day, history_days) -> None:
         click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)
 
-
-def _add_distribution_commands() -> None:
-    from reporting_assets.distribution.commands import commands
-
-    for command in commands:
-        main.add_command(command)
-
-
-_add_distribution_commands()
-
-if __name__ == "__main__":
-    main()

@@ -21,9 +21,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from reporting_assets.config.models import EMAIL, Settings
-from reporting_assets.distribution.ledger import SENT, deliveries
-from reporting_assets.reports.store import sha256
+from reporting_assets.records.ledger import SENT, deliveries
 from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.artifacts import sha256
 
 OPEN, APPROVED, REJECTED, SUPERSEDED = "open", "approved", "rejected", "superseded"
 

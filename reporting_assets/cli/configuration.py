@@ -41,4 +41,3 @@ def metrics_doc(readme: str | None) -> None:
     path = Path(readme)
     path.write_text(with_definitions(path.read_text(), configs))
     click.echo(f"Rewrote the metric definitions in {path}")
-

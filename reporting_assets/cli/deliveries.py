@@ -132,4 +132,3 @@ def print_ledger(
 def ledger(report: str | None, period: str | None) -> None:
     """Every delivery: report, period, channel, target, status, attempts."""
     print_ledger(report, period)
-

@@ -280,4 +280,3 @@ def demo(days, events_per_day, history_days) -> None:
     if unexpected:
         click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)
-

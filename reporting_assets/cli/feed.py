@@ -80,4 +80,3 @@ def feed_export(output: str | None) -> None:
     path = resolve(output or get_settings().notifications.feed_export)
     doc = Feed(engine()).export(path)
     click.echo(f"{len(doc['notifications'])} notifications written to {path}")
-

@@ -117,4 +117,3 @@ def review_reject(review_id: int, by: str | None, comment: str) -> None:
            channels=["dashboard", "email"], severity="warning", report=r.report,
            period=r.period)  # fmt: skip
     click.echo(f"Review #{r.id} rejected; {owner} was notified. Nothing was sent.")
-

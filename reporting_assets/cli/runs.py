@@ -67,4 +67,3 @@ def backfill(job_name: str, start, end, no_wait: bool) -> None:
         click.secho(f"{len(set(failed))} partition(s) failed: {', '.join(sorted(set(failed)))}",
                     fg="red", err=True)  # fmt: skip
         sys.exit(1)
-

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from reporting_assets.cli.common import dagster_home, engine, fail, run_job
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.notify import data_team
-from reporting_assets.records.ledger import DeliveryLedger, ResolveError, deliveries
+from reporting_assets.records.ledger import DeliveryLedger, deliveries
+from reporting_assets.records.resolutions import ResolveError, resolve
 
 
 @click.command("resend")
@@ -88,7 +89,7 @@ def resolve_command(delivery_id: int, action: str, by: str, note: str) -> None:
     try:
         row = ledger.get(delivery_id)
         who = resolver(get_settings(), row.report, by)
-        current = ledger.resolve(delivery_id, action, who, note)
+        current = resolve(ledger, delivery_id, action, who, note)
     except (ResolveError, ValueError, sa.exc.NoResultFound) as exc:
         fail(str(exc) if not isinstance(exc, sa.exc.NoResultFound)
               else f"there is no delivery {delivery_id}")  # fmt: skip

@@ -33,14 +33,13 @@ from reporting_assets.distribution.notify import report_in_doubt
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from reporting_assets.records.feed import Feed
+from reporting_assets.records.leases import DeliveryBusy, Lease
 from reporting_assets.records.ledger import (
     FAILED_PERMANENT,
     PENDING,
     SENT,
     UNKNOWN,
-    DeliveryBusy,
     DeliveryLedger,
-    Lease,
 )
 from reporting_assets.records.reviews import ReviewBook, artifact_hash
 from reporting_assets.reports.payloads import encode

@@ -32,14 +32,13 @@ constraint (SELECT, then INSERT, tolerating ``IntegrityError``).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from reporting_assets.records.leases import hold
 from reporting_assets.resources.app_db import create_schema, metadata
 
 __all__ = [
@@ -50,10 +49,7 @@ __all__ = [
     "STATUSES",
     "UNKNOWN",
     "Delivery",
-    "DeliveryBusy",
     "DeliveryLedger",
-    "Lease",
-    "LeaseLost",
     "deliveries",
 ]
 
@@ -93,101 +89,6 @@ deliveries = sa.Table(
 )
 
 
-# One row while a run delivers a report period on a channel (its *lease*): two runs (the approval
-# sensor's and an analyst's, a resend during a scheduled run) never send the same rows at the
-# same time. The holder refreshes `heartbeat_at` while it sends; a lease whose heartbeat is older
-# than the stale limit belongs to a dead run and is taken over.
-delivery_leases = sa.Table(
-    "delivery_leases",
-    metadata,
-    sa.Column("report", sa.String(200), primary_key=True),
-    sa.Column("period", sa.String(64), primary_key=True),
-    sa.Column("channel", sa.String(32), primary_key=True),
-    sa.Column("holder", sa.String(200), nullable=False),
-    sa.Column("run_id", sa.String(64), nullable=True),
-    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# How every in-doubt row was settled, and by whom.
-delivery_resolutions = sa.Table(
-    "delivery_resolutions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),  # delivered | resend
-    sa.Column("resolved_by", sa.String(200), nullable=False),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-    sa.Column("resend_id", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=True),
-    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-LEASE_STALE_AFTER = timedelta(seconds=60)
-RESOLUTIONS = ("delivered", "resend")
-
-
-class DeliveryBusy(RuntimeError):
-    """Another run is delivering this report period on this channel right now."""
-
-
-class LeaseLost(DeliveryBusy):
-    """This run's lease was taken over (its heartbeat went stale): it must stop sending."""
-
-
-class ResolveError(ValueError):
-    """An in-doubt row cannot be settled that way (not in doubt, unknown action)."""
-
-
-class Lease:
-    """A held delivery lease. A background thread refreshes its heartbeat every quarter of the
-    stale limit; `check` raises `LeaseLost` once another run has taken it over."""
-
-    def __init__(self, engine: sa.Engine, key: dict, holder: str, stale_after: timedelta):
-        self.engine, self.key, self.holder = engine, key, holder
-        self.interval = max(stale_after.total_seconds() / 4, 0.05)
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="delivery-lease", daemon=True)
-
-    def _where(self):
-        return [delivery_leases.c[k] == v for k, v in self.key.items()] + [
-            delivery_leases.c.holder == self.holder
-        ]
-
-    def beat(self) -> bool:
-        """Refresh the heartbeat now; False (and `lost` set) when the lease is no longer ours."""
-        with self.engine.begin() as conn:
-            mine = conn.execute(
-                delivery_leases.update().where(*self._where()).values(heartbeat_at=_now())
-            ).rowcount
-        if not mine:
-            self.lost.set()
-        return bool(mine)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                if not self.beat():
-                    return
-            except sa.exc.SQLAlchemyError as exc:  # the database is briefly away: try again
-                log.warning("delivery lease heartbeat failed: %s", exc)
-
-    def check(self) -> None:
-        if self.lost.is_set():
-            k = self.key
-            raise LeaseLost(
-                f"{k['report']} {k['period']} {k['channel']}: another run took the delivery over "
-                f"(no heartbeat from {self.holder} for too long); this run stops sending"
-            )
-
-    def release(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        with self.engine.begin() as conn:
-            conn.execute(delivery_leases.delete().where(*self._where()))
-
-
 @dataclass(frozen=True)
 class Delivery:
     """One ledger row (a snapshot: read it again with `DeliveryLedger.get` for the latest)."""
@@ -214,7 +115,7 @@ class Delivery:
         return self.generation > 0
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -390,8 +291,8 @@ class DeliveryLedger:
                 continue
 
     @staticmethod
-    def _new_row(report, period, channel, target, generation=0, resend_of=None, who=None) -> dict:
-        now = _now()
+    def new_row(report, period, channel, target, generation=0, resend_of=None, who=None) -> dict:
+        now = utcnow()
         return dict(
             report=report,
             period=period,
@@ -416,7 +317,7 @@ class DeliveryLedger:
         """
         targets = _unique(targets)
         have = {r.target for r in self.history(report, period, channel, targets)}
-        missing = [self._new_row(report, period, channel, t) for t in targets if t not in have]
+        missing = [self.new_row(report, period, channel, t) for t in targets if t not in have]
         self._insert_tolerant(missing)
         return self.current(report, period, channel, targets)
 
@@ -439,10 +340,10 @@ class DeliveryLedger:
             for target in targets:
                 row = current.get(target)
                 if row is None:
-                    rows.append(self._new_row(report, period, channel, target, who=who))
+                    rows.append(self.new_row(report, period, channel, target, who=who))
                 elif row.status in FINAL_STATUSES:
                     rows.append(
-                        self._new_row(
+                        self.new_row(
                             report, period, channel, target, row.generation + 1, row.id, who
                         )
                     )
@@ -458,66 +359,14 @@ class DeliveryLedger:
 
     # -- one sender at a time --------------------------------------------------------------
 
-    @contextmanager
-    def lease(
-        self,
-        report: str,
-        period: str,
-        channel: str,
-        holder: str,
-        *,
-        run_id: str | None = None,
-        stale_after: timedelta = LEASE_STALE_AFTER,
-        on_takeover: Callable[[dict], None] | None = None,
-    ) -> Iterator[Lease]:
-        """Hold the delivery of one report period on one channel while the block runs.
-
-        `DeliveryBusy` if another run holds it with a fresh heartbeat. A lease whose heartbeat
-        is older than `stale_after` belongs to a run that died: it is taken over, and
-        `on_takeover` is called with the dead holder's row (its ``run_id``) so that run can be
-        marked failed. While the block runs a thread keeps the heartbeat fresh.
-        """
-        key = {"report": report, "period": period, "channel": channel}
-        where = [delivery_leases.c[k] == v for k, v in key.items()]
-        now = _now()
-        row = dict(**key, holder=holder, run_id=run_id, acquired_at=now, heartbeat_at=now)
-        dead: dict | None = None
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(delivery_leases.insert().values(**row))
-        except sa.exc.IntegrityError:
-            with self.engine.begin() as conn:
-                other = conn.execute(sa.select(delivery_leases).where(*where)).mappings().first()
-                taken = other is not None and conn.execute(
-                    delivery_leases.update()
-                    .where(*where, delivery_leases.c.holder == other["holder"],
-                           delivery_leases.c.heartbeat_at < now - stale_after)
-                    .values(holder=holder, run_id=run_id, acquired_at=now, heartbeat_at=now)
-                ).rowcount  # fmt: skip
-            if not taken:
-                who = (f"{other['holder']} (heartbeat {other['heartbeat_at']:%H:%M:%S})"
-                       if other else "another run")  # fmt: skip
-                raise DeliveryBusy(f"{report} {period} is being delivered by {channel} in "
-                                   f"{who}; nothing was sent twice") from None  # fmt: skip
-            dead = dict(other)
-        lease = Lease(self.engine, key, holder, stale_after)
-        lease._thread.start()
-        try:
-            if dead is not None:
-                log.warning(
-                    "took over the %s delivery of %s %s from %s (no heartbeat since %s)",
-                    channel, report, period, dead["holder"], dead["heartbeat_at"],
-                )  # fmt: skip
-                if on_takeover is not None:
-                    on_takeover(dead)
-            yield lease
-        finally:
-            lease.release()
+    def lease(self, report: str, period: str, channel: str, holder: str, **options):
+        """`leases.hold` on this ledger's database (run_id, stale_after, on_takeover)."""
+        return hold(self.engine, report, period, channel, holder, **options)
 
     # -- updating rows ---------------------------------------------------------------------
 
     def _update(self, delivery_id: int, **values) -> None:
-        values["updated_at"] = _now()
+        values["updated_at"] = utcnow()
         with self.engine.begin() as conn:
             conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
 
@@ -529,48 +378,9 @@ class DeliveryLedger:
             won = conn.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id, deliveries.c.status == PENDING)
-                .values(status=UNKNOWN, message_id=message_id, updated_at=_now())
+                .values(status=UNKNOWN, message_id=message_id, updated_at=utcnow())
             ).rowcount
         return bool(won)
-
-    def resolve(self, delivery_id: int, action: str, by: str, note: str = "") -> Delivery:
-        """Settle an in-doubt row, recorded with who decided and why.
-
-        ``delivered``: the message did arrive (the relay's log shows its Message-ID), so the
-        row becomes `sent`. ``resend``: it did not (or nobody can tell, and a second copy is the
-        lesser harm): a new generation is queued as an explicit resend, with its own
-        Message-ID, and the next delivery run sends it. Returns the row now current.
-        """
-        if action not in RESOLUTIONS:
-            raise ResolveError(f"resolve as one of {', '.join(RESOLUTIONS)}, not {action!r}")
-        if not by.strip():
-            raise ResolveError("say who settles it (--by): resolutions are audited")
-        try:
-            row = self.get(delivery_id)
-        except sa.exc.NoResultFound:
-            raise ResolveError(f"there is no delivery {delivery_id}") from None
-        doubtful = {r.id for r in self.in_doubt(row.report, row.period)}
-        if row.id not in doubtful:
-            raise ResolveError(f"delivery {delivery_id} ({row.target}, {row.status}) is not in "
-                               "doubt; nothing to settle")  # fmt: skip
-        now = _now()
-        record = dict(delivery_id=row.id, action=action, resolved_by=by.strip(), note=note,
-                      resolved_at=now)  # fmt: skip
-        with self.engine.begin() as conn:
-            if action == "delivered":
-                conn.execute(deliveries.update().where(
-                    deliveries.c.id == row.id, deliveries.c.status == UNKNOWN
-                ).values(status=SENT, sent_at=now, updated_at=now,
-                         last_error=f"in doubt; marked delivered by {by.strip()}"
-                         + (f": {note}" if note else "")))  # fmt: skip
-                conn.execute(delivery_resolutions.insert().values(**record))
-            else:
-                new = self._new_row(row.report, row.period, row.channel, row.target,
-                                    row.generation + 1, row.id, by.strip())  # fmt: skip
-                resend_id = conn.execute(deliveries.insert().values(**new)).inserted_primary_key[0]
-                conn.execute(delivery_resolutions.insert().values(**record, resend_id=resend_id))
-        [current] = self.current(row.report, row.period, row.channel, [row.target])
-        return current
 
     def mark_attempt(self, delivery_id: int) -> None:
         """Count one more attempt (before trying)."""
@@ -585,7 +395,7 @@ class DeliveryLedger:
         note: str | None = None,
     ) -> None:
         """The channel accepted it. `note` keeps a remark (e.g. a Cc address refused for good)."""
-        now = _now()
+        now = utcnow()
         self._update(
             delivery_id,
             status=SENT,

@@ -84,7 +84,7 @@ def test_one_delivery_run_at_a_time(engine):
 
     import sqlalchemy as sa
 
-    from reporting_assets.records.ledger import DeliveryBusy, LeaseLost, delivery_leases
+    from reporting_assets.records.leases import DeliveryBusy, LeaseLost, delivery_leases
 
     ledger = DeliveryLedger(engine)
     fast = timedelta(seconds=1)

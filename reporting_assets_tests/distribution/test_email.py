@@ -33,7 +33,8 @@ from reporting_assets.distribution.email import (
     send_via_smtp,
     write_outbox,
 )
-from reporting_assets.records.ledger import DeliveryLedger, ResolveError
+from reporting_assets.records.ledger import DeliveryLedger
+from reporting_assets.records.resolutions import ResolveError, resolve
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.resources.app_db import make_engine
 from reporting_assets_tests.fakes.smtp_server import (
@@ -336,7 +337,7 @@ def test_connection_dropped_after_the_content_is_in_doubt_and_never_replayed(
     assert sum(1 for rcpts in handler.data_log if B in rcpts) == 1  # never replayed
 
     # The relay's log has no such Message-ID: the operator resends, as a recorded generation.
-    resend = ledger.resolve(row_b.id, "resend", "ops@northwind.example", "not in the relay log")
+    resend = resolve(ledger, row_b.id, "resend", "ops@northwind.example", "not in the relay log")
     assert (resend.generation, resend.resend_of, resend.status) == (1, row_b.id, "pending")
     assert ledger.in_doubt() == [] and ledger.get(row_b.id).status == "unknown"
     summary = _send(server, ledger, [_finalize(resend, base, files)])
@@ -344,7 +345,7 @@ def test_connection_dropped_after_the_content_is_in_doubt_and_never_replayed(
     (got,) = handler.received_by(B)
     assert got.message["Message-ID"].endswith(f".resend1@{DOMAIN}>")
     with pytest.raises(ResolveError, match="not in doubt"):
-        ledger.resolve(row_b.id, "delivered", "ops@northwind.example")
+        resolve(ledger, row_b.id, "delivered", "ops@northwind.example")
 
 
 def test_a_row_in_doubt_can_be_settled_as_delivered(server, handler, ledger, report, base, files):
@@ -356,8 +357,8 @@ def test_a_row_in_doubt_can_be_settled_as_delivered(server, handler, ledger, rep
     assert summary.unknown == [row.id] and handler.messages == []
     assert ledger.pending_targets(report.report_key, report.period_key, "email") == [A]
     with pytest.raises(ResolveError, match="who settles"):
-        ledger.resolve(row.id, "delivered", " ")
-    settled = ledger.resolve(row.id, "delivered", "ops@northwind.example", "relay log line 42")
+        resolve(ledger, row.id, "delivered", " ")
+    settled = resolve(ledger, row.id, "delivered", "ops@northwind.example", "relay log line 42")
     assert settled.id == row.id and settled.status == "sent"
     assert "marked delivered by ops@northwind.example: relay log line 42" in settled.last_error
     assert ledger.pending_targets(report.report_key, report.period_key, "email") == []
@@ -389,7 +390,7 @@ _KILLED_SENDER = """
 import email, email.policy, json, sys
 from pathlib import Path
 from reporting_assets.distribution.email import send_via_smtp
-from reporting_assets.records.ledger import DeliveryLedger, ResolveError
+from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.resources.app_db import make_engine
 
 args = json.loads(sys.argv[1])
@@ -447,7 +448,7 @@ def test_killed_sender_rerun_delivers_each_recipient_once(
     assert summary.skipped == [row_a.id] and summary.sent == [row_c.id]
     assert summary.unknown == [row_b.id]
     assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 0, 1]
-    assert ledger.resolve(row_b.id, "resend", "ops@northwind.example").generation == 1
+    assert resolve(ledger, row_b.id, "resend", "ops@northwind.example").generation == 1
     (resend,) = ledger.current(report.report_key, report.period_key, "email", [B])
     assert _send(server, ledger, [_finalize(resend, base, files)]).sent == [resend.id]
     assert [len(handler.received_by(x)) for x in (A, B, C)] == [1, 1, 1]

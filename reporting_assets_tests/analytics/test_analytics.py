@@ -316,10 +316,8 @@ def test_the_forecast_asset_flags_a_model_worse_than_its_baseline(
     """The asset's WARN check fails on the broken series, without blocking what follows."""
     import dagster as dg
 
-    from reporting_assets.analytics.monthly_assets import (
-        business_history_monthly,
-        forecasts_monthly,
-    )
+    from reporting_assets.analytics.business_assets import business_history_monthly
+    from reporting_assets.analytics.model_assets import forecasts_monthly
     from reporting_assets.resources import build_resources
 
     settings = config_with(lambda c: c.update(storage={"data_root": str(tmp_path / "data")}))

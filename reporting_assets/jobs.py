@@ -4,7 +4,7 @@ import dagster as dg
 
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_keys
-from reporting_assets.metrics.assets import METRICS_GROUP
+from reporting_assets.metrics.gates import METRICS_GROUP
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP, WEEKLY_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 

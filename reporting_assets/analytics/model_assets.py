@@ -16,8 +16,9 @@ from reporting_assets.analytics.monthly_common import (
 )
 from reporting_assets.analytics.weekly_assets import analytics_specs
 from reporting_assets.config import get_settings
-from reporting_assets.metrics.assets import emit_checked, stacked
+from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
+from reporting_assets.metrics.windows import stacked
 from reporting_assets.partitions import monthly_partitions
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (

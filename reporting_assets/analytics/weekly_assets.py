@@ -14,7 +14,7 @@ import polars as pl
 
 from reporting_assets.analytics import weekly
 from reporting_assets.config import get_settings
-from reporting_assets.metrics.assets import emit_checked
+from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.layer import values_of
 from reporting_assets.metrics.period_assets import WEEKLY_GROUP
 from reporting_assets.partitions import period_days, weekly_partitions

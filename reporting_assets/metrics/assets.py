@@ -12,8 +12,6 @@ Dagster's backfills order the days by them, and the asset says which days of a w
 missing instead of reading whatever happened to be stored.
 """
 
-from datetime import date, timedelta
-
 import dagster as dg
 import polars as pl
 
@@ -21,25 +19,34 @@ from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics import compute
 from reporting_assets.metrics.alerts import evaluate_rules
+from reporting_assets.metrics.gates import (
+    ALERT_SPAN,
+    COST_HISTORY_DAYS,
+    METRICS_GROUP,
+    USAGE_WINDOW_DAYS,
+    emit_checked,
+    gated_metric_asset,
+    standard_gates,
+)
 from reporting_assets.metrics.layer import (
     LONG_SCHEMA,
     METRIC_TABLES,
     METRICS,
-    day_list,
     headline_values,
-    metrics_of,
+)
+from reporting_assets.metrics.windows import (
+    missing_days,
+    stacked,
+    window_gaps,
 )
 from reporting_assets.partitions import daily_partitions, day_window
 from reporting_assets.quality import checks
-from reporting_assets.quality.checks import UNIT_FLOORS
 from reporting_assets.quality.dagster_checks import (
     ALERT_THRESHOLDS,
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
-    check_name,
     check_specs,
-    to_result,
 )
 from reporting_assets.quality.schemas import (
     CostOptimizationDaily,
@@ -50,215 +57,6 @@ from reporting_assets.quality.schemas import (
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import window_in
 from reporting_assets.sources.assets import same_weekday_keys
-
-METRICS_GROUP = "metrics_daily"
-FOUR_GATES = [COMPLETE, BUSINESS_RULES, HISTORY, ALERT_THRESHOLDS]
-METRIC_ASSETS = METRIC_TABLES
-# How far back the daily gates look: the same weekday over `history_weeks` weeks, and for the
-# alert rules that long plus the longest duration a rule waits for.
-HISTORY_DAYS = get_settings().quality.history_weeks * 7
-ALERT_SPAN = HISTORY_DAYS + max([r.min_duration_days for r in get_settings().alert_rules] or [1])
-USAGE_WINDOW_DAYS = 28
-COST_HISTORY_DAYS = 28
-
-
-def _gates_spec(asset: str) -> list[dg.AssetCheckSpec]:
-    return check_specs(
-        asset, FOUR_GATES, history_blocking=get_settings().quality.history_severity == "ERROR"
-    )
-
-
-def gated_metric_asset(*kinds: str, ins: dict[str, dg.AssetIn] | None = None):
-    """A daily metric asset with its four quality gates and its own past declared (`past`:
-    the partitions of the `history_weeks` weeks before the day)."""
-
-    def decorate(fn):
-        return dg.asset(
-            name=fn.__name__,
-            partitions_def=daily_partitions,
-            group_name=METRICS_GROUP,
-            kinds=set(kinds),
-            check_specs=_gates_spec(fn.__name__),
-            ins={"past": window_in(fn.__name__, -HISTORY_DAYS), **(ins or {})},
-            code_version="2",
-        )(fn)
-
-    return decorate
-
-
-def metric_ranges(asset: str) -> dict[str, tuple[float | None, float | None]]:
-    """Configured valid ranges of the headline metrics an asset holds, by column."""
-    metrics = get_settings().metrics
-    return {METRICS[m].column: metrics[m].valid_range for m in metrics_of(asset) if m in metrics}
-
-
-def stacked(window: dict[str, pl.DataFrame], keys=None) -> pl.DataFrame | None:
-    """The window's partitions (or those among `keys`) as one frame; None when there is none."""
-    frames = [f for k, f in sorted(window.items()) if keys is None or k in keys]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
-
-
-def headline_history(asset: str, past: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The asset's headline metrics over the earlier days it declared, long."""
-    stored = stacked(past)
-    return pl.DataFrame(schema=LONG_SCHEMA) if stored is None else headline_values(asset, stored)
-
-
-def missing_days(window: dict, day: date, first: int, last: int) -> list[date]:
-    """Days day+first..day+last (offsets) within the history that the window lacks."""
-    start = daily_partitions.get_first_partition_window().start.date()
-    want = [day + timedelta(days=k) for k in range(first, last + 1)]
-    return [d for d in want if d >= start and d.isoformat() not in window]
-
-
-# The daily assets whose failed ERROR check blocks a day: its figures are left out of every
-# window and period that contains it, and said to be.
-GATED_DAILY = (
-    "posthog_events",
-    "account_snapshot",
-    "cloud_costs",
-    "incidents",
-    "support_tickets",
-    "deploy_runs",
-    "account_activity_daily",
-    *METRIC_TABLES,
-)
-
-
-def blocked_days(
-    app_db: AppDatabase, days: list[date], assets: tuple[str, ...] = GATED_DAILY
-) -> dict[date, list[str]]:
-    """The days whose latest run failed an ERROR check of these daily assets, with the checks."""
-    out = {}
-    for d in days:
-        failed = [
-            c["check_name"]
-            for c in app_db.latest_checks(d.isoformat(), list(assets))
-            if not c["passed"] and c["severity"] == "ERROR"
-        ]
-        if failed:
-            out[d] = failed
-    return out
-
-
-def window_gaps(
-    app_db: AppDatabase, gaps: list[date], what: str, assets: tuple[str, ...]
-) -> tuple[list[str], str]:
-    """A declared window's missing days, split: days never computed are a completeness problem
-    (backfill them); days blocked by their own quality gate are left out by design and stated.
-    Returns (problems, statement)."""
-    blocked = blocked_days(app_db, gaps, assets)
-    never = [d for d in gaps if d not in blocked]
-    problems = (
-        [
-            f"{what} has no data for {day_list(never)}: materialize "
-            f"{'that day' if len(never) == 1 else 'those days'} first (reporting backfill)"
-        ]
-        if never
-        else []
-    )
-    statement = (
-        f"{what} leaves out {day_list(blocked)} (blocked by "
-        f"{', '.join(sorted({c for cs in blocked.values() for c in cs}))})"
-        if blocked
-        else "complete"
-    )
-    return problems, statement
-
-
-def standard_gates(
-    asset: str,
-    table: pl.DataFrame,
-    model,
-    day: date,
-    past: dict[str, pl.DataFrame],
-    *,
-    sources: dict[str, int],
-    volume: tuple[str, float, list[float]] | None = None,
-    identities: list | None = None,
-    extra_business_problems: list[str] | None = None,
-    extra_complete_problems: list[str] | None = None,
-) -> dict[str, checks.CheckOutcome]:
-    """The four gates of a daily metric table."""
-    s = get_settings()
-    q = s.quality
-    today = headline_values(asset, table)
-    history = headline_history(asset, past)
-    watched = [m for m in metrics_of(asset) if m in s.metrics and s.metrics[m].history_check]
-    floors = {m: UNIT_FLOORS[s.metrics[m].unit] for m in watched}
-    rules = [r for r in s.alert_rules if r.metric in metrics_of(asset)]
-    rule_problems = checks.thresholds_sane(rules, s.metrics, list(METRICS))
-    missing = [r.metric for r in rules if today.filter(pl.col("metric") == r.metric).is_empty()]
-    rule_problems += [f"rule metric '{m}' is not in the table" for m in missing]
-    # Only metrics steady enough for the history check (lumpy ones such as churn or recovered
-    # revenue leap from $0 on normal days): for those, valid_range is the hard limit.
-    unbelievable = checks.beyond_hard_limit(
-        today.filter(pl.col("metric").is_in(watched)), history, day,
-        hard_z=q.history_hard_limit_z, weeks=q.history_weeks, floors=floors,
-    )  # fmt: skip
-    return {
-        COMPLETE: checks.completeness(
-            table,
-            model,
-            sources=sources,
-            volume=volume,
-            min_volume_share=q.min_volume_share,
-            extra_problems=extra_complete_problems,
-        ),
-        BUSINESS_RULES: checks.business_rules(
-            table,
-            model,
-            metric_ranges(asset),
-            identities,
-            tolerance=q.identity_tolerance_usd,
-            extra_problems=[*(extra_business_problems or []), *unbelievable],
-        ),
-        HISTORY: checks.consistent_with_history(
-            today.filter(pl.col("metric").is_in(watched)),
-            history,
-            day,
-            z_threshold=q.history_z_threshold,
-            severity=q.history_severity,
-            weeks=q.history_weeks,
-            floors=floors,
-        ),
-        ALERT_THRESHOLDS: checks.problems_outcome(
-            rule_problems,
-            f"{len(rules)} alert rule{'s' if len(rules) != 1 else ''} sane and evaluable",
-            "ERROR",
-            rules=", ".join(r.name for r in rules) or "none",
-        ),
-    }
-
-
-def emit_checked(
-    context: dg.AssetExecutionContext,
-    app_db: AppDatabase,
-    asset: str,
-    table: pl.DataFrame,
-    day: date,
-    outcomes: dict,
-    extra: dict | None = None,
-):
-    """Yield a checked table: record its check outcomes in the app database (for the report's
-    quality appendix), then the output with its metadata, then each check's result."""
-    app_db.record_checks(
-        asset,
-        context.partition_key,
-        context.run.run_id,
-        {check_name(asset, f): o for f, o in outcomes.items()},
-    )
-    yield dg.Output(
-        table,
-        metadata={
-            "rows": table.height,
-            "period": day.isoformat(),
-            "preview": dg.MetadataValue.md(markdown_preview(table, rows=12)),
-            **(extra or {}),
-        },
-    )
-    for family, outcome in outcomes.items():
-        yield to_result(asset, family, outcome)
 
 
 @dg.asset(

@@ -15,7 +15,7 @@ import polars as pl
 
 from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
-from reporting_assets.metrics.assets import blocked_days, emit_checked, stacked
+from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.layer import (
     METRIC_TABLES,
     Coverage,
@@ -23,6 +23,7 @@ from reporting_assets.metrics.layer import (
     period_table,
     scale_target,
 )
+from reporting_assets.metrics.windows import blocked_days, stacked
 from reporting_assets.partitions import monthly_partitions, period_days, weekly_partitions
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (

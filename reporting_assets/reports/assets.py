@@ -17,8 +17,8 @@ import polars as pl
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.config.audience import recipients
-from reporting_assets.metrics.assets import GATED_DAILY, stacked
 from reporting_assets.metrics.layer import Coverage, headline_values
+from reporting_assets.metrics.windows import GATED_DAILY, stacked
 from reporting_assets.partitions import (
     daily_partitions,
     day_window,

@@ -16,8 +16,8 @@ from reporting_assets.analytics.monthly_common import (
 from reporting_assets.analytics.weekly_assets import analytics_specs, snapshot_at
 from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
-from reporting_assets.metrics.layer import values_of
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
+from reporting_assets.metrics.periods import values_of
 from reporting_assets.metrics.windows import stacked
 from reporting_assets.partitions import monthly_partitions
 from reporting_assets.quality import checks

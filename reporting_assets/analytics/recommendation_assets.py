@@ -20,8 +20,8 @@ from reporting_assets.config import get_settings
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.gates import emit_checked
-from reporting_assets.metrics.layer import values_of
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
+from reporting_assets.metrics.periods import values_of
 from reporting_assets.metrics.windows import stacked
 from reporting_assets.partitions import monthly_partitions
 from reporting_assets.quality import checks

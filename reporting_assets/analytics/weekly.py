@@ -14,7 +14,7 @@ import polars as pl
 from scipy import stats
 
 from reporting_assets.config.models import Settings
-from reporting_assets.metrics.layer import rate
+from reporting_assets.metrics.rating import rate
 
 WEEKLY_METRICS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
                   "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip

@@ -15,8 +15,8 @@ import polars as pl
 from reporting_assets.analytics import weekly
 from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
-from reporting_assets.metrics.layer import values_of
 from reporting_assets.metrics.period_assets import WEEKLY_GROUP
+from reporting_assets.metrics.periods import values_of
 from reporting_assets.partitions import period_days, weekly_partitions
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (

@@ -9,7 +9,7 @@ import click
 from reporting_assets.analytics.recommend import rule_problems
 from reporting_assets.cli.common import fail
 from reporting_assets.config import ConfigError, config_path, get_settings, load_settings
-from reporting_assets.metrics.layer import definitions_markdown, with_definitions
+from reporting_assets.metrics.docs import definitions_markdown, with_definitions
 
 
 @click.command("check-config")

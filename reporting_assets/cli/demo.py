@@ -18,7 +18,7 @@ from reporting_assets.config import get_settings, resolve
 from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
 from reporting_assets.distribution.notify import notify_failed_checks
 from reporting_assets.distribution.realtime import check_critical_alerts
-from reporting_assets.metrics.layer import STATUS_WORDS
+from reporting_assets.metrics.rating import STATUS_WORDS
 from reporting_assets.partitions import latest_complete_day, monthly_partitions, weekly_partitions
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook

@@ -28,12 +28,7 @@ from reporting_assets.metrics.gates import (
     gated_metric_asset,
     standard_gates,
 )
-from reporting_assets.metrics.layer import (
-    LONG_SCHEMA,
-    METRIC_TABLES,
-    METRICS,
-    headline_values,
-)
+from reporting_assets.metrics.layer import LONG_SCHEMA, METRIC_TABLES, METRICS, headline_values
 from reporting_assets.metrics.windows import (
     missing_days,
     stacked,

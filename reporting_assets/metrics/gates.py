@@ -9,12 +9,7 @@ import polars as pl
 
 from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
-from reporting_assets.metrics.layer import (
-    METRIC_TABLES,
-    METRICS,
-    headline_values,
-    metrics_of,
-)
+from reporting_assets.metrics.layer import METRIC_TABLES, METRICS, headline_values, metrics_of
 from reporting_assets.metrics.windows import headline_history
 from reporting_assets.partitions import daily_partitions
 from reporting_assets.quality import checks

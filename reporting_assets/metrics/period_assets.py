@@ -16,13 +16,9 @@ import polars as pl
 from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.gates import emit_checked
-from reporting_assets.metrics.layer import (
-    METRIC_TABLES,
-    Coverage,
-    day_list,
-    period_table,
-    scale_target,
-)
+from reporting_assets.metrics.layer import METRIC_TABLES, Coverage, day_list
+from reporting_assets.metrics.periods import period_table
+from reporting_assets.metrics.rating import scale_target
 from reporting_assets.metrics.windows import blocked_days, stacked
 from reporting_assets.partitions import monthly_partitions, period_days, weekly_partitions
 from reporting_assets.quality import checks

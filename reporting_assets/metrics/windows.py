@@ -5,12 +5,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reporting_assets.metrics.layer import (
-    LONG_SCHEMA,
-    METRIC_TABLES,
-    day_list,
-    headline_values,
-)
+from reporting_assets.metrics.layer import LONG_SCHEMA, METRIC_TABLES, day_list, headline_values
 from reporting_assets.partitions import daily_partitions
 from reporting_assets.resources.app_db import AppDatabase
 

@@ -13,7 +13,9 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_delta, format_value, in_sentence
-from reporting_assets.metrics.layer import METRICS, day_values, definition, rate
+from reporting_assets.metrics.docs import definition
+from reporting_assets.metrics.layer import METRICS, day_values
+from reporting_assets.metrics.rating import rate
 from reporting_assets.reports.model import (
     AlertRow,
     Branding,

@@ -11,8 +11,8 @@ from typing import Literal
 
 import polars as pl
 
-from reporting_assets.metrics.layer import STATUS_WORDS as STATUS_WORDS
-from reporting_assets.metrics.layer import Status
+from reporting_assets.metrics.rating import STATUS_WORDS as STATUS_WORDS
+from reporting_assets.metrics.rating import Status
 
 Unit = Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
 

@@ -14,7 +14,9 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value, in_sentence
-from reporting_assets.metrics.layer import Coverage, day_list, definition, values_of
+from reporting_assets.metrics.docs import definition
+from reporting_assets.metrics.layer import Coverage, day_list
+from reporting_assets.metrics.periods import values_of
 from reporting_assets.reports.daily import alert_sentence, data_through, kpis
 from reporting_assets.reports.model import (
     AlertRow,

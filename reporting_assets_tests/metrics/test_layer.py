@@ -9,15 +9,10 @@ import polars as pl
 import pytest
 
 from reporting_assets.config import get_settings
-from reporting_assets.metrics.layer import (
-    METRICS,
-    coverage,
-    definitions_markdown,
-    period_table,
-    period_values,
-    rate,
-    with_definitions,
-)
+from reporting_assets.metrics.docs import definitions_markdown, with_definitions
+from reporting_assets.metrics.layer import METRICS, coverage, period_values
+from reporting_assets.metrics.periods import period_table
+from reporting_assets.metrics.rating import rate
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 README = Path(__file__).resolve().parents[2] / "README.md"

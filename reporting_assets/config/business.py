@@ -1,0 +1,148 @@
+"""The business knobs: metrics and their targets, alert rules, quality gates, the scorecard,
+analytics, recommendation rules and impact targets."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from reporting_assets.config.base import (
+    Strict,
+)
+
+
+class Metric(Strict):
+    """A metric a report shows: how to read it, its target, and the range a valid value lies in."""
+
+    label: str
+    unit: Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
+    direction: Literal["higher_is_better", "lower_is_better", "neutral"] = "neutral"
+    description: str
+    target: float | None = None
+    # How far on the wrong side of its target the metric may be and still read "Watch" rather
+    # than "Off track", in the metric's unit (per day for flows); default: 10 % of the target.
+    tolerance: float | None = Field(None, ge=0)
+    valid_range: tuple[float | None, float | None] = (None, None)
+    # Compare with the same weekday in earlier weeks? Off for lumpy, event-driven metrics whose
+    # normal days already swing widely (churn, incidents); alert rules watch those instead.
+    history_check: bool = True
+
+    @model_validator(mode="after")
+    def _range_order(self) -> Metric:
+        low, high = self.valid_range
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"valid_range minimum {low} is above its maximum {high}")
+        t = self.target
+        if t is not None and ((low is not None and t < low) or (high is not None and t > high)):
+            raise ValueError(f"target {t:g} lies outside its valid_range {list(self.valid_range)}")
+        if t is not None and self.unit == "ratio" and not -1 <= t <= 1:
+            raise ValueError(f"target {t:g} is not a share: write 95 % as 0.95")
+        return self
+
+
+class AlertRule(Strict):
+    """A business rule that raises an alert when a metric crosses its thresholds."""
+
+    name: str
+    metric: str
+    scope: str = "total"
+    comparison: Literal["above", "below", "change_vs_previous", "deviation_from_baseline"]
+    warning: float
+    critical: float
+    min_duration_days: int = Field(1, ge=1)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> AlertRule:
+        # For "below" rules a lower value is worse, so the critical threshold must be the lower
+        # one; every other comparison is "higher is worse".
+        if self.comparison == "below":
+            if self.critical > self.warning:
+                raise ValueError(
+                    f"rule '{self.name}' fires when the metric is below its thresholds, so "
+                    f"critical ({self.critical}) must not be above warning ({self.warning})"
+                )
+        elif self.critical < self.warning:
+            raise ValueError(
+                f"rule '{self.name}' fires when the metric is {self.comparison.replace('_', ' ')}"
+                f" its thresholds, so critical ({self.critical}) must not be below warning "
+                f"({self.warning})"
+            )
+        return self
+
+
+class Quality(Strict):
+    """How strict the automated quality gates are."""
+
+    history_weeks: int = Field(8, ge=2, le=52)
+    history_z_threshold: float = Field(4.0, gt=0)
+    history_severity: Literal["ERROR", "WARN"] = "WARN"
+    # A metric this many robust deviations from its weekday baseline is not believable: it fails
+    # the business-rules gate (ERROR, blocking) whatever history_severity says.
+    history_hard_limit_z: float = Field(50.0, gt=0)
+    min_volume_share: float = Field(0.6, gt=0, le=1)
+    identity_tolerance_usd: float = Field(0.01, ge=0)
+
+
+# The sections each kind of report can carry (summary, alerts and the quality appendix in all);
+# a name outside these would make a report go out without it, so it is refused at load.
+class Scorecard(Strict):
+    """The weekly business scorecard: which KPIs count, how much, and the overall score's bands.
+
+    Each KPI is rated by the metric layer's one rating rule (its target and tolerance band).
+    """
+
+    weights: dict[str, float] = Field(min_length=1)
+    score_green_at: float = Field(80, ge=0, le=100)  # the overall score (0-100)
+    score_amber_at: float = Field(60, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _bands(self) -> Scorecard:
+        if self.score_amber_at > self.score_green_at:
+            raise ValueError(f"score_amber_at ({self.score_amber_at}) must not be above "
+                             f"score_green_at ({self.score_green_at})")  # fmt: skip
+        bad = [k for k, w in self.weights.items() if w <= 0]
+        if bad:
+            raise ValueError(f"weights must be positive: {', '.join(bad)}")
+        return self
+
+
+class Analytics(Strict):
+    """How the weekly and monthly analytics and models work."""
+
+    trend_weeks: int = Field(8, ge=3, le=52)
+    trend_significance: float = Field(0.05, gt=0, lt=1)
+    history_months: int = Field(13, ge=2, le=36)
+    forecast_months: int = Field(3, ge=1, le=12)
+    forecast_interval: float = Field(0.8, gt=0, lt=1)
+    backtest_origins: int = Field(4, ge=1, le=12)
+    churn_horizon_days: int = Field(30, ge=7, le=120)
+    churn_window_days: int = Field(28, ge=7, le=90)
+    history_z_threshold: float = Field(4.0, gt=0)
+
+
+class RecommendationRule(Strict):
+    """A finding that turns into a recommendation, with the dollars it puts at stake."""
+
+    name: str
+    metric: str
+    label: str
+    comparison: Literal["below", "above"]
+    threshold: float
+    action: str
+    impact_basis: str
+    impact_label: str = "MRR at stake"
+    impact_scale: Literal["gap", "full"] = "gap"
+
+
+class ImpactTargets(Strict):
+    """The seed's business-impact targets and the baseline months they are measured against."""
+
+    baseline_start: date | None = None  # first month of the baseline (default: history start)
+    baseline_months: int = Field(3, ge=1, le=12)
+    decision_speed: float = 0.25  # 25 % faster than the baseline
+    revenue_protection: float = 0.15  # 15 % more of the at-risk revenue recovered
+    cost_realization: float = 0.20  # 20 % of identified savings realized
+    initiative_success: float = 0.80  # 80 % of initiatives on time

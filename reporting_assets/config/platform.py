@@ -1,0 +1,101 @@
+"""Where the platform runs: branding, calendar, storage, sources and the demo company."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from reporting_assets.config.base import (
+    HEX_COLOR,
+    Strict,
+    _check_env_name,
+)
+
+
+class Branding(Strict):
+    company_name: str
+    logo_path: str | None = None
+    primary_color: str = "#1F3A5F"
+    accent_color: str = "#2E86AB"
+
+    @field_validator("primary_color", "accent_color")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not HEX_COLOR.match(v):
+            raise ValueError(f"'{v}' is not a #RRGGBB color")
+        return v
+
+
+class Calendar(Strict):
+    """When periods start and end: all labels are computed in `report_timezone`, never UTC."""
+
+    report_timezone: str = "America/New_York"
+    history_start: date
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{v}'") from exc
+        return v
+
+
+class Storage(Strict):
+    """Where data, artifacts and the app database live (relative paths are under REPORTING_HOME)."""
+
+    data_root: str = "var/data"
+    artifact_root: str = "var/artifacts"
+    app_database_url: str | None = None
+    app_database_url_env: str | None = "REPORTING_APP_DATABASE_URL"
+
+    _env = field_validator("app_database_url_env")(_check_env_name)
+
+
+class PostHogSource(Strict):
+    """Where product events come from: the demo generator, batch-export files, or the Query API."""
+
+    backend: Literal["demo", "batch_export", "query_api"] = "demo"
+    export_path: str = "var/demo/posthog/events"
+    export_format: Literal["parquet", "jsonl"] = "parquet"
+    host: str = "https://us.posthog.com"
+    project_id: str | None = None
+    api_key_env: str = "POSTHOG_API_KEY"
+    page_size: int = Field(50_000, ge=1, le=50_000)
+
+    _env = field_validator("api_key_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _query_api_needs_project(self) -> PostHogSource:
+        if self.backend == "query_api" and not self.project_id:
+            raise ValueError("backend 'query_api' needs project_id")
+        return self
+
+
+class WarehouseSource(Strict):
+    """Where cost and operations views are read: the embedded DuckDB file or PostgreSQL."""
+
+    backend: Literal["duckdb", "postgres"] = "duckdb"
+    duckdb_path: str = "var/demo/warehouse.duckdb"
+    postgres_url_env: str = "WAREHOUSE_POSTGRES_URL"
+
+    _env = field_validator("postgres_url_env")(_check_env_name)
+
+
+class Sources(Strict):
+    posthog: PostHogSource = PostHogSource()
+    warehouse: WarehouseSource = WarehouseSource()
+
+
+class DemoCompany(Strict):
+    """The deterministic demo company: how much history and how many events per day."""
+
+    seed: int = 7
+    days: int | None = Field(None, ge=30)  # None: from calendar.history_start to yesterday
+    events_per_day: int = Field(2_000, ge=100)
+    starting_accounts: int = Field(400, ge=20)
+    output_dir: str = "var/demo"

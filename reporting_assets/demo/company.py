@@ -8,151 +8,40 @@ dates listed in the manifest so that checks and alerts have something true to fi
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
+from reporting_assets.demo.accounts import (
+    BASE_PAYMENT_FAILURE,
+    DAILY_RECOVERY,
+    DISENGAGED_CHURN,
+    DOWNGRADE_RATE,
+    DUNNING_DAYS,
+    SEAT_RANGE,
+    STATUS_ACTIVE,
+    STATUS_CHURNED,
+    STATUS_NAMES,
+    STATUS_PAST_DUE,
+    STATUS_TRIAL,
+    STATUS_TRIAL_LOST,
+    TRIAL_CONVERSION,
+    TRIAL_DAYS,
+    UPGRADE_RATE,
+    VOLUNTARY_CHURN,
+    WEEKDAY_FACTOR,
+    WINBACK_RATE,
+    Accounts,
+    Anomaly,
+    _daily_rng,
+    account_id,
+)
+from reporting_assets.demo.events import lifecycle_frame, usage_events
 from reporting_assets.lib.days import day_bounds_utc
 from reporting_assets.lib.plans import PLANS
-
-PRICE_PER_SEAT = np.array([15.0, 35.0, 60.0, 90.0])
-SEAT_RANGE = ((3, 10), (8, 40), (30, 120), (100, 400))
-PLAN_MIX = np.array([0.45, 0.33, 0.16, 0.06])
-TRIAL_DAYS = 14
-TRIAL_CONVERSION = 0.32
-DUNNING_DAYS = 14
-DAILY_RECOVERY = 0.16
-BASE_PAYMENT_FAILURE = 0.035
-VOLUNTARY_CHURN = 0.0005
-DISENGAGED_CHURN = 0.006
-UPGRADE_RATE = 0.0025
-DOWNGRADE_RATE = 0.001
-WINBACK_RATE = 0.0008
-# Share of each weekday's activity (Mon..Sun): a B2B product is quiet at weekends.
-WEEKDAY_FACTOR = np.array([1.12, 1.15, 1.14, 1.10, 1.00, 0.52, 0.47])
-FEATURES = ("dashboards", "alerts", "exports", "integrations", "api", "sso", "automations")
-PAGES = ("/home", "/dashboards", "/reports", "/settings", "/billing", "/integrations", "/alerts")
-INDUSTRIES = ("Retail", "Fintech", "Healthcare", "Logistics", "Media", "Manufacturing", "Education")
-REGIONS = ("NA", "EMEA", "APAC", "LATAM")
-NAME_A = (
-    "Blue",
-    "Granite",
-    "Silver",
-    "Harbor",
-    "Summit",
-    "Cedar",
-    "Pioneer",
-    "Atlas",
-    "Nova",
-    "Beacon",
-    "Crescent",
-    "Orchid",
-    "Falcon",
-    "Maple",
-    "Quartz",
-    "Vertex",
-    "Willow",
-    "Zenith",
-)
-NAME_B = (
-    "Labs",
-    "Logistics",
-    "Health",
-    "Retail",
-    "Systems",
-    "Partners",
-    "Analytics",
-    "Foods",
-    "Media",
-    "Finance",
-    "Robotics",
-    "Energy",
-    "Works",
-    "Studio",
-    "Networks",
-    "Supply",
-)
-
-STATUS_TRIAL, STATUS_ACTIVE, STATUS_PAST_DUE, STATUS_CHURNED, STATUS_TRIAL_LOST = range(5)
-STATUS_NAMES = {0: "trial", 1: "active", 2: "past_due", 3: "churned", 4: "trial_expired"}
-
-ANOMALY_KINDS = {
-    # kind: (days before the last day, what a check or alert should find)
-    "payment_failure_spike": (1, "payment failure rate several times its usual level"),
-    "cost_spike": (9, "compute spend of the data team about 3.5x its usual level"),
-    "incident_surge": (16, "seven production incidents opened in one day, two of them sev1"),
-    "tracking_outage": (40, "no product events captured between 09:00 and 15:00 New York time"),
-}
-CONTROL_DAY_OFFSET = 5
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    kind: str
-    date: date
-    expectation: str
-
-
-def plan_anomalies(end: date, start: date) -> tuple[list[Anomaly], date | None]:
-    """Anomaly dates, counted back from the last day, and a clean control day."""
-    found = [
-        Anomaly(kind, end - timedelta(days=back), expectation)
-        for kind, (back, expectation) in ANOMALY_KINDS.items()
-        if end - timedelta(days=back) >= start + timedelta(days=56)
-    ]
-    control = end - timedelta(days=CONTROL_DAY_OFFSET)
-    return found, (control if control >= start + timedelta(days=56) else None)
-
-
-def _daily_rng(seed: int, day: date, stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, day.toordinal(), stream])
-
-
-@dataclass
-class Accounts:
-    """The state of every account ever created, as parallel arrays indexed by account number."""
-
-    plan: list[int] = field(default_factory=list)
-    seats: list[int] = field(default_factory=list)
-    status: list[int] = field(default_factory=list)
-    created: list[date] = field(default_factory=list)
-    trial_start: list[date] = field(default_factory=list)
-    billing_day: list[int] = field(default_factory=list)
-    past_due_since: list[date | None] = field(default_factory=list)
-    engagement: list[float] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    industry: list[str] = field(default_factory=list)
-    region: list[str] = field(default_factory=list)
-
-    def add(self, rng: np.random.Generator, day: date, status: int) -> int:
-        idx = len(self.plan)
-        plan = int(rng.choice(4, p=PLAN_MIX))
-        low, high = SEAT_RANGE[plan]
-        self.plan.append(plan)
-        self.seats.append(int(rng.integers(low, high + 1)))
-        self.status.append(status)
-        self.created.append(day)
-        self.trial_start.append(day)
-        self.billing_day.append(min(day.day, 28))
-        self.past_due_since.append(None)
-        self.engagement.append(float(rng.uniform(0.6, 1.4)))
-        self.names.append(
-            f"{NAME_A[rng.integers(len(NAME_A))]} {NAME_B[rng.integers(len(NAME_B))]} {idx:04d}"
-        )
-        self.industry.append(INDUSTRIES[int(rng.integers(len(INDUSTRIES)))])
-        self.region.append(REGIONS[int(rng.integers(len(REGIONS)))])
-        return idx
-
-    def mrr(self, idx: int) -> float:
-        return float(self.seats[idx] * PRICE_PER_SEAT[self.plan[idx]])
-
-
-def account_id(idx: int) -> str:
-    return f"acct_{idx:05d}"
 
 
 @dataclass
@@ -368,169 +257,16 @@ class CompanySimulation:
                 )
                 self._record(idx, day)
 
-        usage = self._usage_events(rng, day, growth * weekday, len(lifecycle))
-        life = self._lifecycle_frame(rng, day, lifecycle)
+        usage = usage_events(
+            rng, day, self.tz, self.accounts, self.events_per_day, growth * weekday, len(lifecycle)
+        )
+        life = lifecycle_frame(rng, day, self.tz, lifecycle)
         events = pl.concat([life, usage], how="vertical")
         if anomaly == "tracking_outage":
             start_utc, _ = day_bounds_utc(day, self.tz)
             lo, hi = start_utc + timedelta(hours=9), start_utc + timedelta(hours=15)
             events = events.filter((pl.col("timestamp") < lo) | (pl.col("timestamp") >= hi))
         return events.sort("timestamp", "uuid")
-
-    # -- events -----------------------------------------------------------------------------
-    def _timestamps(self, rng: np.random.Generator, day: date, n: int) -> np.ndarray:
-        """Event instants inside the local day, busiest in office hours (µs since epoch, UTC)."""
-        start, end = day_bounds_utc(day, self.tz)
-        length_us = int((end - start).total_seconds() * 1_000_000)
-        # A mixture: 80 % around office hours (13:00 ± 3.5 h local), 20 % spread over the day.
-        office = rng.normal(13 / 24, 3.5 / 24, n)
-        spread = rng.random(n)
-        frac = np.where(rng.random(n) < 0.8, office, spread)
-        frac = np.mod(frac, 1.0)
-        offsets = np.minimum((frac * length_us).astype(np.int64), length_us - 1)
-        return int(start.timestamp() * 1_000_000) + offsets
-
-    def _uuids(self, rng: np.random.Generator, ts_us: np.ndarray) -> list[str]:
-        """Time-ordered UUIDv7-style identifiers, as PostHog assigns them."""
-        ms = ts_us // 1000
-        rand_a = rng.integers(0, 1 << 12, len(ts_us))
-        rand_b = rng.integers(0, 1 << 62, len(ts_us), dtype=np.int64)
-        hi = (ms.astype(np.uint64) << np.uint64(16)) | np.uint64(0x7000) | rand_a.astype(np.uint64)
-        lo = np.uint64(0x8000000000000000) | rand_b.astype(np.uint64)
-        h = np.char.mod("%016x", hi)
-        lw = np.char.mod("%016x", lo)
-        return [f"{x[:8]}-{x[8:12]}-{x[12:16]}-{y[:4]}-{y[4:]}" for x, y in zip(h, lw, strict=True)]
-
-    def _frame(
-        self,
-        rng: np.random.Generator,
-        day: date,
-        account_idx: np.ndarray,
-        user_no: np.ndarray,
-        event: list[str] | np.ndarray,
-        properties: pl.Series,
-    ) -> pl.DataFrame:
-        n = len(account_idx)
-        ts = self._timestamps(rng, day, n)
-        ingest_lag = rng.integers(200_000, 5_000_000, n)
-        accounts = pl.Series("a", account_idx, dtype=pl.Int64)
-        distinct = pl.format(
-            "u_{}_{}", accounts.cast(pl.String).str.zfill(5), pl.Series(user_no).cast(pl.String)
-        )
-        frame = pl.DataFrame(
-            {
-                "uuid": pl.Series(self._uuids(rng, ts), dtype=pl.String),
-                "event": pl.Series(event, dtype=pl.String),
-                "timestamp_us": ts,
-                "ingest_us": ts + ingest_lag,
-                "acct": accounts,
-                "properties": properties,
-            }
-        ).with_columns(
-            distinct_id=distinct,
-            person_id=pl.format(
-                "p_{}_{}", accounts.cast(pl.String).str.zfill(5), pl.Series(user_no).cast(pl.String)
-            ),
-        )
-        return frame.select(
-            "uuid",
-            "event",
-            "distinct_id",
-            "person_id",
-            "properties",
-            pl.format(
-                '{{"account_id":"acct_{}"}}', pl.col("acct").cast(pl.String).str.zfill(5)
-            ).alias("person_properties"),
-            pl.lit("").alias("elements_chain"),
-            pl.from_epoch("timestamp_us", time_unit="us")
-            .dt.replace_time_zone("UTC")
-            .alias("timestamp"),
-            pl.from_epoch("ingest_us", time_unit="us")
-            .dt.replace_time_zone("UTC")
-            .alias("created_at"),
-            pl.from_epoch("ingest_us", time_unit="us")
-            .dt.replace_time_zone("UTC")
-            .alias("_inserted_at"),
-        )
-
-    def _lifecycle_frame(
-        self, rng: np.random.Generator, day: date, lifecycle: list[dict]
-    ) -> pl.DataFrame:
-        idx = np.array([e["idx"] for e in lifecycle], dtype=np.int64)
-        props = pl.Series(
-            "properties",
-            [
-                json.dumps({**e["properties"], "$lib": "posthog-node"}, separators=(",", ":"))
-                for e in lifecycle
-            ],
-            dtype=pl.String,
-        )
-        return self._frame(
-            rng,
-            day,
-            idx,
-            np.zeros(len(idx), dtype=np.int64),
-            [e["event"] for e in lifecycle],
-            props,
-        )
-
-    def _usage_events(
-        self, rng: np.random.Generator, day: date, activity: float, already: int
-    ) -> pl.DataFrame:
-        a = self.accounts
-        status = np.array(a.status)
-        live = np.flatnonzero(np.isin(status, (STATUS_TRIAL, STATUS_ACTIVE, STATUS_PAST_DUE)))
-        n = max(0, int(self.events_per_day * activity / 1.06 * rng.uniform(0.97, 1.03)) - already)
-        if n == 0 or len(live) == 0:
-            return self._frame(
-                rng,
-                day,
-                np.zeros(0, dtype=np.int64),
-                np.zeros(0, np.int64),
-                [],
-                pl.Series("properties", [], dtype=pl.String),
-            )
-        weight = np.array(a.seats)[live] ** 0.7 * np.array(a.engagement)[live]
-        chosen = live[rng.choice(len(live), n, p=weight / weight.sum())]
-        seats = np.array(a.seats)[chosen]
-        user_no = (rng.random(n) * np.minimum(seats, 50)).astype(np.int64)
-        kind = rng.random(n)
-        event = np.where(
-            kind < 0.62, "$pageview", np.where(kind < 0.93, "feature_used", "$pageleave")
-        )
-        plan = np.array(PLANS)[np.array(a.plan)[chosen]]
-        page = np.array(PAGES)[rng.integers(0, len(PAGES), n)]
-        feature = np.array(FEATURES)[rng.integers(0, len(FEATURES), n)]
-        acct = pl.Series(chosen).cast(pl.String).str.zfill(5)
-        props = (
-            pl.DataFrame(
-                {"event": event, "plan": plan, "page": page, "feature": feature, "acct": acct}
-            )
-            .select(
-                pl.when(pl.col("event") == "feature_used")
-                .then(
-                    pl.format(
-                        '{{"account_id":"acct_{}","plan":"{}","feature":"{}","$lib":"web"}}',
-                        "acct",
-                        "plan",
-                        "feature",
-                    )
-                )
-                .otherwise(
-                    pl.format(
-                        '{{"account_id":"acct_{}","plan":"{}","$current_url":'
-                        '"https://app.northwind.example{}","$pathname":"{}","$lib":"web"}}',
-                        "acct",
-                        "plan",
-                        "page",
-                        "page",
-                    )
-                )
-                .alias("properties")
-            )
-            .to_series()
-        )
-        return self._frame(rng, day, chosen, user_no, event, props)
 
     # -- account tables ---------------------------------------------------------------------
     def account_tables(self, end: date) -> tuple[pl.DataFrame, pl.DataFrame]:

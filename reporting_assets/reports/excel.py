@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,87 +22,34 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
 # title block fills rows 1-4, row 5 is blank. KPI rows start on the row below.
+from reporting_assets.reports.workbook_style import (
+    CHANGE_FORMATS,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    DEFAULT_PRIMARY,
+    MAX_WIDTH,
+    MIN_WIDTH,
+    NUMBER_FORMATS,
+    STATUS_COLOURS,
+    UNIT_NAMES,
+    WORD_STATUS,
+    Cell,
+    as_date,
+    display_width,
+    section_sheet_names,
+    set_properties,
+    status_of,
+)
+
 KPI_HEADER_ROW = 5
 KPI_HEADERS = ("Metric", "Value", "Previous", "Change", "Target", "Status", "Note")
 ALERT_HEADERS = ("Rule", "Metric", "Severity", "Value", "Threshold", "Since", "Message")
 QUALITY_HEADERS = ("Asset", "Check", "Result", "Severity", "Details")
 README_HEADERS = ("Metric", "Unit", "Definition")
-FIXED_SHEETS = ("Summary", "Alerts", "Quality", "README")
-
-MIN_WIDTH, MAX_WIDTH = 8, 60
-_DEFAULT_PRIMARY = "#1F3A5F"
-
-# Excel number formats per unit; the "change" variants always show a sign.
-_NUMBER_FORMATS: dict[str, str] = {
-    "usd": "$#,##0;-$#,##0",
-    "ratio": "0.0%",
-    "count": "#,##0",
-    "hours": "0.0",
-    "minutes": "#,##0",
-    "per_100_accounts": "#,##0.00",
-    "usd_per_k": "#,##0.00",
-}
-_CHANGE_FORMATS: dict[str, str] = {
-    "usd": "+$#,##0;-$#,##0;$0",
-    "ratio": "+0.0%;-0.0%;0.0%",
-    "count": "+#,##0;-#,##0;0",
-    "hours": "+0.0;-0.0;0.0",
-    "minutes": "+#,##0;-#,##0;0",
-    "per_100_accounts": "+#,##0.00;-#,##0.00;0.00",
-    "usd_per_k": "+#,##0.00;-#,##0.00;0.00",
-}
-_DATE_FORMAT = "yyyy-mm-dd"
-_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-
-# Fill and text colours for red/amber/green status cells (Excel's own "good/neutral/bad" styles).
-_STATUS_COLOURS: dict[str, tuple[str, str]] = {
-    "green": ("#C6EFCE", "#006100"),
-    "amber": ("#FFEB9C", "#9C5700"),
-    "red": ("#FFC7CE", "#9C0006"),
-    "grey": ("#E7E6E6", "#3A3A3A"),
-}
-_STATUS_WORDS = STATUS_WORDS
-# Other words that carry a status colour: check results and alert severities.
-_WORD_STATUS = {
-    "pass": "green",
-    "fail": "red",
-    "critical": "red",
-    "error": "red",
-    "high": "red",
-    "warning": "amber",
-    "warn": "amber",
-    "medium": "amber",
-    "info": "grey",
-    "low": "grey",
-}
-
-_UNIT_NAMES = {
-    "usd": "US dollars",
-    "ratio": "Percent",
-    "count": "Count",
-    "hours": "Hours",
-    "minutes": "Minutes",
-    "per_100_accounts": "Per 100 accounts",
-    "usd_per_k": "US dollars per 1,000",
-}
-
-_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
-_STAMP = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """One value to write, how to show it, and an optional status colour."""
-
-    value: Any
-    unit: str = "text"
-    change: bool = False
-    status: str | None = None
 
 
 def write_workbook(report: ReportData, path: Path) -> dict:
@@ -122,12 +68,12 @@ def write_workbook(report: ReportData, path: Path) -> dict:
     try:
         writer = _Writer(workbook, report)
         writer.summary()
-        for section, name in zip(report.sections, _section_sheet_names(report), strict=True):
+        for section, name in zip(report.sections, section_sheet_names(report), strict=True):
             writer.section(section, name)
         writer.alerts()
         writer.quality()
         writer.readme()
-        _set_properties(workbook, report)
+        set_properties(workbook, report)
     finally:
         workbook.close()
     return {"sheets": list(writer.rows), "rows": dict(writer.rows)}
@@ -143,7 +89,7 @@ class _Writer:
         self._formats: dict[tuple, Format] = {}
         primary = report.branding.primary_color
         if not re.fullmatch(r"#[0-9A-Fa-f]{6}", primary or ""):
-            primary = _DEFAULT_PRIMARY
+            primary = DEFAULT_PRIMARY
         self.header = workbook.add_format(
             {
                 "bold": True,
@@ -171,13 +117,13 @@ class _Writer:
         )
         rows = [
             [
-                _Cell(k.label),
-                _Cell(k.value, k.unit),
-                _Cell(k.previous, k.unit),
-                _Cell(k.delta, k.unit, change=True),
-                _Cell(k.target, k.unit),
-                _Cell(_STATUS_WORDS.get(k.status, str(k.status).title()), status=k.status),
-                _Cell(
+                Cell(k.label),
+                Cell(k.value, k.unit),
+                Cell(k.previous, k.unit),
+                Cell(k.delta, k.unit, change=True),
+                Cell(k.target, k.unit),
+                Cell(STATUS_WORDS.get(k.status, str(k.status).title()), status=k.status),
+                Cell(
                     "; ".join(
                         x
                         for x in (
@@ -207,8 +153,8 @@ class _Writer:
         columns = section.columns
         rows = [
             [
-                _Cell(record[c.name], record[c.unit_from] if c.unit_from else c.unit,
-                      status=_status_of(c.name, record[c.name]))
+                Cell(record[c.name], record[c.unit_from] if c.unit_from else c.unit,
+                      status=status_of(c.name, record[c.name]))
                 for c in columns
             ]
             for record in frame.iter_rows(named=True)
@@ -223,13 +169,13 @@ class _Writer:
             unit = self.units.get(a.metric, "number")
             rows.append(
                 [
-                    _Cell(a.rule),
-                    _Cell(a.metric),
-                    _Cell(a.severity, status=_WORD_STATUS.get(str(a.severity).lower())),
-                    _Cell(a.value, unit),
-                    _Cell(a.threshold, unit),
-                    _Cell(_as_date(a.since), "date"),
-                    _Cell(a.message),
+                    Cell(a.rule),
+                    Cell(a.metric),
+                    Cell(a.severity, status=WORD_STATUS.get(str(a.severity).lower())),
+                    Cell(a.value, unit),
+                    Cell(a.threshold, unit),
+                    Cell(as_date(a.since), "date"),
+                    Cell(a.message),
                 ]
             )
         self._table(ws, 0, ALERT_HEADERS, rows, empty_note="No alerts fired for this period.")
@@ -239,11 +185,11 @@ class _Writer:
         ws = self.workbook.add_worksheet("Quality")
         rows = [
             [
-                _Cell(c.asset),
-                _Cell(c.check),
-                _Cell("PASS" if c.passed else "FAIL", status="green" if c.passed else "red"),
-                _Cell(c.severity),
-                _Cell(c.description),
+                Cell(c.asset),
+                Cell(c.check),
+                Cell("PASS" if c.passed else "FAIL", status="green" if c.passed else "red"),
+                Cell(c.severity),
+                Cell(c.description),
             ]
             for c in self.report.quality
         ]
@@ -254,7 +200,7 @@ class _Writer:
         report = self.report
         ws = self.workbook.add_worksheet("README")
         rows = [
-            [_Cell(label), _Cell(_UNIT_NAMES.get(unit, unit)), _Cell(text)]
+            [Cell(label), Cell(UNIT_NAMES.get(unit, unit)), Cell(text)]
             for label, unit, text in report.definitions
         ]
         end = self._table(ws, 0, README_HEADERS, rows)
@@ -277,7 +223,7 @@ class _Writer:
         lines += [(text, False) for text in notes]
         if report.sections:
             lines += [("", False), ("Sections", True)]
-            names = _section_sheet_names(report)
+            names = section_sheet_names(report)
             lines += [
                 (f"{name}: {section.intro}", False)
                 for section, name in zip(report.sections, names, strict=True)
@@ -294,7 +240,7 @@ class _Writer:
         ws: Worksheet,
         top: int,
         headers: Sequence[str],
-        rows: list[list[_Cell]],
+        rows: list[list[Cell]],
         empty_note: str | None = None,
     ) -> int:
         """Write a header and rows from `top`; returns the last row used (zero-based)."""
@@ -305,7 +251,7 @@ class _Writer:
             ws.write_string(top, col, label, self.header)
         for r, row in enumerate(rows, start=top + 1):
             for col, cell in enumerate(row):
-                widths[col] = max(widths[col], _display_width(cell))
+                widths[col] = max(widths[col], display_width(cell))
                 self._write(ws, r, col, cell)
         last = top + len(rows)
         ws.freeze_panes(top + 1, 0)
@@ -320,7 +266,7 @@ class _Writer:
             return top + 2
         return last
 
-    def _write(self, ws: Worksheet, row: int, col: int, cell: _Cell) -> None:
+    def _write(self, ws: Worksheet, row: int, col: int, cell: Cell) -> None:
         value = cell.value
         if isinstance(value, Decimal):
             value = float(value)
@@ -348,111 +294,20 @@ class _Writer:
             return self._formats[key]
         props: dict[str, Any] = {}
         if kind.startswith(("number:", "change:")):
-            table = _CHANGE_FORMATS if kind.startswith("change:") else _NUMBER_FORMATS
+            table = CHANGE_FORMATS if kind.startswith("change:") else NUMBER_FORMATS
             num_format = table.get(kind.split(":", 1)[1])
             if num_format:
                 props["num_format"] = num_format
         elif kind == "date":
-            props["num_format"] = _DATE_FORMAT
+            props["num_format"] = DATE_FORMAT
         elif kind == "datetime":
-            props["num_format"] = _DATETIME_FORMAT
-        if status in _STATUS_COLOURS:
-            fill, text = _STATUS_COLOURS[status]
+            props["num_format"] = DATETIME_FORMAT
+        if status in STATUS_COLOURS:
+            fill, text = STATUS_COLOURS[status]
             props.update({"bg_color": fill, "font_color": text, "bold": True})
         fmt = self.workbook.add_format(props) if props else None
         self._formats[key] = fmt
         return fmt
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _status_of(column: str, value: Any) -> str | None:
-    """A status colour for a value in a column named like `status`, `rag` or `result`."""
-    if not isinstance(value, str) or column.lower() not in ("status", "rag", "result"):
-        return None
-    word = value.strip().lower()
-    return word if word in _STATUS_COLOURS else _WORD_STATUS.get(word)
-
-
-def _display_width(cell: _Cell) -> int:
-    """How many characters the cell needs on screen."""
-    value = cell.value
-    if value is None:
-        return 0
-    if isinstance(value, datetime):
-        return 16
-    if isinstance(value, date):
-        return 10
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            return 0
-        text = format_value(float(value), cell.unit)
-        return len(text) + (1 if cell.change else 0)
-    return max((len(line) for line in str(value).splitlines()), default=0)
-
-
-def _as_date(value: Any) -> Any:
-    """An ISO date string as a date (so Excel stores a real date); anything else unchanged."""
-    if isinstance(value, str):
-        match = _STAMP.match(value)
-        if match and match.end() == len(value.strip()) and match.group(4) is None:
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                return value
-    return value
-
-
-def _parse_stamp(text: str) -> datetime | None:
-    """The date and time at the start of a stamp such as `2026-11-27 06:30 ET`, if any."""
-    match = _STAMP.match(text or "")
-    if not match:
-        return None
-    parts = [int(p) if p else 0 for p in match.groups()]
-    try:
-        return datetime(*parts)
-    except ValueError:
-        return None
-
-
-def _valid_sheet_name(title: str) -> str:
-    """A title made into a legal sheet name: no []:*?/\\, no edge apostrophes, 31 chars."""
-    name = _INVALID_SHEET_CHARS.sub("_", title or "").strip()
-    name = name[:31].strip().strip("'").strip()
-    return name or "Section"
-
-
-def _section_sheet_names(report: ReportData) -> list[str]:
-    """One unique, legal sheet name per section (Excel compares names ignoring case)."""
-    taken = {n.lower() for n in FIXED_SHEETS} | {"history"}  # "History" is reserved by Excel
-    names = []
-    for section in report.sections:
-        base = _valid_sheet_name(section.title)
-        name, n = base, 1
-        while name.lower() in taken:
-            n += 1
-            suffix = f" ({n})"
-            name = base[: 31 - len(suffix)].rstrip().rstrip("'") + suffix
-        taken.add(name.lower())
-        names.append(name)
-    return names
-
-
-def _set_properties(workbook: xlsxwriter.Workbook, report: ReportData) -> None:
-    created = _parse_stamp(report.generated_at) or _parse_stamp(report.period_key)
-    props: dict[str, Any] = {
-        "title": report.title,
-        "subject": report.period_label,
-        "author": report.branding.company_name,
-        "company": report.branding.company_name,
-        "category": report.cadence,
-        "keywords": report.report_key,
-        "comments": report.data_through,
-    }
-    if created is not None:
-        props["created"] = created
-    workbook.set_properties(props)
 
 
 __all__ = ["write_workbook"]

@@ -13,7 +13,7 @@ from reporting_assets.analytics.monthly_common import (
     outcome,
     warehouse_history,
 )
-from reporting_assets.analytics.weekly_assets import analytics_specs, snapshot_at
+from reporting_assets.analytics.period_common import analytics_specs, snapshot_at
 from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP

@@ -15,7 +15,7 @@ from reporting_assets.analytics.monthly_common import (
     outcome,
     report_tz,
 )
-from reporting_assets.analytics.weekly_assets import analytics_specs
+from reporting_assets.analytics.period_common import analytics_specs
 from reporting_assets.config import get_settings
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.metadata import markdown_preview

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster._core.definitions.selector import (
@@ -53,9 +55,6 @@ def partitions_between(defs: dg.Definitions, job_name: str, start: str, end: str
 
 
 def _timestamp(day: str, pdef) -> float:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     return datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(pdef.timezone)).timestamp()
 
 

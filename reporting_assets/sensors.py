@@ -11,6 +11,7 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import sqlalchemy as sa
 
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.notify import (
@@ -92,8 +93,6 @@ def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabas
     # than a day at its first tick are history, never announced); each tick looks back behind
     # the newest id, but never below the floor.
     if context.cursor is None:
-        import sqlalchemy as sa
-
         with app_db.engine.connect() as conn:
             floor = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(check_results.c.id), 0)).where(

@@ -31,6 +31,7 @@ from reporting_assets.records.reviews import ReviewBook, build_checklist
 from reporting_assets.reports import charts as ch
 from reporting_assets.reports.analytics_content import monthly_content, weekly_content
 from reporting_assets.reports.daily import build_daily_report
+from reporting_assets.reports.deck import write_deck
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
 from reporting_assets.reports.model import CheckRow, ReportData
@@ -147,8 +148,6 @@ def render_report(
         files["email"] = draft / "email.eml"
         files["email"].write_bytes(bytes(message))
     if "pptx" in report_def.formats:
-        from reporting_assets.reports.deck import write_deck
-
         for audience in report_def.audiences:
             kind = f"pptx:{audience}"
             files[kind] = draft / f"{key}_{period}_{audience}.pptx"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from reporting_assets.config import resolve
 from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 
@@ -45,8 +46,6 @@ def render_html(report: ReportData, charts: dict[str, str]) -> str:
     """The report as print HTML; `charts` maps chart names to image URLs (file:// or data:)."""
     logo = None
     if report.branding.logo_path:
-        from reporting_assets.config import resolve
-
         path = resolve(report.branding.logo_path)
         logo = path.resolve().as_uri() if path.exists() else None
     return _env.get_template("report.html.j2").render(

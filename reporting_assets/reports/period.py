@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from reporting_assets.analytics.weekly import initiative_progress
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value, in_sentence
 from reporting_assets.metrics.docs import definition
@@ -63,8 +64,6 @@ def initiative_rows(
 ) -> list[dict]:
     """Each initiative's owner, milestones reached and status at the period's end, judged as
     the weekly initiative-progress asset judges it (so the decks and the weekly table agree)."""
-    from reporting_assets.analytics.weekly import initiative_progress
-
     if initiatives is None or initiatives.is_empty():
         return []
     if milestones is None:

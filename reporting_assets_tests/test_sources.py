@@ -102,18 +102,14 @@ def test_bad_posthog_key_fails_with_a_clear_message(demo_company):
             [posthog_events], raise_on_error=False,
         )  # fmt: skip
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    failure = result.get_step_failure_events()[0]
     message = failure.step_failure_data.error.message + str(failure.step_failure_data.error.cause)
     assert "POSTHOG_API_KEY" in message
     assert "phx_wrong_key" not in message
     # With the right key the day's one event arrives, well formed. (Whether one event is a
     # plausible day depends on what earlier days are stored, so completeness is not asserted.)
     assert ok.output_for_node("posthog_events").height == 1
-    checks = {
-        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-        for e in ok.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    checks = {c.check_name: c.passed for c in ok.get_asset_check_evaluations()}
     assert checks["posthog_events_matches_schema"] is True
 
 

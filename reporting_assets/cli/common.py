@@ -52,12 +52,7 @@ def run_job(
                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
         )
-    failed = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-    ]
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
     status = "succeeded" if result.success else "FAILED"
     if not (quiet and result.success and not failed):
         click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
@@ -65,9 +60,8 @@ def run_job(
         severity = check.severity.value
         click.echo(f"    {severity} {check.check_name}: {check.description}")
     if not result.success and not failed:
-        for e in result.all_events:
-            if e.event_type_value == "STEP_FAILURE":
-                click.echo(f"    step {e.step_key} failed: {e.step_failure_data.error.message}")
+        for e in result.get_step_failure_events():
+            click.echo(f"    step {e.step_key} failed: {e.step_failure_data.error.message}")
     return result.success
 
 

@@ -303,9 +303,7 @@ def test_a_month_is_exactly_its_days(month):
 
 
 def _check(result, name):
-    [evaluation] = [e.asset_check_evaluation_data for e in result.all_events
-                    if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                    and e.asset_check_evaluation_data.check_name == name]  # fmt: skip
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == name]
     return evaluation
 
 

@@ -71,12 +71,8 @@ def run_day(tmp_path, export: Path | None = None, warehouse: Path | None = None)
 
 
 def failed_checks(result) -> dict[str, str]:
-    return {
-        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.description
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-    }
+    return {c.check_name: c.description for c in result.get_asset_check_evaluations()
+            if not c.passed}  # fmt: skip
 
 
 def materialized(result) -> set[str]:

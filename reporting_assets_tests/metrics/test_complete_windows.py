@@ -55,11 +55,7 @@ def _days(resources, days) -> dict[str, dg.ExecuteInProcessResult]:
 
 
 def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    return {c.check_name: c for c in result.get_asset_check_evaluations()}
 
 
 def _materialized(result) -> set[str]:

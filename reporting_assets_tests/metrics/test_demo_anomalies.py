@@ -35,10 +35,7 @@ def backfill(demo_company, demo_history, pg_url, reporting_home):
         result = job.execute_in_process(
             partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET
         )
-        checks = {
-            e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        }  # fmt: skip
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
         runs[day.isoformat()] = (result.success, checks)
         timings.append(time.perf_counter() - started)
 

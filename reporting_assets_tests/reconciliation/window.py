@@ -47,17 +47,16 @@ def days(first: date, last: date) -> list[date]:
 
 def failures(result) -> list[str]:
     """What stopped a run: failed ERROR checks and failed steps (empty for a successful run)."""
-    found = []
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            check = event.asset_check_evaluation_data
-            if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
-                found.append(f"{check.check_name}: {check.description}")
-        elif event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            while error.cause is not None:  # the user code's own error, not Dagster's wrapper
-                error = error.cause
-            found.append(f"step {event.step_key}: {error.message.strip().splitlines()[-1]}")
+    found = [
+        f"{check.check_name}: {check.description}"
+        for check in result.get_asset_check_evaluations()
+        if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error.cause is not None:  # the user code's own error, not Dagster's wrapper
+            error = error.cause
+        found.append(f"step {event.step_key}: {error.message.strip().splitlines()[-1]}")
     if not result.success and not found:
         found.append("the run failed")
     return found

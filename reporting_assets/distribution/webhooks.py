@@ -18,19 +18,18 @@ provider's error token.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Literal
 
 import requests
 
+from reporting_assets.lib import retry
 from reporting_assets.records.ledger import FAILED_PERMANENT, FINAL_STATUSES, SENT, Delivery
 
 __all__ = [
@@ -73,21 +72,6 @@ def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
 
 
 # -- delivery ------------------------------------------------------------------------------------
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _error_token(kind: Kind, response: requests.Response) -> str:
@@ -141,53 +125,49 @@ def post_with_retries(
     if current.status in FINAL_STATUSES:
         return current.status
     http = session or requests.Session()
-    waited = 0.0
-    last_error = "no attempt made"
-    last_response: str | None = None
+    seen: dict[str, str | None] = {"response": None}
+
+    def once() -> str:
+        """One POST: `sent` or `failed_permanent` (recorded), or `RetryLater`."""
+        ledger.mark_attempt(row.id)
+        try:
+            response = http.post(url, data=body, headers=dict(headers), timeout=timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            seen["response"] = None
+            raise retry.RetryLater(f"{kind}: {type(exc).__name__}") from None
+        except requests.RequestException as exc:  # malformed URL and the like: for good
+            error = f"{kind}: {type(exc).__name__}"
+            log.error("%s delivery %s failed for good: %s", kind, row.id, error)
+            ledger.mark_failed(row.id, error, permanent=True)
+            return FAILED_PERMANENT
+        status = response.status_code
+        seen["response"] = _clip(response.text, RESPONSE_KEEP)
+        if _accepted(kind, response):
+            ledger.mark_sent(row.id, None, seen["response"] or str(status))
+            log.info("%s delivery %s sent (HTTP %s)", kind, row.id, status)
+            return SENT
+        error = f"{kind}: HTTP {status} {_error_token(kind, response)}"
+        if status == 429 or status >= 500:
+            wait = retry.retry_after(response.headers.get("Retry-After")) if status == 429 else None
+            raise retry.RetryLater(error, retry_after=wait, status=status)
+        # 4xx, or a 2xx/3xx that is not a success: permanent
+        log.error("%s delivery %s refused: %s", kind, row.id, error)
+        ledger.mark_failed(row.id, error, permanent=True, response=seen["response"])
+        return FAILED_PERMANENT
+
+    retrying = retry.policy(max_attempts=max_attempts, budget_s=retry_budget_s,
+                            base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, sleep=sleep)  # fmt: skip
     try:
-        for attempt in range(max_attempts):
-            ledger.mark_attempt(row.id)
-            wait: float | None = None
-            try:
-                response = http.post(url, data=body, headers=dict(headers), timeout=timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last_error = f"{kind}: {type(exc).__name__}"
-                last_response = None
-            except requests.RequestException as exc:  # malformed URL and the like: for good
-                error = f"{kind}: {type(exc).__name__}"
-                log.error("%s delivery %s failed for good: %s", kind, row.id, error)
-                ledger.mark_failed(row.id, error, permanent=True)
-                return FAILED_PERMANENT
-            else:
-                status = response.status_code
-                last_response = _clip(response.text, RESPONSE_KEEP)
-                if _accepted(kind, response):
-                    ledger.mark_sent(row.id, None, last_response or str(status))
-                    log.info("%s delivery %s sent (HTTP %s)", kind, row.id, status)
-                    return SENT
-                token = _error_token(kind, response)
-                last_error = f"{kind}: HTTP {status} {token}"
-                if status == 429:
-                    wait = _retry_after(response.headers.get("Retry-After"))
-                elif status < 500:  # 4xx, or a 2xx/3xx that is not a success: permanent
-                    log.error("%s delivery %s refused: %s", kind, row.id, last_error)
-                    ledger.mark_failed(row.id, last_error, permanent=True, response=last_response)
-                    return FAILED_PERMANENT
-            if attempt == max_attempts - 1:
-                break
-            if wait is None:
-                wait = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1.0)
-            if waited + wait > retry_budget_s:
-                last_error += f" (next wait {wait:.0f}s exceeds the retry budget)"
-                break
-            log.warning("%s delivery %s: %s; retrying in %.1fs", kind, row.id, last_error, wait)
-            sleep(wait)
-            waited += wait
+        for attempt in retrying:
+            with attempt:
+                return once()
+    except retry.RetryLater as exc:
+        error = str(exc) + (f" ({retry.gave_up(retrying)})" if retry.over_budget(retrying) else "")
     finally:
         if session is None:
             http.close()
-    log.warning("%s delivery %s left pending: %s", kind, row.id, last_error)
-    ledger.mark_failed(row.id, last_error, permanent=False, response=last_response)
+    log.warning("%s delivery %s left pending: %s", kind, row.id, error)
+    ledger.mark_failed(row.id, error, permanent=False, response=seen["response"])
     return ledger.get(row.id).status
 
 

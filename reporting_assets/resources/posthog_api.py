@@ -9,7 +9,6 @@ Dagster resource wraps it.
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid as uuid_lib
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from typing import Any
 
 import polars as pl
 import requests
+
+from reporting_assets.lib import retry
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -130,8 +131,8 @@ class PostHogQueryClient:
     ) -> None:
         """Create a client.
 
-        ``page_size`` is capped at :data:`MAX_PAGE_SIZE`. ``retry_budget_s`` bounds the total time
-        spent on one query (requests plus waits); ``max_attempts`` bounds the number of requests.
+        ``page_size`` is capped at :data:`MAX_PAGE_SIZE`. ``retry_budget_s`` bounds the time spent
+        waiting between the tries of one query; ``max_attempts`` bounds the number of requests.
         """
         if not api_key:
             raise PostHogAuthError(
@@ -176,53 +177,38 @@ class PostHogQueryClient:
             payload["name"] = name
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
 
-        spent = 0.0  # request time plus waits; counted explicitly so an injected sleep works
-        last_problem = "no response"
-        last_status: int | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            started = time.monotonic()
-            retry_after: float | None = None
-            try:
-                response = self._session.post(
-                    self.query_url, json=payload, headers=headers, timeout=self.timeout_s
-                )
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                last_status = None
-                last_problem = f"{type(exc).__name__}: {self._redact(str(exc))}"
-            else:
-                status = response.status_code
-                if status == 200:
-                    return self._json_body(response)
-                if status == 429 or status >= 500:
-                    last_status = status
-                    last_problem = self._describe(response)
-                    if status == 429:
-                        retry_after = _retry_after_seconds(response)
-                else:
-                    raise self._error_for(response)
-            spent += time.monotonic() - started
-
-            if attempt == self.max_attempts:
-                raise PostHogError(
-                    f"PostHog query gave up after {attempt} attempts ({spent:.1f}s); "
-                    f"last error: {last_problem}",
-                    status=last_status,
-                )
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
-            if spent + wait > self.retry_budget_s:
-                raise PostHogError(
-                    f"PostHog query gave up after {attempt} attempts: waiting {wait:.1f}s more "
-                    f"would exceed the {self.retry_budget_s:.0f}s retry budget; "
-                    f"last error: {last_problem}",
-                    status=last_status,
-                )
-            self._sleep(wait)
-            spent += wait
+        retrying = retry.policy(max_attempts=self.max_attempts, budget_s=self.retry_budget_s,
+                                base=_BACKOFF_BASE_S, cap=_BACKOFF_CAP_S,
+                                sleep=self._sleep)  # fmt: skip
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._query_once(payload, headers)
+        except retry.RetryLater as exc:
+            raise PostHogError(f"PostHog query {retry.gave_up(retrying)}; last error: {exc}",
+                               status=exc.status) from None  # fmt: skip
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _query_once(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """One POST: the body on 200; `RetryLater` on 429, 5xx, timeouts and dropped
+        connections; the matching `PostHogError` on anything else."""
+        try:
+            response = self._session.post(
+                self.query_url, json=payload, headers=headers, timeout=self.timeout_s
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            raise retry.RetryLater(f"{type(exc).__name__}: {self._redact(str(exc))}") from None
+        status = response.status_code
+        if status == 200:
+            return self._json_body(response)
+        if status == 429 or status >= 500:
+            wait = retry.retry_after(response.headers.get("Retry-After")) if status == 429 else None
+            raise retry.RetryLater(self._describe(response), retry_after=wait, status=status)
+        raise self._error_for(response)
 
     # ------------------------------------------------------------------ events
 
@@ -273,11 +259,6 @@ class PostHogQueryClient:
         return pl.concat(frames, how="vertical")
 
     # ------------------------------------------------------------------ helpers
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter: 50–100 % of ``base * 2**(attempt-1)``, capped."""
-        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
-        return ceiling * (0.5 + random.random() / 2)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "<redacted>") if self._api_key else text
@@ -348,18 +329,6 @@ class PostHogQueryClient:
             code=code,
             detail=detail,
         )
-
-
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    """Seconds from a numeric ``Retry-After`` header, or None when absent or not a number."""
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None
-    return max(seconds, 0.0)
 
 
 def _events_frame(body: dict[str, Any]) -> pl.DataFrame:

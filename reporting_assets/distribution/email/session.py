@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import random
 import re
 import smtplib
 import ssl
@@ -235,9 +234,3 @@ class Connection:
         if self.smtp is not None:
             self._close(self.smtp, polite=True)
             self.smtp = None
-
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with ("equal") jitter: between half and all of base * 2^(n-1)."""
-    delay = min(cap, base * 2 ** (attempt - 1))
-    return delay / 2 + random.uniform(0, delay / 2)

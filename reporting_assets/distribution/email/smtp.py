@@ -17,12 +17,12 @@ from reporting_assets.distribution.email.session import (
     SendSummary,
     SmtpConfigError,
     Transaction,
-    backoff,
     dump_replies,
     header_addresses,
     load_replies,
     reply_text,
 )
+from reporting_assets.lib import retry
 from reporting_assets.records.leases import Lease
 from reporting_assets.records.ledger import (
     FINAL_STATUSES,
@@ -184,27 +184,35 @@ def send_via_smtp(
             ledger.mark_failed(row.id, error, permanent=False, response=response)
             errors[row.id] = error
 
-    try:
-        for row in rows:
-            one(row.id)
-        attempt, waited = 1, 0.0
-        while errors:
-            delay = backoff(attempt, backoff_base_s, backoff_cap_s)
-            if attempt >= max_attempts or waited + delay > retry_budget_s:
-                for row_id, error in errors.items():
-                    if error.startswith("not attempted"):
-                        ledger.mark_failed(row_id, error, permanent=False)
-                    log.warning("delivery %s left pending: %s", row_id, error)
-                    summary.pending.append(row_id)
-                break
-            log.info("%d deliveries refused for now; trying again in %.1fs", len(errors), delay)
-            sleep(delay)
-            waited += delay
-            attempt += 1
+    def one_pass(first: bool) -> None:
+        """The list (first pass) or the rows refused for now; `RetryLater` while some remain."""
+        if first:
+            for row in rows:
+                one(row.id)
+        else:
             again, state["unreachable"] = list(errors), None
             errors.clear()
             for row_id in again:
                 one(row_id)
+        if errors:
+            raise retry.RetryLater(f"{len(errors)} deliveries refused for now")
+
+    def told(seconds: float) -> None:
+        log.info("%d deliveries refused for now; trying again in %.1fs", len(errors), seconds)
+
+    retrying = retry.policy(max_attempts=max_attempts, budget_s=retry_budget_s,
+                            base=backoff_base_s, cap=backoff_cap_s, sleep=sleep,
+                            on_wait=told)  # fmt: skip
+    try:
+        for attempt in retrying:
+            with attempt:
+                one_pass(first=attempt.retry_state.attempt_number == 1)
+    except retry.RetryLater:
+        for row_id, error in errors.items():
+            if error.startswith("not attempted"):
+                ledger.mark_failed(row_id, error, permanent=False)
+            log.warning("delivery %s left pending: %s", row_id, error)
+            summary.pending.append(row_id)
     finally:
         conn.close()
     return summary

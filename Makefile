@@ -9,6 +9,7 @@ setup-test:
 
 ## Generate the demo company and materialize everything for the latest complete period.
 demo: setup
+	.venv/bin/reporting db upgrade
 	.venv/bin/reporting demo
 
 ## Start PostgreSQL, run the whole test suite, stop PostgreSQL.

@@ -4,6 +4,7 @@
 * runs and backfills of the jobs (`cli.runs`)
 * reviews (`cli.reviews`), the feed and acknowledgements (`cli.feed`)
 * the delivery ledger: resends and sends in doubt (`cli.deliveries`)
+* the app database's migrations (`cli.database`)
 
 Each command's module is imported when the command runs (click's lazily loaded subcommands):
 most of them build on the deployment's config, and `reporting check-config` must be able to
@@ -34,6 +35,7 @@ COMMANDS = {
     "in-doubt": "deliveries:in_doubt",
     "resolve": "deliveries:resolve_command",
     "ledger": "deliveries:ledger",
+    "db": "database:db",
 }
 
 

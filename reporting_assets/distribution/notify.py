@@ -18,7 +18,7 @@ from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_t
 from reporting_assets.records.feed import Feed, short_key
 from reporting_assets.records.ledger import FINAL_STATUSES, Delivery, DeliveryLedger
 from reporting_assets.reports.payloads import encode, notice_payload
-from reporting_assets.resources.app_db import check_results, create_schema, metadata
+from reporting_assets.resources.app_db import check_results, metadata
 
 log = logging.getLogger(__name__)
 HOOKS = ("slack", "teams", "webhook")
@@ -132,7 +132,6 @@ def notify_failed_checks(
     by default: a WARN never fails a run, so no run-failure sensor would see it), and of any
     not yet told in the rows just before it. One notice per asset partition. Returns the newest
     row id seen and the notices sent."""
-    create_schema(engine)
     severities = settings.notifications.check_severities
     told = sa.select(check_notices.c.check_result_id)
     with engine.connect() as conn:

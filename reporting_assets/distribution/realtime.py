@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from reporting_assets.config.audience import list_addresses
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.notify import notify
-from reporting_assets.resources.app_db import AppDatabase, create_schema, metadata
+from reporting_assets.resources.app_db import AppDatabase, metadata
 from reporting_assets.resources.storage import AssetHistory
 
 METRIC_TABLES = ("revenue_protection_daily", "cost_optimization_daily",
@@ -155,7 +155,6 @@ def check_critical_alerts(
     """Evaluate the newest checked day and send what `plan_notices` decides; return the sends."""
     now = now or datetime.now(UTC)
     engine = app_db.engine
-    create_schema(engine)
     day = newest_checked_day(history, app_db)
     if day is None:
         return []

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from reporting_assets.records.feed import notifications
 from reporting_assets.records.ledger import SENT, deliveries
-from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.app_db import metadata
 
 SUBJECTS = ("report", "alert")
 
@@ -107,7 +107,6 @@ def acknowledge(
     """Record that `who` acknowledged a report period or an alert day (once per person)."""
     if subject not in SUBJECTS:
         raise AckError(f"can only acknowledge one of {', '.join(SUBJECTS)}, not '{subject}'")
-    create_schema(engine)
     when = _utc(at) or datetime.now(UTC)
     reached = delivered_at(engine, subject, key, period)
     if reached is None:
@@ -125,7 +124,6 @@ def acknowledge(
 
 def acks(engine: sa.Engine, since: datetime | None = None, until: datetime | None = None) -> list:
     """Acknowledgements recorded in [since, until), oldest first."""
-    create_schema(engine)
     query = sa.select(acknowledgements)
     if since is not None:
         query = query.where(acknowledgements.c.acknowledged_at >= _utc(since))

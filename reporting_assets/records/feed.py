@@ -25,7 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.app_db import metadata
 
 KINDS = (
     "critical_alert",
@@ -122,7 +122,6 @@ class Feed:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        create_schema(engine)
 
     def publish(
         self,

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from reporting_assets.records.leases import hold
-from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.app_db import metadata
 
 __all__ = [
     "FAILED_PERMANENT",
@@ -144,9 +144,6 @@ class DeliveryLedger:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        # make_engine may have run before this module registered the table: create it now
-        # (create_schema is safe when several processes do this at once).
-        create_schema(engine)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from reporting_assets.config.models import EMAIL, Settings
 from reporting_assets.records.ledger import SENT, deliveries
-from reporting_assets.resources.app_db import create_schema, metadata
+from reporting_assets.resources.app_db import metadata
 from reporting_assets.resources.artifacts import sha256
 
 OPEN, APPROVED, REJECTED, SUPERSEDED = "open", "approved", "rejected", "superseded"
@@ -210,7 +210,6 @@ class ReviewBook:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        create_schema(engine)
 
     def _event(self, conn, review_id: int, action: str, actor: str, sha: str, comment=None):
         conn.execute(review_events.insert().values(

@@ -3,9 +3,16 @@ notifications later). SQLite by default, PostgreSQL in production, through SQLAl
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
+import alembic.command
+import alembic.config
+import alembic.migration
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
@@ -44,24 +51,53 @@ check_results = sa.Table(
 )
 
 
-def create_schema(engine: sa.Engine) -> None:
-    """Create missing tables; safe when several processes start at once on a new database."""
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+_PG_MIGRATION_LOCK = 704372  # pg_advisory_lock key: one process migrates at a time
+
+
+@contextmanager
+def _one_migrator(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection held while nobody else migrates the same database: a PostgreSQL advisory
+    lock, or a lock file beside a SQLite database."""
     if engine.dialect.name == "postgresql":
-        # Serialize concurrent creators; the second finds the tables and creates nothing.
-        with engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(704372)"))
-            metadata.create_all(conn)
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})"))
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})"))
+                conn.commit()
         return
-    for attempt in range(5):
-        try:
-            metadata.create_all(engine)
+    path = engine.url.database
+    with engine.connect() as conn:
+        if not path or path == ":memory:":
+            yield conn
             return
-        except sa.exc.OperationalError:
-            # Another process created the table between our check and our CREATE.
-            if set(metadata.tables) <= set(sa.inspect(engine).get_table_names()):
-                return
-            if attempt == 4:
-                raise
+        with open(f"{path}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield conn
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the app database to the newest schema: Alembic's migrations in
+    `reporting_assets/migrations`, applied in one transaction. Safe when several processes
+    start at once (one migrates, the others then find nothing to do)."""
+    config = alembic.config.Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _one_migrator(engine) as conn:
+        config.attributes["connection"] = conn
+        alembic.command.upgrade(config, "head")
+        conn.commit()
+
+
+def schema_version(engine: sa.Engine) -> str | None:
+    """The migration the database is at (None: never migrated)."""
+    with engine.connect() as conn:
+        return alembic.migration.MigrationContext.configure(conn).get_current_revision()
 
 
 @lru_cache(maxsize=16)
@@ -77,12 +113,12 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        create_schema(engine)
+        migrate(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     engine = sa.create_engine(url, pool_pre_ping=True)
-    create_schema(engine)
+    migrate(engine)
     return engine
 
 

@@ -140,11 +140,10 @@ def test_a_day_without_check_results_is_not_a_checked_day(tmp_path):
     from reporting_assets.distribution.realtime import METRIC_TABLES, newest_checked_day
     from reporting_assets.quality.checks import CheckOutcome
     from reporting_assets.resources import AppDatabase, AssetHistory
-    from reporting_assets.resources.app_db import create_schema
 
     history = AssetHistory(root=str(tmp_path / "assets"))
     app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
-    create_schema(app_db.engine)
+
     day = "2026-03-14"
     (tmp_path / "assets/critical_alerts_daily").mkdir(parents=True)
     pl.DataFrame({"date": [date(2026, 3, 14)]}).write_parquet(

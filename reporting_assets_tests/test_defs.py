@@ -10,35 +10,37 @@ from pathlib import Path
 
 import dagster as dg
 
+from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
 
 ROOT = Path(__file__).parents[1]
 
 EXPECTED_ASSETS = {
     # asset: (group, partitions)
-    "posthog_events": ("sources", "daily"),
-    "cloud_costs": ("sources", "daily"),
-    "cost_savings": ("sources", "daily"),
-    "incidents": ("sources", "daily"),
-    "support_tickets": ("sources", "daily"),
-    "deploy_runs": ("sources", "daily"),
-    "account_snapshot": ("sources", "daily"),
-    "strategic_initiatives": ("sources", "daily"),
-    "initiative_milestones": ("sources", "daily"),
-    "initiative_ledger": ("sources", "daily"),
-    "industry_benchmarks": ("sources", "daily"),
-    "account_activity_daily": ("metrics_daily", "daily"),
-    "revenue_protection_daily": ("metrics_daily", "daily"),
-    "cost_optimization_daily": ("metrics_daily", "daily"),
-    "operational_efficiency_daily": ("metrics_daily", "daily"),
-    "critical_alerts_daily": ("metrics_daily", "daily"),
-    "daily_executive": ("reports", "daily"),
-    "weekly_business_review": ("reports", "weekly"),
-    "monthly_board_report": ("reports", "monthly"),
-    **{f"daily_executive_{c}": ("distribution", "daily") for c in ("email", "slack", "dashboard")},
-    **{f"weekly_business_review_{c}": ("distribution", "weekly")
+    "posthog_events": ("1_sources", "daily"),
+    "cloud_costs": ("1_sources", "daily"),
+    "cost_savings": ("1_sources", "daily"),
+    "incidents": ("1_sources", "daily"),
+    "support_tickets": ("1_sources", "daily"),
+    "deploy_runs": ("1_sources", "daily"),
+    "account_snapshot": ("1_sources", "daily"),
+    "strategic_initiatives": ("1_sources", "daily"),
+    "initiative_milestones": ("1_sources", "daily"),
+    "initiative_ledger": ("1_sources", "daily"),
+    "industry_benchmarks": ("1_sources", "daily"),
+    "account_activity_daily": ("2_metrics_daily", "daily"),
+    "revenue_protection_daily": ("2_metrics_daily", "daily"),
+    "cost_optimization_daily": ("2_metrics_daily", "daily"),
+    "operational_efficiency_daily": ("2_metrics_daily", "daily"),
+    "critical_alerts_daily": ("2_metrics_daily", "daily"),
+    "daily_executive": ("5_reports", "daily"),
+    "weekly_business_review": ("5_reports", "weekly"),
+    "monthly_board_report": ("5_reports", "monthly"),
+    **{f"daily_executive_{c}": ("6_distribution", "daily")
+       for c in ("email", "slack", "dashboard")},
+    **{f"weekly_business_review_{c}": ("6_distribution", "weekly")
        for c in ("email", "teams", "dashboard")},
-    **{f"monthly_board_report_{c}": ("distribution", "monthly")
+    **{f"monthly_board_report_{c}": ("6_distribution", "monthly")
        for c in ("email", "webhook", "dashboard")},
 }  # fmt: skip
 WEEKLY_ANALYTICS = (
@@ -58,12 +60,14 @@ MONTHLY_ANALYTICS = (
     "strategic_recommendations_monthly",
     "business_impact_monthly",
 )
-EXPECTED_ASSETS.update({a: ("scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
-EXPECTED_ASSETS.update({a: ("analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
+EXPECTED_ASSETS.update({a: ("3_scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
+EXPECTED_ASSETS.update({a: ("4_analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
 REPORTS = ("daily_executive", "weekly_business_review", "monthly_board_report")
 DELIVERY = {r: {k for k in EXPECTED_ASSETS if k.startswith(f"{r}_")} for r in REPORTS}
-SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "sources"}
-METRICS = {k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("sources", "metrics_daily")}
+SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "1_sources"}
+METRICS = {
+    k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("1_sources", "2_metrics_daily")
+}
 EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
     "daily_history_job": {"posthog_events", "account_activity_daily", "cloud_costs"},
@@ -160,6 +164,26 @@ def test_every_asset_has_a_business_description():
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description or ""
         assert len(description) > 30, f"{key.to_user_string()} needs a description"
+
+
+def test_every_asset_has_an_owner_from_the_config():
+    settings = get_settings()
+    data_team = settings.distribution_lists[settings.notifications.data_team].to
+    for spec in defs.resolve_all_asset_specs():
+        name = spec.key.to_user_string()
+        report = spec.tags.get("report")
+        if report is None:
+            assert list(spec.owners) == data_team, name
+        else:
+            assert list(spec.owners) == [settings.reports[report].owner], name
+            assert spec.tags["cadence"] == settings.reports[report].cadence
+    assert [r for r in settings.reports if settings.reports[r].owner] == list(settings.reports)
+
+
+def test_groups_read_in_the_order_data_flows():
+    groups = sorted({spec.group_name for spec in defs.resolve_all_asset_specs()})
+    assert groups == ["1_sources", "2_metrics_daily", "3_scorecards_weekly",
+                      "4_analysis_monthly", "5_reports", "6_distribution"]  # fmt: skip
 
 
 def test_dagster_validates_the_workspace():

@@ -1,4 +1,4 @@
-"""The month's models (group `analysis_monthly`): the forecasts and the churn risk, refitted each
+"""The month's models (group `4_analysis_monthly`): the forecasts and the churn risk, refitted each
 month and each backtested against a naive baseline."""
 
 from datetime import timedelta

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from reporting_assets.cli.common import dagster_home, engine, fail, run_job
 from reporting_assets.config import get_settings
-from reporting_assets.distribution.notify import data_team
+from reporting_assets.config.audience import data_team
 from reporting_assets.records.ledger import DeliveryLedger, deliveries
 from reporting_assets.records.resolutions import ResolveError, resolve
 

@@ -53,3 +53,13 @@ def audience(settings: Settings, report_key: str) -> Audience:
                 address.setdefault(a.lower(), lst.address)
     shown = cc if len(cc) <= settings.channels.email.max_cc_shown else []
     return Audience(to, cc, shown, address)
+
+
+def data_team(settings: Settings) -> list[str]:
+    """The data team's addresses (`notifications.data_team`): told of failed runs, checks and
+    sends in doubt, and the owners of the data assets. Nobody when not configured."""
+    name = settings.notifications.data_team
+    if name is None:
+        return []
+    lst = settings.distribution_lists[name]
+    return list(dict.fromkeys([*lst.to, *lst.cc]))

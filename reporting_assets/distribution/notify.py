@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from reporting_assets.config import resolve
+from reporting_assets.config.audience import data_team
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
@@ -103,15 +104,6 @@ def notify(
             log.error("notice %s on %s failed: %s", dedupe_key, channel, exc)
             results[channel] = f"failed: {type(exc).__name__}: {exc}"
     return results
-
-
-def data_team(settings: Settings) -> list[str]:
-    """The addresses told of failed runs and checks (nobody when not configured)."""
-    name = settings.notifications.data_team
-    if name is None:
-        return []
-    lst = settings.distribution_lists[name]
-    return list(dict.fromkeys([*lst.to, *lst.cc]))
 
 
 # Which failed check results the data team was told of: the sensor looks back behind its cursor

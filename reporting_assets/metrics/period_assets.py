@@ -33,8 +33,9 @@ from reporting_assets.quality.schemas import KpisPeriod
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import period_in
 
-WEEKLY_GROUP = "scorecards_weekly"
-MONTHLY_GROUP = "analysis_monthly"
+# Group names start with their place in the flow, so the UI's sidebar lists them in that order.
+WEEKLY_GROUP = "3_scorecards_weekly"
+MONTHLY_GROUP = "4_analysis_monthly"
 # Past periods a period's figures are compared with (consistency with history).
 PAST_PERIODS = {"weekly": 8, "monthly": 6}
 

@@ -25,6 +25,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
@@ -96,7 +97,7 @@ def business_history_monthly(
             {"mrr_change": full["mrr_change"].to_list()[:-1]},
             period="month",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors={"mrr_change": 0.02},
         ),
         THRESHOLDS: outcome(
@@ -205,7 +206,7 @@ def business_analysis_monthly(
             {k: table[k].to_list()[:-1] for k in watched},
             period="month",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors={
                 "logo_churn_rate": 0.01,
                 "net_revenue_retention": 0.02,
@@ -298,7 +299,7 @@ def market_benchmarks_monthly(
             past_p,
             period="month",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors=dict.fromkeys(table["kpi"], 10.0),
         ),
         THRESHOLDS: outcome(not_monotonic, "every benchmark's percentiles run in one direction"),

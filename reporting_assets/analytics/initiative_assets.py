@@ -13,7 +13,6 @@ from reporting_assets.analytics.period_common import (
     snapshot_at,
     week_of,
 )
-from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import WEEKLY_GROUP
 from reporting_assets.partitions import weekly_partitions
@@ -22,6 +21,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
@@ -109,7 +109,7 @@ def initiative_progress_weekly(
         HISTORY: checks.problems_outcome(
             went_back,
             "no initiative lost progress since last week",
-            get_settings().quality.history_severity,
+            HISTORY_SEVERITY,
         ),
         THRESHOLDS: checks.problems_outcome(
             wrong_status, "each status follows from the milestones"
@@ -200,7 +200,7 @@ def roi_weekly(
         HISTORY: checks.problems_outcome(
             shrank,
             "money spent to date never decreased since last week",
-            get_settings().quality.history_severity,
+            HISTORY_SEVERITY,
         ),
         THRESHOLDS: checks.problems_outcome(
             [

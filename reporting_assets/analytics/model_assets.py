@@ -26,6 +26,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
@@ -118,7 +119,7 @@ def forecasts_monthly(
         HISTORY: outcome(
             [f"{k} = {v:+.0%}" for k, v in jumps.items() if v is not None and abs(v) > 0.5],
             "next month's forecasts within ±50% of the last month",
-            s.quality.history_severity,
+            HISTORY_SEVERITY,
             **{k: v for k, v in jumps.items()},
         ),
         THRESHOLDS: outcome(
@@ -232,7 +233,7 @@ def churn_risk_monthly(
             {"high_risk_mrr_share": past_share},
             period="month",
             z_threshold=a.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors={"high_risk_mrr_share": 0.05},
         ),
         THRESHOLDS: outcome(

@@ -19,8 +19,7 @@ SCORE_HISTORY_WEEKS = 8
 
 
 def analytics_specs(asset: str, *extra: str) -> list[dg.AssetCheckSpec]:
-    blocking = get_settings().quality.history_severity == "ERROR"
-    return check_specs(asset, [*ANALYTICS_GATES, *extra], history_blocking=blocking)
+    return check_specs(asset, [*ANALYTICS_GATES, *extra])
 
 
 def week_of(context: dg.AssetExecutionContext) -> tuple[date, date]:

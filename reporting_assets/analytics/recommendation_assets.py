@@ -29,6 +29,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
@@ -169,7 +170,7 @@ def strategic_recommendations_monthly(
             {"recommendations": [float(c) for c in past_counts]},
             period="month",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors={"recommendations": 2.0},
         ),
         THRESHOLDS: outcome(
@@ -353,7 +354,7 @@ def business_impact_monthly(
             past_values,
             period="month",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
         ),
         THRESHOLDS: outcome(
             [

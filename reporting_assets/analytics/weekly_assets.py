@@ -32,6 +32,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
@@ -101,7 +102,7 @@ def metric_trends_weekly(
             past,
             period="week",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors=floors,
         ),
         THRESHOLDS: checks.problems_outcome(
@@ -187,7 +188,7 @@ def business_scorecard_weekly(
             {"overall_score": past_overall},
             period="week",
             z_threshold=s.analytics.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             floors={"overall_score": 10.0},
         ),
         THRESHOLDS: checks.problems_outcome(

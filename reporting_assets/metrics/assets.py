@@ -41,6 +41,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     check_specs,
 )
 from reporting_assets.quality.schemas import (
@@ -373,7 +374,7 @@ def critical_alerts_daily(
             past_counts,
             day,
             z_threshold=s.quality.history_z_threshold,
-            severity=s.quality.history_severity,
+            severity=HISTORY_SEVERITY,
             weeks=s.quality.history_weeks,
             floors={"firing_alerts": 1.0},
         ),

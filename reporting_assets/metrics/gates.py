@@ -19,6 +19,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     check_name,
     check_specs,
     to_result,
@@ -38,9 +39,7 @@ COST_HISTORY_DAYS = 28
 
 
 def _gates_spec(asset: str) -> list[dg.AssetCheckSpec]:
-    return check_specs(
-        asset, FOUR_GATES, history_blocking=get_settings().quality.history_severity == "ERROR"
-    )
+    return check_specs(asset, FOUR_GATES)
 
 
 def gated_metric_asset(*kinds: str, ins: dict[str, dg.AssetIn] | None = None):
@@ -119,7 +118,7 @@ def standard_gates(
             history,
             day,
             z_threshold=q.history_z_threshold,
-            severity=q.history_severity,
+            severity=HISTORY_SEVERITY,
             weeks=q.history_weeks,
             floors=floors,
         ),

@@ -26,6 +26,7 @@ from reporting_assets.quality.dagster_checks import (
     BUSINESS_RULES,
     COMPLETE,
     HISTORY,
+    HISTORY_SEVERITY,
     THRESHOLDS,
     check_specs,
 )
@@ -163,7 +164,7 @@ def _kpis_asset(cadence: str) -> dg.AssetsDefinition:
                 past_values,
                 period=cadence[:-2],
                 z_threshold=s.analytics.history_z_threshold,
-                severity=s.quality.history_severity,
+                severity=HISTORY_SEVERITY,
                 floors={m: checks.UNIT_FLOORS[unit[m]] for m in unit},
             ),
             THRESHOLDS: checks.problems_outcome(

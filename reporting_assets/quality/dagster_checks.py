@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from reporting_assets.config import get_settings
 from reporting_assets.quality.checks import CheckOutcome
 
 COMPLETE = "complete"
@@ -12,6 +13,9 @@ SCHEMA = "matches_schema"
 THRESHOLDS = "thresholds_valid"
 BASELINE = "beats_naive_baseline"
 ANALYTICS_GATES = [COMPLETE, BUSINESS_RULES, HISTORY, THRESHOLDS]
+# The history check's severity, read once with the definitions: the check spec's `blocking`
+# and the severity of every result come from this one value, so they can never disagree.
+HISTORY_SEVERITY = get_settings().quality.history_severity
 
 DESCRIPTIONS = {
     COMPLETE: "Completeness: required columns present and non-null, every source contributed "
@@ -35,10 +39,9 @@ def check_name(asset: str, family: str) -> str:
     return f"{asset}_{family}"
 
 
-def check_specs(
-    asset: str, families: list[str], *, history_blocking: bool = False
-) -> list[dg.AssetCheckSpec]:
+def check_specs(asset: str, families: list[str]) -> list[dg.AssetCheckSpec]:
     """Check specs declared on the asset; ERROR checks block everything downstream."""
+    history_blocking = HISTORY_SEVERITY == "ERROR"
     return [
         dg.AssetCheckSpec(
             check_name(asset, f),

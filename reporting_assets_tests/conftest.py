@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 # Everything the tests write (demo data, asset files, app database, Dagster homes) goes under a
-# private folder; relative config paths resolve against it.
-_HOME = Path(tempfile.mkdtemp(prefix="reporting-tests-"))
-os.environ["REPORTING_HOME"] = str(_HOME)
-os.environ.pop("REPORTING_CONFIG", None)
+# private folder, made when the session starts and removed when it ends; relative config paths
+# resolve against it. The environment is set in `pytest_configure`, before any test module
+# (and so any module that reads the config when imported) is loaded.
+_HOME = Path(tempfile.gettempdir()) / f"reporting-tests-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 # A small company: 100 days ending on 2026-03-15, so it spans the March DST change and holds
 # every anomaly (the earliest sits 40 days before the end).
@@ -25,12 +25,37 @@ DEMO_EVENTS_PER_DAY = 300
 DEMO_ACCOUNTS = 400
 # The reports' clock: the day after the test company's last day, so its month in progress runs
 # to 15 March, as a month-end run on 16 March would see it.
-os.environ["REPORTING_TODAY"] = date.fromordinal(DEMO_END.toordinal() + 1).isoformat()
+TODAY = date.fromordinal(DEMO_END.toordinal() + 1)
 # The daily metrics read 4 weeks of account activity and cloud costs before each day: the
 # `demo_history` fixture loads them from this day on (the first days of the company have no
 # 4 weeks before them, so their metrics are never computed in the tests).
 HISTORY_FROM = date(2025, 12, 9)
 HISTORY_ASSETS = ("posthog_events", "account_activity_daily", "cloud_costs")
+
+
+_SAVED_ENV: dict[str, str | None] = {}
+
+
+def pytest_configure(config) -> None:
+    _HOME.mkdir(parents=True)
+    for name, value in (("REPORTING_HOME", str(_HOME)), ("REPORTING_CONFIG", None),
+                        ("REPORTING_TODAY", TODAY.isoformat())):  # fmt: skip
+        _SAVED_ENV[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    for name, value in _SAVED_ENV.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 def demo_spec(seed: int = 7, export_format: str = "parquet"):

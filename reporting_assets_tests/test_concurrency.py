@@ -24,7 +24,7 @@ def test_two_runs_and_a_reader_on_the_embedded_default(demo_company, tmp_path):
     in_process = [sys.executable, "-m", "reporting_assets.cli", "materialize",
                   "daily_sources_job", "--partition", DAY]  # fmt: skip
     multiprocess = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-                    "reporting_assets.definitions", "--select", "group:sources",
+                    "reporting_assets.definitions", "--select", "group:step1_sources",
                     "--partition", DAY]  # fmt: skip
     procs = [
         subprocess.Popen(cmd, env=env, cwd=reporting_home, stdout=subprocess.PIPE,

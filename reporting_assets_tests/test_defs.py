@@ -17,30 +17,30 @@ ROOT = Path(__file__).parents[1]
 
 EXPECTED_ASSETS = {
     # asset: (group, partitions)
-    "posthog_events": ("1_sources", "daily"),
-    "cloud_costs": ("1_sources", "daily"),
-    "cost_savings": ("1_sources", "daily"),
-    "incidents": ("1_sources", "daily"),
-    "support_tickets": ("1_sources", "daily"),
-    "deploy_runs": ("1_sources", "daily"),
-    "account_snapshot": ("1_sources", "daily"),
-    "strategic_initiatives": ("1_sources", "daily"),
-    "initiative_milestones": ("1_sources", "daily"),
-    "initiative_ledger": ("1_sources", "daily"),
-    "industry_benchmarks": ("1_sources", "daily"),
-    "account_activity_daily": ("2_metrics_daily", "daily"),
-    "revenue_protection_daily": ("2_metrics_daily", "daily"),
-    "cost_optimization_daily": ("2_metrics_daily", "daily"),
-    "operational_efficiency_daily": ("2_metrics_daily", "daily"),
-    "critical_alerts_daily": ("2_metrics_daily", "daily"),
-    "daily_executive": ("5_reports", "daily"),
-    "weekly_business_review": ("5_reports", "weekly"),
-    "monthly_board_report": ("5_reports", "monthly"),
-    **{f"daily_executive_{c}": ("6_distribution", "daily")
+    "posthog_events": ("step1_sources", "daily"),
+    "cloud_costs": ("step1_sources", "daily"),
+    "cost_savings": ("step1_sources", "daily"),
+    "incidents": ("step1_sources", "daily"),
+    "support_tickets": ("step1_sources", "daily"),
+    "deploy_runs": ("step1_sources", "daily"),
+    "account_snapshot": ("step1_sources", "daily"),
+    "strategic_initiatives": ("step1_sources", "daily"),
+    "initiative_milestones": ("step1_sources", "daily"),
+    "initiative_ledger": ("step1_sources", "daily"),
+    "industry_benchmarks": ("step1_sources", "daily"),
+    "account_activity_daily": ("step2_metrics_daily", "daily"),
+    "revenue_protection_daily": ("step2_metrics_daily", "daily"),
+    "cost_optimization_daily": ("step2_metrics_daily", "daily"),
+    "operational_efficiency_daily": ("step2_metrics_daily", "daily"),
+    "critical_alerts_daily": ("step2_metrics_daily", "daily"),
+    "daily_executive": ("step5_reports", "daily"),
+    "weekly_business_review": ("step5_reports", "weekly"),
+    "monthly_board_report": ("step5_reports", "monthly"),
+    **{f"daily_executive_{c}": ("step6_distribution", "daily")
        for c in ("email", "slack", "dashboard")},
-    **{f"weekly_business_review_{c}": ("6_distribution", "weekly")
+    **{f"weekly_business_review_{c}": ("step6_distribution", "weekly")
        for c in ("email", "teams", "dashboard")},
-    **{f"monthly_board_report_{c}": ("6_distribution", "monthly")
+    **{f"monthly_board_report_{c}": ("step6_distribution", "monthly")
        for c in ("email", "webhook", "dashboard")},
 }  # fmt: skip
 WEEKLY_ANALYTICS = (
@@ -60,13 +60,15 @@ MONTHLY_ANALYTICS = (
     "strategic_recommendations_monthly",
     "business_impact_monthly",
 )
-EXPECTED_ASSETS.update({a: ("3_scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
-EXPECTED_ASSETS.update({a: ("4_analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
+EXPECTED_ASSETS.update({a: ("step3_scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
+EXPECTED_ASSETS.update({a: ("step4_analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
 REPORTS = ("daily_executive", "weekly_business_review", "monthly_board_report")
 DELIVERY = {r: {k for k in EXPECTED_ASSETS if k.startswith(f"{r}_")} for r in REPORTS}
-SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "1_sources"}
+SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "step1_sources"}
 METRICS = {
-    k for k, (group, _) in EXPECTED_ASSETS.items() if group in ("1_sources", "2_metrics_daily")
+    k
+    for k, (group, _) in EXPECTED_ASSETS.items()
+    if group in ("step1_sources", "step2_metrics_daily")
 }
 EXPECTED_JOBS = {
     "daily_sources_job": SOURCES,
@@ -182,8 +184,11 @@ def test_every_asset_has_an_owner_from_the_config():
 
 def test_groups_read_in_the_order_data_flows():
     groups = sorted({spec.group_name for spec in defs.resolve_all_asset_specs()})
-    assert groups == ["1_sources", "2_metrics_daily", "3_scorecards_weekly",
-                      "4_analysis_monthly", "5_reports", "6_distribution"]  # fmt: skip
+    assert groups == ["step1_sources", "step2_metrics_daily", "step3_scorecards_weekly",
+                      "step4_analysis_monthly", "step5_reports", "step6_distribution"]  # fmt: skip
+    graph = defs.resolve_asset_graph()
+    for group in groups:  # what a user types in the UI's selection box or `dagster … --select`
+        assert dg.AssetSelection.from_string(f"group:{group}").resolve(graph), group
 
 
 def test_dagster_validates_the_workspace():

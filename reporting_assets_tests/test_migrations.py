@@ -25,7 +25,7 @@ import reporting_assets.records.leases
 import reporting_assets.records.ledger
 import reporting_assets.records.resolutions
 import reporting_assets.records.reviews  # noqa: F401
-from reporting_assets.resources.app_db import metadata, migrate, schema_version
+from reporting_assets.resources.app_db import VERSION_TABLE, metadata, migrate, schema_version
 
 REPO = Path(__file__).resolve().parents[1]
 HEAD = "0001"
@@ -33,7 +33,15 @@ HEAD = "0001"
 
 def _differences(engine: sa.Engine) -> list:
     with engine.connect() as conn:
-        context = alembic.migration.MigrationContext.configure(conn, opts={"compare_type": True})
+        context = alembic.migration.MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "version_table": VERSION_TABLE,
+                # as migrations/env.py does: a shared database also holds Dagster's tables
+                "include_name": lambda name, kind, _: kind != "table" or name in metadata.tables,
+            },
+        )
         return alembic.autogenerate.compare_metadata(context, metadata)
 
 
@@ -76,6 +84,21 @@ def test_a_database_from_before_migrations_keeps_its_rows(tmp_path):
             "ceo@northwind.example"
         ]
     assert _differences(engine) == []
+
+
+def test_a_database_shared_with_dagster_keeps_both_versions(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    with engine.begin() as conn:  # Dagster's own storage, migrated by its own Alembic history
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('29b539ebc72a')"))
+        conn.execute(sa.text("CREATE TABLE runs (id INTEGER PRIMARY KEY)"))
+    migrate(engine)
+    assert schema_version(engine) == HEAD
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
+            "29b539ebc72a"
+        )
+    assert _differences(engine) == []  # Dagster's tables are not ours to compare or drop
 
 
 def test_processes_starting_at_once_on_a_new_database_all_succeed(tmp_path):

@@ -1,5 +1,5 @@
 """The month's business history (from the warehouse), its business analysis and the market
-benchmarks (group `4_analysis_monthly`)."""
+benchmarks (group `step4_analysis_monthly`)."""
 
 import dagster as dg
 import polars as pl

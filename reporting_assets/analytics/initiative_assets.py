@@ -1,4 +1,4 @@
-"""The week's initiative progress and ROI (group `3_scorecards_weekly`)."""
+"""The week's initiative progress and ROI (group `step3_scorecards_weekly`)."""
 
 from datetime import timedelta
 

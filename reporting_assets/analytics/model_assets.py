@@ -1,5 +1,5 @@
-"""The month's models (group `4_analysis_monthly`): the forecasts and the churn risk, refitted each
-month and each backtested against a naive baseline."""
+"""The month's models (group `step4_analysis_monthly`): the forecasts and the churn risk,
+refitted each month and each backtested against a naive baseline."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
-"""Monthly analytics assets (group `4_analysis_monthly`, calendar months; the month-end run covers
-the month to date): the business history from the warehouse, the business analysis, market
+"""Monthly analytics assets (group `step4_analysis_monthly`, calendar months; the month-end run
+covers the month to date): the business history from the warehouse, the business analysis, market
 benchmarks, forecasts and churn risk (refitted each month, each against a naive baseline),
 strategic recommendations and the business-impact metrics.
 

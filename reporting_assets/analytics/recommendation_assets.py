@@ -1,5 +1,5 @@
 """The month's strategic recommendations (rules over the findings) and the business-impact
-metrics (group `4_analysis_monthly`)."""
+metrics (group `step4_analysis_monthly`)."""
 
 from datetime import date, datetime, timedelta
 

@@ -1,5 +1,5 @@
-"""Weekly analytics assets (group `3_scorecards_weekly`, Sunday–Saturday weeks in the report time
-zone): metric trends, the business scorecard, initiative progress and ROI.
+"""Weekly analytics assets (group `step3_scorecards_weekly`, Sunday–Saturday weeks in the report
+time zone): metric trends, the business scorecard, initiative progress and ROI.
 
 They read the week's KPIs (`kpis_weekly`, the metric layer at the week's grain) and the week's
 initiative snapshots, and earlier weeks through declared dependencies. Every asset has the four

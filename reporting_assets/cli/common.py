@@ -61,7 +61,10 @@ def run_job(
         click.echo(f"    {severity} {check.check_name}: {check.description}")
     if not result.success and not failed:
         for e in result.get_step_failure_events():
-            click.echo(f"    step {e.step_key} failed: {e.step_failure_data.error.message}")
+            error = e.step_failure_data.error
+            while error.cause is not None:  # the code's own error, not Dagster's wrapper
+                error = error.cause
+            click.echo(f"    step {e.step_key} failed: {error.message.strip()}")
     return result.success
 
 

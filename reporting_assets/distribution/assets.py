@@ -1,4 +1,4 @@
-"""Distribution assets (group `6_distribution`): one delivery asset per report and channel, per
+"""Distribution assets (group `step6_distribution`): one delivery asset per report and channel, per
 period, that sends the report's current artifact version once.
 
 * ``<report>_email``      one message per address on the report's lists (To + Cc), PDF and
@@ -46,7 +46,7 @@ from reporting_assets.reports.payloads import encode
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource, sha256
 
-DISTRIBUTION_GROUP = "6_distribution"
+DISTRIBUTION_GROUP = "step6_distribution"
 CHANNELS = ("email", "slack", "teams", "webhook", "dashboard")
 FEED_KIND = {"daily": "daily_report", "weekly": "weekly_summary", "monthly": "monthly_report"}
 

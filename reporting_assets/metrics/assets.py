@@ -1,4 +1,4 @@
-"""Daily metric assets (group `2_metrics_daily`) and their four quality gates.
+"""Daily metric assets (group `step2_metrics_daily`) and their four quality gates.
 
 Each asset reads the day's sources, calls a plain function from `compute.py`, and yields the
 table with its four checks: completeness, business rules, consistency with history and alert

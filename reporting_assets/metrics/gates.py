@@ -27,7 +27,7 @@ from reporting_assets.quality.dagster_checks import (
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import window_in
 
-METRICS_GROUP = "2_metrics_daily"
+METRICS_GROUP = "step2_metrics_daily"
 FOUR_GATES = [COMPLETE, BUSINESS_RULES, HISTORY, ALERT_THRESHOLDS]
 METRIC_ASSETS = METRIC_TABLES
 # How far back the daily gates look: the same weekday over `history_weeks` weeks, and for the

@@ -34,9 +34,9 @@ from reporting_assets.quality.schemas import KpisPeriod
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.storage import period_in
 
-# Group names start with their place in the flow, so the UI's sidebar lists them in that order.
-WEEKLY_GROUP = "3_scorecards_weekly"
-MONTHLY_GROUP = "4_analysis_monthly"
+# Group names start with their step in the flow, so the UI's sidebar lists them in that order.
+WEEKLY_GROUP = "step3_scorecards_weekly"
+MONTHLY_GROUP = "step4_analysis_monthly"
 # Past periods a period's figures are compared with (consistency with history).
 PAST_PERIODS = {"weekly": 8, "monthly": 6}
 

@@ -1,4 +1,4 @@
-"""Report assets (group `5_reports`): each report definition in config becomes one asset per
+"""Report assets (group `step5_reports`): each report definition in config becomes one asset per
 period that renders its PDF, workbook and email body into the artifact store.
 
 The renderers are plain functions; this module reads the checked metric tables, builds the
@@ -47,7 +47,7 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource, describe, write_manifest
 from reporting_assets.resources.storage import period_in, window_in
 
-REPORTS_GROUP = "5_reports"
+REPORTS_GROUP = "step5_reports"
 WEEKLY_ANALYTICS = ("metric_trends_weekly", "business_scorecard_weekly",
                     "initiative_progress_weekly", "roi_weekly")  # fmt: skip
 MONTHLY_ANALYTICS = ("business_history_monthly", "business_analysis_monthly",

@@ -52,6 +52,9 @@ check_results = sa.Table(
 
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+# Not Alembic's default `alembic_version`: Dagster's PostgreSQL storage keeps its own there, and
+# the two may share a database. (migrations/env.py names the same table.)
+VERSION_TABLE = "reporting_schema_version"
 _PG_MIGRATION_LOCK = 704372  # pg_advisory_lock key: one process migrates at a time
 
 
@@ -97,7 +100,10 @@ def migrate(engine: sa.Engine) -> None:
 def schema_version(engine: sa.Engine) -> str | None:
     """The migration the database is at (None: never migrated)."""
     with engine.connect() as conn:
-        return alembic.migration.MigrationContext.configure(conn).get_current_revision()
+        context = alembic.migration.MigrationContext.configure(
+            conn, opts={"version_table": VERSION_TABLE}
+        )
+        return context.get_current_revision()
 
 
 @lru_cache(maxsize=16)

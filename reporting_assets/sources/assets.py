@@ -30,7 +30,7 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
 from reporting_assets.resources.storage import window_in
 
-SOURCES_GROUP = "1_sources"
+SOURCES_GROUP = "step1_sources"
 
 
 # The day's volume is judged against the same weekday over this many earlier weeks.

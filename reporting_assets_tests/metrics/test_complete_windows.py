@@ -24,7 +24,7 @@ from reporting_assets_tests.conftest import copy_history, manifest_dates
 
 WEEK = date(2026, 3, 8)  # Sunday 8 – Saturday 14 March 2026, with the spring DST change
 MISSING = date(2026, 3, 11)
-WEEKLY = dg.AssetSelection.groups("3_scorecards_weekly") | dg.AssetSelection.assets(
+WEEKLY = dg.AssetSelection.groups("step3_scorecards_weekly") | dg.AssetSelection.assets(
     "weekly_business_review"
 )
 

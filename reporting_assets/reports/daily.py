@@ -25,6 +25,7 @@ from reporting_assets.reports.model import (
     ReportData,
     Section,
 )
+from reporting_assets.reports.quality import count_checks, quality_sentence
 
 DAILY_KPIS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
               "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
@@ -121,14 +122,7 @@ def executive_summary(
                 "breached its "
                 f"critical threshold since {since:%-d %B}. {why}".strip()
             )
-    failed = [c for c in checks if not c.passed]
-    if not failed:
-        sentences.append(f"All {len(checks)} data quality checks passed.")
-    else:
-        sentences.append(
-            f"{len(checks) - len(failed)} of {len(checks)} data quality checks "
-            f"passed; {len(failed)} raised a warning (see the quality appendix)."
-        )
+    sentences.append(quality_sentence(count_checks(checks)))
     return sentences
 
 

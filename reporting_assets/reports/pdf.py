@@ -10,6 +10,7 @@ import jinja2
 from reporting_assets.config import resolve
 from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
+from reporting_assets.reports.quality import MEANING, count_checks, quality_sentence
 
 TEMPLATES = Path(__file__).parent / "templates"
 NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
@@ -48,11 +49,14 @@ def render_html(report: ReportData, charts: dict[str, str]) -> str:
     if report.branding.logo_path:
         path = resolve(report.branding.logo_path)
         logo = path.resolve().as_uri() if path.exists() else None
+    quality = count_checks(report.quality)
     return _env.get_template("report.html.j2").render(
         r=report,
         logo=logo, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
         fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
-        words=STATUS_WORDS, failed_checks=sum(not c.passed for c in report.quality),
+        words=STATUS_WORDS, quality=quality, quality_sentence=quality_sentence(quality),
+        quality_intro=quality_sentence(quality, where=None),
+        meaning=MEANING,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from reporting_assets.reports.model import (
     ReportData,
     Section,
 )
+from reporting_assets.reports.quality import count_checks, quality_sentence
 
 PERIOD_KPIS = ("mrr", "net_new_mrr", "payment_failure_rate", "total_cost", "budget_variance",
                "incidents_opened", "first_response_sla_rate")  # fmt: skip
@@ -151,11 +152,7 @@ def build_period_report(
         )
     if analytics is not None:
         summary[after_bridge:after_bridge] = analytics.summary
-    failed = [c for c in checks if not c.passed]
-    summary.append(
-        f"{len(checks) - len(failed)} of {len(checks)} data quality checks passed"
-        + (f"; {len(failed)} did not (see the appendix)." if failed else ".")
-    )
+    summary.append(quality_sentence(count_checks(checks)))
     daily = rev.select("date", "closing_mrr", "net_new_mrr", "churned_mrr",
                        "payment_failure_rate").join(
         days["cost_optimization_daily"].filter(pl.col("level") == "total")

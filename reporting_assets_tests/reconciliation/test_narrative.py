@@ -253,6 +253,9 @@ def ledger_of(version: Path, report: str, key: str) -> Ledger:
     ledger.add("plain", len(checks), "quality checks: all")
     ledger.add("plain", passed, "quality checks: passed")
     ledger.add("plain", len(checks) - passed, "quality checks: not passed")
+    warned = sum(1 for c in checks if not c["passed"] and c["severity"] == "WARN")
+    ledger.add("plain", warned, "quality checks: warnings")
+    ledger.add("plain", len(checks) - passed - warned, "quality checks: failed")
     # The report's own period: its first day, the day its data runs through, its length.
     ledger.add_date(content["period"], "the report's period (key)")
     through = re.search(rf"(\d{{1,2}}) ({_MONTH}) (\d{{4}})", content["data_through"])

@@ -310,7 +310,10 @@ def test_initiatives_and_recommendations_are_shown(decks):
 def test_appendix_summarises_quality_checks(decks):
     path, _ = decks["strategy"]
     slide = _slide(path, "Appendix: data quality")
-    assert "2 quality checks: 1 passed, 1 warned, 0 failed." in _texts(slide)
+    assert (
+        "1 of 2 data quality checks passed; 1 raised a warning (see the workbook's Quality "
+        "sheet)." in _texts(slide)
+    )
     assert "cost_optimization_daily_consistent_with_history" in _notes(slide)
     assert _rows(_table(slide))[1][:2] == ["Warned", "cost_optimization_daily"]
 

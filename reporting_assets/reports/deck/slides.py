@@ -33,12 +33,12 @@ from reporting_assets.reports.deck.style import (
     _clean,
     _fit,
     _initiative_cell,
-    _is_warning,
     _label,
     _rect,
     _section_cell,
 )
 from reporting_assets.reports.model import STATUS_WORDS
+from reporting_assets.reports.quality import count_checks, is_warning, quality_sentence
 
 
 class _Builder(_Canvas):
@@ -316,17 +316,11 @@ class _Builder(_Canvas):
 
     def appendix_slide(self, slide, planned: _Slide) -> str:
         checks = self.report.quality
-        passed = [c for c in checks if c.passed]
-        warned = [c for c in checks if not c.passed and _is_warning(c.severity)]
-        failed = [c for c in checks if not c.passed and not _is_warning(c.severity)]
-        summary = (
-            f"{len(checks)} quality checks: {len(passed)} passed, {len(warned)} warned, "
-            f"{len(failed)} failed."
-        )
-        if not checks:
-            summary = "No quality checks were recorded for this period."
+        q = count_checks(checks)
+        summary = quality_sentence(q, where="the workbook's Quality sheet")
         self._text(slide, MARGIN, CONTENT_TOP, CONTENT_WIDTH, Inches(0.5), summary)
-        problems = [(c, "Failed", "red") for c in failed] + [(c, "Warned", "amber") for c in warned]
+        problems = [(c, "Warned", "amber") if is_warning(c.severity) else (c, "Failed", "red")
+                    for c in q.exceptions]  # fmt: skip
         top = CONTENT_TOP + Inches(0.7)
         if problems:
             headers = ["Result", "Asset", "Check", "Details"]

@@ -13,9 +13,7 @@ beside the same figures for 10 readers.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,23 +80,9 @@ def one_run(n: int, folder: Path, run: int) -> tuple[float, int]:
     return elapsed, size
 
 
-def one_list(n: int, folder: Path) -> dict:
-    """One report to `n` readers, measured in a fresh process (`measure_delivery`)."""
-    folder.mkdir()
-    with big_list.relay(folder) as (port, _log):
-        env = big_list.home(folder, big_list.readers(n), port)
-        out = subprocess.run(
-            [sys.executable, "-m", "reporting_assets_tests.distribution.measure_delivery"],
-            env=env, cwd=big_list.REPO, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
-    assert figures["sent"] == n, figures
-    return figures
-
-
 def lists(n: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {size: [one_list(size, Path(tmp) / f"{size}-{i}") for i in range(repeat)]
+        runs = {size: [big_list.measure(Path(tmp) / f"{size}-{i}", size) for i in range(repeat)]
                 for size in (10, n)}  # fmt: skip
     print(f"one report to a list (attachments 150 kB + 40 kB), fresh process per run, "
           f"median of {repeat}:")  # fmt: skip

@@ -121,3 +121,20 @@ def accepted(log: Path) -> list[tuple[str, str]]:
     """(Message-ID, recipient) of every message the relay accepted, in order."""
     lines = log.read_text().splitlines()
     return [(d["message_id"], d["rcpt"]) for d in map(json.loads, lines) if d]
+
+
+def measure(folder: Path, n: int) -> dict:
+    """One report delivered to `n` readers by a process of its own (`measure_delivery`), to a
+    relay process: its figures (time to the first message, total, peak memory, counts)."""
+    folder.mkdir()
+    with relay(folder) as (port, log):
+        env = home(folder, readers(n), port)
+        out = subprocess.run(
+            [sys.executable, "-m", "reporting_assets_tests.distribution.measure_delivery"],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise RuntimeError(f"measure_delivery failed: {out.stderr[-2000:]}")
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        figures["accepted"] = len(accepted(log))
+    return figures

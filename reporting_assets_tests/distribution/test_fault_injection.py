@@ -7,7 +7,6 @@ measured with 10 and with 1,000 readers: it must not grow with the list."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -184,23 +183,11 @@ def test_the_killed_runs_are_marked_failed_and_the_lease_taken_over(crashed_deli
     assert 0 < c["kills"][0] < c["kills"][1] < N  # both kills landed in the middle of the list
 
 
-def _measure(tmp: Path, n: int) -> dict:
-    tmp.mkdir()
-    with big_list.relay(tmp) as (port, log):
-        env = big_list.home(tmp, big_list.readers(n), port)
-        out = subprocess.run(
-            [sys.executable, "-m", "reporting_assets_tests.distribution.measure_delivery"],
-            env=env, cwd=big_list.REPO, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        assert figures["sent"] == n and len(big_list.accepted(log)) == n
-    return figures
-
-
 def test_delivery_memory_stays_flat_from_10_to_1000_readers(tmp_path):
-    small = _measure(tmp_path / "small", 10)
-    big = _measure(tmp_path / "big", N)
+    small = big_list.measure(tmp_path / "small", 10)
+    big = big_list.measure(tmp_path / "big", N)
+    for figures, n in ((small, 10), (big, N)):
+        assert figures["sent"] == n and figures["accepted"] == n
     grew_mb = (big["peak_kb"] - small["peak_kb"]) / 1024
     # Every message of the big list together is ~200 MB; the step holds one at a time.
     assert grew_mb < 25, (small, big)

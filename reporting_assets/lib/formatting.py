@@ -4,12 +4,16 @@ from __future__ import annotations
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """A number as an executive reads it: $1,234,567 · 4.2% · 12 · 3.5 h."""
+    """A number as an executive reads it: $1,234,567 · 4.2% · 12 · 3.5 h; a negative one with
+    the true minus sign (−$1,200), the same sign `format_delta` writes."""
     if value is None:
         return "–"
     value = value + 0.0  # no "-0" for a negative zero
+    if value < 0:
+        shown = format_value(-value, unit)
+        return shown if shown.strip("$0.,% hmin") == "" else f"−{shown}"
     if unit == "usd":
-        return f"-${abs(value):,.0f}" if value < 0 else f"${value:,.0f}"
+        return f"${value:,.0f}"
     if unit == "ratio":
         return f"{value * 100:.1f}%"
     if unit == "count":

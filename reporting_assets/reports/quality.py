@@ -8,12 +8,6 @@ from dataclasses import dataclass
 
 from reporting_assets.reports.model import CheckRow
 
-# What a check that did not pass means for the reader of the report.
-MEANING = {
-    "WARN": "The figures are shown; read them with this in mind.",
-    "ERROR": "Figures that depend on it are held back from this report.",
-}
-
 
 @dataclass(frozen=True)
 class QualityCount:
@@ -57,3 +51,9 @@ def quality_sentence(q: QualityCount, where: str | None = "Data quality") -> str
         parts.append(_count(q.warned, "raised a warning", "raised warnings"))
     see = f" (see {where})" if where else ""
     return f"{q.passed} of {q.total} data quality checks passed; {' and '.join(parts)}{see}."
+
+
+def check_words(check: CheckRow) -> str:
+    """A check's name without its asset, in words: "consistent with history"."""
+    name = check.check.removeprefix(f"{check.asset}_")
+    return name.replace("_", " ")

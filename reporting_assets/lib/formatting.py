@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+# Each unit in words, as a table's "Unit" column reads (the same in the PDF, workbook and README).
+UNIT_WORDS = {
+    "usd": "US dollars",
+    "ratio": "Percent",
+    "count": "Count",
+    "hours": "Hours",
+    "minutes": "Minutes",
+    "per_100_accounts": "Per 100 accounts",
+    "usd_per_k": "US dollars per 1,000",
+}
+
+
+def unit_words(unit: str) -> str:
+    return UNIT_WORDS.get(unit, unit)
+
 
 def format_value(value: float | None, unit: str) -> str:
     """A number as an executive reads it: $1,234,567 · 4.2% · 12 · 3.5 h; a negative one with

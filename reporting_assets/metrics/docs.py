@@ -3,6 +3,7 @@ per metric for the reports' appendices and the workbook, and the README's genera
 
 from __future__ import annotations
 
+from reporting_assets.lib.formatting import unit_words
 from reporting_assets.metrics.layer import METRICS
 
 
@@ -20,9 +21,6 @@ README_START = (
     "<!-- metric-definitions: generated from the metric layer by `reporting metrics-doc` -->"
 )
 README_END = "<!-- /metric-definitions -->"
-UNIT_WORDS = {"usd": "US dollars", "ratio": "share (%)", "count": "count", "hours": "hours",
-              "minutes": "minutes", "per_100_accounts": "per 100 accounts",
-              "usd_per_k": "US dollars per 1,000"}  # fmt: skip
 MEASURE_WORDS = {"sum": "sum of the days", "stock": "value on the last day",
                  "ratio": "ratio of summed parts"}  # fmt: skip
 
@@ -54,7 +52,7 @@ def definitions_markdown(configs: dict) -> str:
             within = _plain(band, c.unit).replace(" %", " pts")
             target = f"{better} {_plain(c.target, c.unit)} (Watch within {within})"
         rows.append(
-            f"| {c.label} (`{key}`) | {UNIT_WORDS.get(c.unit, c.unit)} | "
+            f"| {c.label} (`{key}`) | {unit_words(c.unit)} | "
             f"{MEASURE_WORDS[m.measure]} | {target} | {definition(key, c)} |"
         )
     return "\n".join([README_START, "", *rows, "", README_END])

@@ -22,6 +22,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from reporting_assets.lib.formatting import unit_words
 from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
@@ -35,7 +36,6 @@ from reporting_assets.reports.workbook_style import (
     MIN_WIDTH,
     NUMBER_FORMATS,
     STATUS_COLOURS,
-    UNIT_NAMES,
     WORD_STATUS,
     Cell,
     as_date,
@@ -200,7 +200,7 @@ class _Writer:
         report = self.report
         ws = self.workbook.add_worksheet("README")
         rows = [
-            [Cell(label), Cell(UNIT_NAMES.get(unit, unit)), Cell(text)]
+            [Cell(label), Cell(unit_words(unit)), Cell(text)]
             for label, unit, text in report.definitions
         ]
         end = self._table(ws, 0, README_HEADERS, rows)

@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from reporting_assets.config import resolve
-from reporting_assets.lib.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value, unit_words
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 from reporting_assets.reports.quality import check_words, count_checks, quality_sentence
 
@@ -56,7 +56,7 @@ def render_html(report: ReportData, charts: dict[str, str]) -> str:
         fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
         words=STATUS_WORDS, quality=quality, quality_sentence=quality_sentence(quality),
         quality_intro=quality_sentence(quality, where=None),
-        check_words=check_words,
+        check_words=check_words, unit_words=unit_words,
     )  # fmt: skip
 
 

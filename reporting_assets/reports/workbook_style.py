@@ -65,15 +65,6 @@ WORD_STATUS = {
     "low": "grey",
 }
 
-UNIT_NAMES = {
-    "usd": "US dollars",
-    "ratio": "Percent",
-    "count": "Count",
-    "hours": "Hours",
-    "minutes": "Minutes",
-    "per_100_accounts": "Per 100 accounts",
-    "usd_per_k": "US dollars per 1,000",
-}
 
 INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 STAMP = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")

@@ -149,8 +149,9 @@ SENTENCE_PARTS = {
     "contraction": "contraction_mrr",
     "churned": "churned_mrr",
 }
-# A value as `format_value` writes it: –, $1,234, -$5, 4.2%, -3.9%, 3.5 h, 1,234.
-VALUE = r"(?:–|-?\$[\d,]+|-?[\d,]*\.?\d+%|[\d,]*\.?\d+ h|[\d,]+)"
+# A value as `format_value` writes it: –, $1,234, −$5, 4.2%, −3.9%, 3.5 h, 1,234 (negatives
+# with the true minus sign; a hyphen is matched too, so a wrong sign shows as a mismatch).
+VALUE = r"(?:–|[-−]?\$[\d,]+|[-−]?[\d,]*\.?\d+%|[-−]?[\d,]*\.?\d+ h|[-−]?[\d,]+)"
 
 
 def _same(stored, expected, unit: str) -> bool:

@@ -270,7 +270,7 @@ def test_detail_tables_are_formatted_and_truncated_with_a_note(charts, tmp_path)
     assert rows[1][1:] == ["$1,200", "2026-01-01"]
     assert "13 more rows in the workbook." in _texts(slide)
     revenue = _rows(_table(_slide(path, "Revenue protection")))
-    assert revenue[1] == ["starter", "$150,000", "-$1,200", "$148,800", "50.0%"]
+    assert revenue[1] == ["starter", "$150,000", "−$1,200", "$148,800", "50.0%"]
     assert revenue[3][4] == "–"  # a missing value
 
 

@@ -131,9 +131,11 @@ COMPARISON_WORDS = {"above": "above", "below": "below",
                     "a deviation from its usual level beyond"}  # fmt: skip
 
 
-def alert_sentence(alert: dict, settings: Settings) -> str:
+def alert_sentence(alert: dict, settings: Settings, fired: str = "") -> str:
     """An alert as a reader says it: 'Payment failure rate is 54.5%, above the critical
-    threshold of 25.0%, since 26 November (1 day).'"""
+    threshold of 25.0%, in breach since 26 November (1 day in a row).' `fired` says on how many
+    days of a week or month the alert fired ('on 2 days this month'), the count the summary
+    gives: a rule that needs 2 days in breach fires on the second."""
     m = settings.metrics[alert["metric"]]
     if alert["comparison"] in ("above", "below"):
         threshold = format_value(alert["threshold"], m.unit)
@@ -146,7 +148,8 @@ def alert_sentence(alert: dict, settings: Settings) -> str:
     return (
         f"{m.label} is {format_value(alert['value'], m.unit)}, "
         f"{COMPARISON_WORDS[alert['comparison']]} the {alert['severity']} threshold of "
-        f"{threshold}, since {since.day} {since:%B} ({days} day{'s' if days != 1 else ''})."
+        f"{threshold}, in breach since {since.day} {since:%B} ({days} day"
+        f"{'s' if days != 1 else ''} in a row)" + (f"; the alert fired {fired}." if fired else ".")
     )
 
 

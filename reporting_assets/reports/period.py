@@ -33,6 +33,12 @@ PERIOD_KPIS = ("mrr", "net_new_mrr", "payment_failure_rate", "total_cost", "budg
                "incidents_opened", "first_response_sla_rate")  # fmt: skip
 
 
+def fired_on(days: int, cadence: str) -> str:
+    """How often an alert fired over the period: 'on 2 days this month'."""
+    period = "week" if cadence == "weekly" else "month"
+    return f"on {days} day{'s' if days != 1 else ''} this {period}"
+
+
 def mrr_bridge_sentence(v: dict, opening: float, gap: str = "") -> str:
     """The period's one MRR bridge in words: opening + new + won back + expansion − contraction
     − churned = closing. Every part is printed, so the sentence adds up."""
@@ -145,7 +151,7 @@ def build_period_report(
             f"{alerts.height} alert rule{'s' if alerts.height != 1 else ''} fired: "
             + "; ".join(
                 f"{in_sentence(settings.metrics[a['metric']].label)} ({a['severity']}, "
-                f"{a['days_firing']} day{'s' if a['days_firing'] != 1 else ''})"
+                f"fired {fired_on(a['days_firing'], report.cadence)})"
                 for a in alerts.iter_rows(named=True)
             )
             + "."
@@ -177,7 +183,7 @@ def build_period_report(
             a["value"],
             a["threshold"],
             a["breaching_since"].isoformat() if a["breaching_since"] else None,
-            alert_sentence(a, settings),
+            alert_sentence(a, settings, fired_on(a["days_firing"], report.cadence)),
         )
         for a in alerts.iter_rows(named=True)
     ]

@@ -30,6 +30,7 @@ from typing import Literal
 import requests
 
 from reporting_assets.lib import retry
+from reporting_assets.lib.formatting import clip
 from reporting_assets.records.ledger import FAILED_PERMANENT, FINAL_STATUSES, SENT, Delivery
 
 __all__ = [
@@ -47,13 +48,7 @@ Kind = Literal["slack", "teams", "webhook"]
 SIGNATURE_HEADER = "X-Reporting-Signature"
 TIMESTAMP_HEADER = "X-Reporting-Timestamp"
 
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 30.0
 RESPONSE_KEEP = 500  # characters of a provider response kept in the ledger
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -86,7 +81,7 @@ def _error_token(kind: Kind, response: requests.Response) -> str:
             return str(error["code"])
         if isinstance(error, str) and error:
             return error
-    return _clip(text.splitlines()[0], 200) if text else (response.reason or "no body")
+    return clip(text.splitlines()[0], 200) if text else (response.reason or "no body")
 
 
 def _accepted(kind: Kind, response: requests.Response) -> bool:
@@ -141,7 +136,7 @@ def post_with_retries(
             ledger.mark_failed(row.id, error, permanent=True)
             return FAILED_PERMANENT
         status = response.status_code
-        seen["response"] = _clip(response.text, RESPONSE_KEEP)
+        seen["response"] = clip(response.text, RESPONSE_KEEP)
         if _accepted(kind, response):
             ledger.mark_sent(row.id, None, seen["response"] or str(status))
             log.info("%s delivery %s sent (HTTP %s)", kind, row.id, status)
@@ -156,7 +151,7 @@ def post_with_retries(
         return FAILED_PERMANENT
 
     retrying = retry.policy(max_attempts=max_attempts, budget_s=retry_budget_s,
-                            base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, sleep=sleep)  # fmt: skip
+                            sleep=sleep)  # fmt: skip
     try:
         for attempt in retrying:
             with attempt:

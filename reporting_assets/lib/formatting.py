@@ -54,6 +54,11 @@ def format_delta(delta: float | None, unit: str) -> str:
     return f"{sign}{body}"
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def in_sentence(label: str) -> str:
     """A label inside a sentence: "First response within SLA" → "first response within SLA"
     (only the first letter is lowered, and not at all for an acronym such as "MRR")."""

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Literal
 
-from reporting_assets.lib.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import clip, format_delta, format_value
 from reporting_assets.reports.model import STATUS_WORDS, ReportData
 
 __all__ = [
@@ -46,10 +46,6 @@ TEAMS_TEXT_MAX = 1000  # any one TextBlock / fact
 def encode(payload: Mapping[str, Any]) -> bytes:
     """The exact bytes to POST (and to sign): compact UTF-8 JSON."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mrkdwn(text: str) -> str:
@@ -87,13 +83,13 @@ def slack_payload(report: ReportData) -> dict:
     blocks: list[dict] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _clip(report.title, SLACK_HEADER_MAX)},
+            "text": {"type": "plain_text", "text": clip(report.title, SLACK_HEADER_MAX)},
         },
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": _clip(
+                "text": clip(
                     f"*{_mrkdwn(report.period_label)}*\n{_mrkdwn(report.data_through)}",
                     SLACK_SECTION_TEXT_MAX,
                 ),
@@ -103,7 +99,7 @@ def slack_payload(report: ReportData) -> dict:
     fields = [
         {
             "type": "mrkdwn",
-            "text": _clip(f"*{_mrkdwn(k.label)}*\n{_mrkdwn(_kpi_text(k))}", SLACK_FIELD_TEXT_MAX),
+            "text": clip(f"*{_mrkdwn(k.label)}*\n{_mrkdwn(_kpi_text(k))}", SLACK_FIELD_TEXT_MAX),
         }
         for k in report.kpis
     ]
@@ -123,7 +119,7 @@ def slack_payload(report: ReportData) -> dict:
     blocks.append({"type": "divider"})
     context = f"{report.branding.company_name} · generated {report.generated_at}"
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(_mrkdwn(context), 2000)}]}
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(_mrkdwn(context), 2000)}]}
     )
     if report.report_url:
         blocks.append(
@@ -142,7 +138,7 @@ def slack_payload(report: ReportData) -> dict:
         f"{k.label} {_kpi_text(k)}" for k in report.kpis
     )
     return {
-        "text": _clip(_mrkdwn(fallback), SLACK_FALLBACK_MAX),
+        "text": clip(_mrkdwn(fallback), SLACK_FALLBACK_MAX),
         "blocks": blocks[:SLACK_MAX_BLOCKS],
     }
 
@@ -151,7 +147,7 @@ def slack_payload(report: ReportData) -> dict:
 
 
 def _text_block(text: str, **style) -> dict:
-    return {"type": "TextBlock", "text": _clip(text, TEAMS_TEXT_MAX), "wrap": True, **style}
+    return {"type": "TextBlock", "text": clip(text, TEAMS_TEXT_MAX), "wrap": True, **style}
 
 
 def _teams_envelope(report: ReportData, shown_alerts: int) -> dict:
@@ -163,7 +159,7 @@ def _teams_envelope(report: ReportData, shown_alerts: int) -> dict:
     if report.kpis:
         facts = [
             {
-                "title": _clip(k.label, TEAMS_TEXT_MAX),
+                "title": clip(k.label, TEAMS_TEXT_MAX),
                 "value": f"{_kpi_text(k)} · {STATUS_WORDS.get(k.status, k.status)}",
             }
             for k in report.kpis
@@ -268,14 +264,14 @@ def notice_payload(
     if kind == "slack":
         blocks = [
             {"type": "header",
-             "text": {"type": "plain_text", "text": _clip(title, SLACK_HEADER_MAX)}},
+             "text": {"type": "plain_text", "text": clip(title, SLACK_HEADER_MAX)}},
             {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": _clip(_mrkdwn(body), SLACK_SECTION_TEXT_MAX)}},
+                                         "text": clip(_mrkdwn(body), SLACK_SECTION_TEXT_MAX)}},
         ]  # fmt: skip
         if url:
             blocks.append({"type": "section",
                            "text": {"type": "mrkdwn", "text": f"<{url}|Open>"}})  # fmt: skip
-        return {"text": _clip(_mrkdwn(f"{title}: {body}"), SLACK_FALLBACK_MAX), "blocks": blocks}
+        return {"text": clip(_mrkdwn(f"{title}: {body}"), SLACK_FALLBACK_MAX), "blocks": blocks}
     if kind == "teams":
         card: dict = {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

@@ -42,8 +42,6 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "properties": pl.String(),
 }
 
-_BACKOFF_BASE_S = 1.0
-_BACKOFF_CAP_S = 30.0
 _DETAIL_MAX_CHARS = 500
 
 
@@ -178,7 +176,6 @@ class PostHogQueryClient:
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
 
         retrying = retry.policy(max_attempts=self.max_attempts, budget_s=self.retry_budget_s,
-                                base=_BACKOFF_BASE_S, cap=_BACKOFF_CAP_S,
                                 sleep=self._sleep)  # fmt: skip
         try:
             for attempt in retrying:

@@ -234,10 +234,6 @@ def _readable_on(fill: RGBColor) -> RGBColor:
     return _WHITE if (1.05 / (luminance + 0.05)) >= (luminance + 0.05) / 0.05 else _INK
 
 
-def _is_warning(severity: str) -> bool:
-    return str(severity).strip().lower() in ("warn", "warning")
-
-
 def _label(key: str) -> str:
     text = str(key).replace("_", " ").strip()
     text = re.sub(r"\bpct\b", "%", text, flags=re.IGNORECASE)

@@ -17,17 +17,8 @@ import dagster as dg
 from reporting_assets.config import get_settings
 from reporting_assets.lib.days import day_bounds_utc
 
-_settings = get_settings()
-REPORT_TZ = _settings.calendar.report_timezone
-HISTORY_START = _settings.calendar.history_start.isoformat()
-
-daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, timezone=REPORT_TZ)
-weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=HISTORY_START, timezone=REPORT_TZ, day_offset=0
-)
-monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=HISTORY_START, timezone=REPORT_TZ, end_offset=1
-)
+_calendar = get_settings().calendar
+REPORT_TZ = _calendar.report_timezone
 
 
 @dataclass(frozen=True)
@@ -55,6 +46,17 @@ def today(timezone: str = REPORT_TZ) -> date:
     period as it stood on a given day, or to test against a demo company that ended earlier."""
     pinned = os.environ.get("REPORTING_TODAY")
     return date.fromisoformat(pinned) if pinned else datetime.now(ZoneInfo(timezone)).date()
+
+
+PARTITIONS_START = _calendar.first_partition_day(today()).isoformat()
+
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=REPORT_TZ)
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=PARTITIONS_START, timezone=REPORT_TZ, day_offset=0
+)
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=PARTITIONS_START, timezone=REPORT_TZ, end_offset=1
+)
 
 
 def latest_complete_day(now: datetime | None = None, timezone: str = REPORT_TZ) -> date:

@@ -4,6 +4,7 @@ problem in one clear error."""
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,18 @@ def test_default_config_is_complete():
             assert lst in settings.distribution_lists
 
 
+def test_partitions_start_is_a_date_or_days_ago_never_before_the_history():
+    calendar = load_settings(DEFAULT_CONFIG).calendar
+    today = date(2026, 11, 30)
+    assert calendar.first_partition_day(today) == date(2026, 8, 22)  # "100 days ago"
+    fixed = calendar.model_copy(update={"partitions_start": date(2026, 1, 1)})
+    assert fixed.first_partition_day(today) == date(2026, 1, 1)
+    early = calendar.model_copy(update={"partitions_start": "900 days ago"})
+    assert early.first_partition_day(today) == calendar.history_start
+    unset = calendar.model_copy(update={"partitions_start": None})
+    assert unset.first_partition_day(today) == calendar.history_start
+
+
 @pytest.mark.parametrize(
     ("mutate", "key_path", "problem"),
     [
@@ -40,6 +53,8 @@ def test_default_config_is_complete():
          "valid integer"),
         (lambda d: d["calendar"].update(report_timezone="America/Nowhere"),
          "calendar.report_timezone", "unknown time zone"),
+        (lambda d: d["calendar"].update(partitions_start="last spring"),
+         "calendar.partitions_start", "neither a date (YYYY-MM-DD) nor 'N days ago'"),
         (lambda d: d["metrics"]["mrr"].update(valid_range=[10, 0]), "metrics.mrr",
          "minimum 10.0 is above its maximum 0.0"),
         (lambda d: d["alert_rules"][0].update(critical=0.01), "alert_rules[0]",

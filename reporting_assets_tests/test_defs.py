@@ -6,12 +6,14 @@ deliberately, in the same change.
 
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
+from reporting_assets_tests.conftest import TODAY
 
 ROOT = Path(__file__).parents[1]
 
@@ -146,12 +148,19 @@ def test_check_snapshot():
     assert actual == EXPECTED_CHECKS
 
 
-def test_partitions_are_in_the_report_timezone():
+def test_partitions_are_in_the_report_timezone_and_start_where_the_demo_loads():
+    """The demo config's partitions start "100 days ago" (the days `make demo` loads), so the UI
+    offers no day the demo never meant to compute; the first week and month are the first whole
+    ones from there."""
+    first = TODAY - timedelta(days=100)
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         pdef = graph.get(key).partitions_def
         assert pdef.timezone == "America/New_York", key
-        assert pdef.start.date().isoformat() == "2025-10-01", key
+        start = date.fromisoformat(pdef.get_first_partition_key())
+        assert first <= start < first + timedelta(days=31), key
+        if isinstance(pdef, dg.DailyPartitionsDefinition):
+            assert start == first, key
 
 
 def test_job_selections():

@@ -19,7 +19,12 @@ from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spe
 from reporting_assets.distribution.notify import notify_failed_checks
 from reporting_assets.distribution.realtime import check_critical_alerts
 from reporting_assets.metrics.rating import STATUS_WORDS
-from reporting_assets.partitions import latest_complete_day, monthly_partitions, weekly_partitions
+from reporting_assets.partitions import (
+    latest_complete_day,
+    monthly_partitions,
+    today,
+    weekly_partitions,
+)
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources import build_resources
@@ -83,8 +88,6 @@ def demo_data(days, events_per_day, end, export_format, output, force) -> None:
 
 # The demo loads this many days before its first one: the 4-week windows of the daily metrics.
 WINDOW_DAYS = 28
-# Weeks of KPIs a weekly trend is fitted over (config `analytics.trend_weeks`).
-TREND_WEEKS = get_settings().analytics.trend_weeks
 
 # Anomalies the demo injects on purpose that must stop the day's reports (the quality gate
 # doing its job), as opposed to anomalies that must raise alerts.
@@ -173,7 +176,8 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
     "--history-days",
     type=int,
     default=None,
-    help="Days materialized before the latest (default: the history checks' weeks).",
+    help="Days with metrics before the latest (default: every day from the partitions' start, "
+    "after the 4 weeks their windows read).",
 )
 def demo(days, events_per_day, history_days) -> None:
     """Generate the demo company and materialize everything for the latest complete period,
@@ -188,8 +192,12 @@ def demo(days, events_per_day, history_days) -> None:
         f"{sum(manifest['table_rows'].values()):,} warehouse rows"
     )
     home = dagster_home()
-    history_days = history_days if history_days is not None else settings.quality.history_weeks * 7
-    first = max(spec.start, spec.end - timedelta(days=history_days))
+    # Everything from the partitions' first day: the UI then shows no day left undone.
+    load_from = max(spec.start, settings.calendar.first_partition_day(today()))
+    if history_days is None:
+        first = min(spec.end, load_from + timedelta(days=WINDOW_DAYS))
+    else:
+        first = max(load_from, spec.end - timedelta(days=history_days))
     days_to_run = partition_range(first, spec.end)
     click.echo(
         f"2. Daily sources, metrics and checks for {first} – {spec.end} "
@@ -200,8 +208,8 @@ def demo(days, events_per_day, history_days) -> None:
                        if a["kind"] in BLOCKING_ANOMALIES}  # fmt: skip
     unexpected = []
     # The 4 weeks before the first day: the account activity and cloud costs its windows read.
-    window_start = max(spec.start, first - timedelta(days=WINDOW_DAYS))
-    before = partition_range(window_start, first - timedelta(days=1)) if first > spec.start else []
+    window_start = max(load_from, first - timedelta(days=WINDOW_DAYS))
+    before = partition_range(window_start, first - timedelta(days=1)) if first > load_from else []
     if before:
         click.echo(f"   first, the history their 4-week windows read: {before[0]} – {before[-1]}")
     for key in before:
@@ -228,10 +236,10 @@ def demo(days, events_per_day, history_days) -> None:
     week = weekly_partitions.get_last_partition_key()
     month = monthly_partitions.get_last_partition_key()
     keys = weekly_partitions.get_partition_keys()
-    earlier_weeks = [w for w in keys[keys.index(week) - TREND_WEEKS + 1 : keys.index(week)]
-                     if w >= first.isoformat()]  # fmt: skip
+    # Every whole week with metrics (the trends read the last `analytics.trend_weeks` of them).
+    earlier_weeks = [w for w in keys[: keys.index(week)] if w >= first.isoformat()]
     months = monthly_partitions.get_partition_keys()
-    previous_month = months[months.index(month) - 1]
+    previous_month = months[max(0, months.index(month) - 1)]
     click.echo(
         f"3. The weeks before ({', '.join(earlier_weeks)}; for the trends) and the month before "
         f"({previous_month[:7]}; for the comparisons): their KPIs. A period with a day missing "

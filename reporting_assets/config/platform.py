@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,11 +30,36 @@ class Branding(Strict):
         return v
 
 
+RELATIVE_DAYS = re.compile(r"^\s*(\d+)\s+days?\s+ago\s*$")
+
+
 class Calendar(Strict):
-    """When periods start and end: all labels are computed in `report_timezone`, never UTC."""
+    """When periods start and end: all labels are computed in `report_timezone`, never UTC.
+
+    `history_start` is the first day the sources hold (the long series of the monthly analysis
+    and the forecasts start there); `partitions_start` is the first day the daily, weekly and
+    monthly partitions offer, a date or "N days ago" (the demo: the days `make demo` loads), so
+    the Dagster UI shows only days that are meant to be computed. Unset: `history_start`."""
 
     report_timezone: str = "America/New_York"
     history_start: date
+    partitions_start: date | str | None = None
+
+    @field_validator("partitions_start")
+    @classmethod
+    def _relative(cls, v):
+        if isinstance(v, str) and not RELATIVE_DAYS.match(v):
+            raise ValueError(f"'{v}' is neither a date (YYYY-MM-DD) nor 'N days ago'")
+        return v
+
+    def first_partition_day(self, today: date) -> date:
+        """The first partition's day, given today in the report time zone."""
+        v = self.partitions_start
+        if v is None:
+            return self.history_start
+        if isinstance(v, str):
+            v = today - timedelta(days=int(RELATIVE_DAYS.match(v).group(1)))
+        return max(v, self.history_start)
 
     @field_validator("report_timezone")
     @classmethod

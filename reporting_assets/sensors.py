@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import sqlalchemy as sa
 
-from reporting_assets.config import get_settings
 from reporting_assets.distribution.notify import (
     CHECK_LOOKBACK,
     notify_failed_checks,
@@ -26,6 +25,7 @@ from reporting_assets.jobs import (
 from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources.app_db import AppDatabase, check_results
 from reporting_assets.resources.artifacts import ArtifactStoreResource
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import AssetHistory
 
 REVIEW_TAG = "reporting/review"
@@ -71,11 +71,12 @@ def review_approval_sensor(context: dg.SensorEvaluationContext, app_db: AppDatab
 )
 def critical_alert_sensor(
     context: dg.SensorEvaluationContext,
+    business: SettingsResource,
     app_db: AppDatabase,
     asset_history: AssetHistory,
     artifacts: ArtifactStoreResource,
 ):
-    sent = check_critical_alerts(get_settings(), asset_history, app_db,
+    sent = check_critical_alerts(business.get(), asset_history, app_db,
                                  report_base_url=artifacts.report_base_url)  # fmt: skip
     for s in sent:
         context.log.info(f"{s['action']} {s['rule']} ({s['day']}): {s['channels']}")
@@ -88,7 +89,9 @@ def critical_alert_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Tells the data team of every failed WARN or ERROR quality check.",
 )
-def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
+def check_failure_sensor(
+    context: dg.SensorEvaluationContext, business: SettingsResource, app_db: AppDatabase
+):
     # Cursor "<newest id seen>:<floor>": the floor is where the sensor started (results older
     # than a day at its first tick are history, never announced); each tick looks back behind
     # the newest id, but never below the floor.
@@ -104,7 +107,7 @@ def check_failure_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabas
         newest, _, floor = context.cursor.partition(":")
         newest, floor = int(newest), int(floor or 0)
     lookback = max(0, min(CHECK_LOOKBACK, int(newest) - int(floor)))
-    newest, sent = notify_failed_checks(get_settings(), app_db.engine, int(newest), lookback)
+    newest, sent = notify_failed_checks(business.get(), app_db.engine, int(newest), lookback)
     for s in sent:
         context.log.info(f"{s['severity']} {s['asset']} [{s['partition']}] notified")
     return dg.SensorResult(skip_reason=f"{len(sent)} failed checks notified",
@@ -138,7 +141,9 @@ def _failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     description="Tells the data team of every failed run, however it was launched (schedule, "
     "sensor, backfill, `reporting materialize`).",
 )
-def failed_run_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
+def failed_run_sensor(
+    context: dg.SensorEvaluationContext, business: SettingsResource, app_db: AppDatabase
+):
     now = datetime.now(UTC)
     since = (datetime.fromtimestamp(float(context.cursor), UTC) if context.cursor
              else now - FIRST_LOOKBACK)  # fmt: skip
@@ -151,7 +156,7 @@ def failed_run_sensor(context: dg.SensorEvaluationContext, app_db: AppDatabase):
     for record in records:
         run = record.dagster_run
         # Told once per run, however many ticks look back over it.
-        notify_run_failure(get_settings(), app_db.engine, run.run_id, run.job_name,
+        notify_run_failure(business.get(), app_db.engine, run.run_id, run.job_name,
                            run.tags.get("dagster/partition"),
                            _failure_message(context.instance, run.run_id))  # fmt: skip
         newest = max(newest, record.update_timestamp)

@@ -14,7 +14,6 @@ from reporting_assets.analytics.monthly_common import (
     warehouse_history,
 )
 from reporting_assets.analytics.period_common import analytics_specs, snapshot_at
-from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
 from reporting_assets.metrics.periods import values_of
@@ -34,6 +33,7 @@ from reporting_assets.quality.schemas import (
     MarketBenchmarksMonthly,
 )
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.sources import WarehouseResource
 from reporting_assets.resources.storage import period_in
 
@@ -49,6 +49,7 @@ from reporting_assets.resources.storage import period_in
 )
 def business_history_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     warehouse: WarehouseResource,
     revenue_protection_daily: dict[str, pl.DataFrame],
     app_db: AppDatabase,
@@ -56,7 +57,7 @@ def business_history_monthly(
     """MRR, paying accounts, cloud spend and budget for every day from the start of the history
     to the month's end (or to date), from the warehouse's account history and cost views: the
     long series the monthly analysis and the forecasts work from."""
-    s = get_settings()
+    s = business.get()
     month, end = month_of(context)
     accounts, costs = warehouse_history(warehouse, end)
     start = s.calendar.history_start
@@ -132,6 +133,7 @@ def business_history_monthly(
 )
 def business_analysis_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     business_history_monthly: pl.DataFrame,
     kpis_monthly: pl.DataFrame,
     warehouse: WarehouseResource,
@@ -141,7 +143,7 @@ def business_analysis_monthly(
     churn, reactivation), month-over-month and year-over-year growth, logo churn, net and gross
     revenue retention, cohort retention at 3, 6 and 12 months, cost against budget, cloud cost
     as a share of revenue and per account."""
-    s = get_settings()
+    s = business.get()
     month, end = month_of(context)
     accounts, _ = warehouse_history(warehouse, end)
     table = monthly.business_analysis(
@@ -247,6 +249,7 @@ def business_analysis_monthly(
 )
 def market_benchmarks_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     business_analysis_monthly: pl.DataFrame,
     kpis_monthly: pl.DataFrame,
     industry_benchmarks: dict[str, pl.DataFrame],
@@ -256,7 +259,7 @@ def market_benchmarks_monthly(
     """Where the company stands against the industry benchmark table: our value, the industry's
     25th–90th percentiles and our percentile for growth, retention, margin, churn, payment
     recovery, support and incident response."""
-    s = get_settings()
+    s = business.get()
     month, end = month_of(context)
     bench = snapshot_at(industry_benchmarks, end, "industry benchmark")
     ops = values_of(kpis_monthly)

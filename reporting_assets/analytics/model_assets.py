@@ -15,7 +15,6 @@ from reporting_assets.analytics.monthly_common import (
     warehouse_history,
 )
 from reporting_assets.analytics.period_common import analytics_specs
-from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
 from reporting_assets.metrics.windows import stacked
@@ -34,6 +33,7 @@ from reporting_assets.quality.schemas import (
     ForecastsMonthly,
 )
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.sources import WarehouseResource
 from reporting_assets.resources.storage import period_in
 
@@ -47,13 +47,14 @@ from reporting_assets.resources.storage import period_in
 )
 def forecasts_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     business_history_monthly: pl.DataFrame,
     app_db: AppDatabase,
 ):
     """MRR at the end of each of the next months and cloud spend in each, with prediction
     intervals, from exponential-smoothing models refitted this month; each with its backtest
     error (MAPE over rolling origins) next to a naive baseline's."""
-    s = get_settings()
+    s = business.get()
     a = s.analytics
     month, _ = month_of(context)
     h = business_history_monthly.sort("date")
@@ -166,6 +167,7 @@ def forecasts_monthly(
 )
 def churn_risk_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     warehouse: WarehouseResource,
     account_activity_daily: dict[str, pl.DataFrame],
     past: dict[str, pl.DataFrame],
@@ -174,7 +176,7 @@ def churn_risk_monthly(
     """The probability that each paying account stops paying within the horizon, its band,
     the MRR at stake and the strongest driver, from a model refitted this month on the accounts
     of one horizon ago and what became of them."""
-    s = get_settings()
+    s = business.get()
     a = s.analytics
     month, end = month_of(context)
     accounts, _ = warehouse_history(warehouse, end)

@@ -8,7 +8,7 @@ import dagster as dg
 
 from reporting_assets.analytics import recommend
 from reporting_assets.config import ConfigError, config_path, get_settings
-from reporting_assets.partitions import period_days
+from reporting_assets.partitions import REPORT_TZ, period_days
 from reporting_assets.quality import checks
 from reporting_assets.resources.sources import WarehouseResource
 
@@ -36,7 +36,7 @@ def month_of(context: dg.AssetExecutionContext) -> tuple[date, date]:
 
 
 def report_tz() -> ZoneInfo:
-    return ZoneInfo(get_settings().calendar.report_timezone)
+    return ZoneInfo(REPORT_TZ)
 
 
 def warehouse_history(warehouse: WarehouseResource, end: date):

@@ -16,7 +16,6 @@ from reporting_assets.analytics.monthly_common import (
     report_tz,
 )
 from reporting_assets.analytics.period_common import analytics_specs
-from reporting_assets.config import get_settings
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.gates import emit_checked
@@ -38,6 +37,7 @@ from reporting_assets.quality.schemas import (
 )
 from reporting_assets.records.acks import acks
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import period_in
 
 
@@ -106,6 +106,7 @@ def findings(
 )
 def strategic_recommendations_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     business_analysis_monthly: pl.DataFrame,
     market_benchmarks_monthly: pl.DataFrame,
     churn_risk_monthly: pl.DataFrame,
@@ -116,7 +117,7 @@ def strategic_recommendations_monthly(
 ):
     """Recommendations from the rules in config, each traced to the metric and value that
     triggered it and ranked by the dollars it puts at stake."""
-    s = get_settings()
+    s = business.get()
     month, end = month_of(context)
     ops = values_of(kpis_monthly)
     savings = cost_savings.get(end.isoformat())
@@ -218,6 +219,7 @@ def strategic_recommendations_monthly(
 )
 def business_impact_monthly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     kpis: dict[str, pl.DataFrame],
     strategic_initiatives: dict[str, pl.DataFrame],
     cost_savings: dict[str, pl.DataFrame],
@@ -228,7 +230,7 @@ def business_impact_monthly(
     decision speed (delivery to acknowledgement), revenue protection (share of revenue at risk
     recovered), cost optimization realization (realized of identified savings) and strategic
     initiative success rate, each with its target."""
-    s = get_settings()
+    s = business.get()
     imp = s.impact
     month, end = month_of(context)
     if context.partition_key not in kpis:

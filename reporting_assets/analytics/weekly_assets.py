@@ -22,7 +22,6 @@ from reporting_assets.analytics.period_common import (
     previous,
     week_of,
 )
-from reporting_assets.config import get_settings
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import WEEKLY_GROUP
 from reporting_assets.metrics.periods import values_of
@@ -40,6 +39,7 @@ from reporting_assets.quality.schemas import (
     MetricTrendsWeekly,
 )
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import period_in
 
 
@@ -52,12 +52,15 @@ from reporting_assets.resources.storage import period_in
     code_version="2",
 )
 def metric_trends_weekly(
-    context: dg.AssetExecutionContext, kpis: dict[str, pl.DataFrame], app_db: AppDatabase
+    context: dg.AssetExecutionContext,
+    business: SettingsResource,
+    kpis: dict[str, pl.DataFrame],
+    app_db: AppDatabase,
 ):
     """For every headline metric, the week's value, the change from last week, the 4-week
     moving average, the trend over the last weeks (slope per week, and whether it is
     statistically significant) and the current streak ("third week down")."""
-    s = get_settings()
+    s = business.get()
     week, _ = week_of(context)
     if context.partition_key not in kpis:
         raise dg.Failure(f"kpis_weekly has no partition for the week of {week}")
@@ -142,6 +145,7 @@ def metric_trends_weekly(
 )
 def business_scorecard_weekly(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     kpis_weekly: pl.DataFrame,
     past: dict[str, pl.DataFrame],
     app_db: AppDatabase,
@@ -149,7 +153,7 @@ def business_scorecard_weekly(
     """The weekly business scorecard: each weighted KPI against its target for the week,
     On track / Watch / Off track by the metric's one rating rule, its points toward the overall
     score (0–100), and what moved the score since last week."""
-    s = get_settings()
+    s = business.get()
     week, _ = week_of(context)
     values = values_of(kpis_weekly)
     table = weekly.scorecard(values, previous(past, week, timedelta(weeks=1)), s, week, days=7)

@@ -66,9 +66,16 @@ def _cached(path: str) -> Settings:
     return load_settings(path)
 
 
+def settings_at(path: str | os.PathLike) -> Settings:
+    """The settings in a config file, read once per process and file."""
+    return _cached(str(path))
+
+
 def get_settings() -> Settings:
-    """The settings of this deployment (REPORTING_CONFIG, else the bundled demo config), cached."""
-    return _cached(str(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG))
+    """The settings of this deployment (REPORTING_CONFIG, else the bundled demo config), cached:
+    what the definitions are built from at load time. Assets and sensors read them through the
+    `settings` resource; the CLI reads them once per command."""
+    return settings_at(config_path())
 
 
 def home() -> Path:
@@ -90,4 +97,5 @@ __all__ = [
     "home",
     "load_settings",
     "resolve",
+    "settings_at",
 ]

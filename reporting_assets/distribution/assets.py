@@ -45,6 +45,7 @@ from reporting_assets.records.reviews import ReviewBook, artifact_hash
 from reporting_assets.reports.payloads import encode
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource, sha256
+from reporting_assets.resources.settings import SettingsResource
 
 DISTRIBUTION_GROUP = "step6_distribution"
 CHANNELS = ("email", "slack", "teams", "webhook", "dashboard")
@@ -232,11 +233,12 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext,
+        business: SettingsResource,
         config: DeliveryConfig,
         app_db: AppDatabase,
         artifacts: ArtifactStoreResource,
     ) -> dg.MaterializeResult:
-        settings = get_settings()
+        settings = business.get()
         period = context.partition_key
         store = artifacts.store()
         version = store.latest(key, period)

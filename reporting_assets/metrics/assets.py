@@ -15,7 +15,6 @@ missing instead of reading whatever happened to be stored.
 import dagster as dg
 import polars as pl
 
-from reporting_assets.config import get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics import compute
 from reporting_assets.metrics.alerts import evaluate_rules
@@ -51,6 +50,7 @@ from reporting_assets.quality.schemas import (
     RevenueProtectionDaily,
 )
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import window_in
 from reporting_assets.sources.assets import same_weekday_keys
 
@@ -91,6 +91,7 @@ def account_activity_daily(
 )
 def revenue_protection_daily(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     posthog_events: pl.LazyFrame,
     account_snapshot: pl.DataFrame,
     activity_window: dict[str, pl.DataFrame],
@@ -107,7 +108,7 @@ def revenue_protection_daily(
     activity = stacked(activity_window)
     drops = compute.usage_drops(activity, day) if activity is not None else compute.NO_DROPS
     table, at_risk = compute.revenue_protection(posthog_events, account_snapshot, drops, day)
-    same_weekday = same_weekday_keys(day, get_settings().quality.history_weeks)
+    same_weekday = same_weekday_keys(day, business.get().quality.history_weeks)
     weekday_past = stacked(past, same_weekday)
     volume_history = (
         []
@@ -150,6 +151,7 @@ def revenue_protection_daily(
     if abs(sums["plan_transfer_mrr"]) > 0.01:
         unbalanced.append(f"plan transfers net to {sums['plan_transfer_mrr']:,.2f}, not zero")
     outcomes = standard_gates(
+        business.get(),
         "revenue_protection_daily",
         table,
         RevenueProtectionDaily,
@@ -187,6 +189,7 @@ def revenue_protection_daily(
 @gated_metric_asset("polars", ins={"cost_window": window_in("cloud_costs", -COST_HISTORY_DAYS, 0)})
 def cost_optimization_daily(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     cost_window: dict[str, pl.DataFrame],
     cost_savings: pl.DataFrame,
     account_activity_daily: pl.DataFrame,
@@ -223,6 +226,7 @@ def cost_optimization_daily(
         )
     ]
     outcomes = standard_gates(
+        business.get(),
         "cost_optimization_daily",
         table,
         CostOptimizationDaily,
@@ -265,6 +269,7 @@ def cost_optimization_daily(
 @gated_metric_asset("polars")
 def operational_efficiency_daily(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     incidents: pl.DataFrame,
     support_tickets: pl.DataFrame,
     deploy_runs: pl.DataFrame,
@@ -285,6 +290,7 @@ def operational_efficiency_daily(
         window.end_utc.replace(tzinfo=None),
     )
     outcomes = standard_gates(
+        business.get(),
         "operational_efficiency_daily",
         table,
         OperationalEfficiencyDaily,
@@ -305,6 +311,7 @@ def operational_efficiency_daily(
 @gated_metric_asset("polars", ins={a: window_in(a, -ALERT_SPAN, 0) for a in METRIC_TABLES})
 def critical_alerts_daily(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     revenue_protection_daily: dict[str, pl.DataFrame],
     cost_optimization_daily: dict[str, pl.DataFrame],
     operational_efficiency_daily: dict[str, pl.DataFrame],
@@ -313,7 +320,7 @@ def critical_alerts_daily(
 ):
     """Every alert rule evaluated on the day's metrics: value, threshold, severity (info,
     warning, critical) and since when it has been breaching."""
-    s = get_settings()
+    s = business.get()
     day = day_window(context.partition_key).day
     key = context.partition_key
     windows = {

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from reporting_assets.config import get_settings
+from reporting_assets.config import Settings, get_settings
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics.layer import METRIC_TABLES, METRICS, headline_values, metrics_of
 from reporting_assets.metrics.windows import headline_history
@@ -60,13 +60,14 @@ def gated_metric_asset(*kinds: str, ins: dict[str, dg.AssetIn] | None = None):
     return decorate
 
 
-def metric_ranges(asset: str) -> dict[str, tuple[float | None, float | None]]:
+def metric_ranges(asset: str, settings: Settings) -> dict[str, tuple[float | None, float | None]]:
     """Configured valid ranges of the headline metrics an asset holds, by column."""
-    metrics = get_settings().metrics
+    metrics = settings.metrics
     return {METRICS[m].column: metrics[m].valid_range for m in metrics_of(asset) if m in metrics}
 
 
 def standard_gates(
+    settings: Settings,
     asset: str,
     table: pl.DataFrame,
     model,
@@ -79,8 +80,8 @@ def standard_gates(
     extra_business_problems: list[str] | None = None,
     extra_complete_problems: list[str] | None = None,
 ) -> dict[str, checks.CheckOutcome]:
-    """The four gates of a daily metric table."""
-    s = get_settings()
+    """The four gates of a daily metric table, by the thresholds in `settings`."""
+    s = settings
     q = s.quality
     today = headline_values(asset, table)
     history = headline_history(asset, past)
@@ -108,7 +109,7 @@ def standard_gates(
         BUSINESS_RULES: checks.business_rules(
             table,
             model,
-            metric_ranges(asset),
+            metric_ranges(asset, s),
             identities,
             tolerance=q.identity_tolerance_usd,
             extra_problems=[*(extra_business_problems or []), *unbelievable],

@@ -20,6 +20,7 @@ from reporting_assets.config.audience import recipients
 from reporting_assets.metrics.layer import Coverage, headline_values
 from reporting_assets.metrics.windows import GATED_DAILY, stacked
 from reporting_assets.partitions import (
+    REPORT_TZ,
     daily_partitions,
     day_window,
     monthly_partitions,
@@ -45,6 +46,7 @@ from reporting_assets.reports.pdf import render_pdf
 from reporting_assets.reports.period import build_period_report, initiative_rows
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource, describe, write_manifest
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import period_in, window_in
 
 REPORTS_GROUP = "step5_reports"
@@ -70,7 +72,7 @@ def freshness(cadence: str) -> dg.FreshnessPolicy:
     return dg.FreshnessPolicy.cron(
         deadline_cron=FRESHNESS_DEADLINES[cadence],
         lower_bound_delta=timedelta(minutes=90),
-        timezone=get_settings().calendar.report_timezone,
+        timezone=REPORT_TZ,
     )
 
 
@@ -224,6 +226,7 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext,
+        business: SettingsResource,
         revenue_protection_daily_window: dict[str, pl.DataFrame],
         cost_optimization_daily_window: dict[str, pl.DataFrame],
         operational_efficiency_daily_window: dict[str, pl.DataFrame],
@@ -231,7 +234,7 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
         app_db: AppDatabase,
         artifacts: ArtifactStoreResource,
     ) -> dg.MaterializeResult:
-        settings = get_settings()
+        settings = business.get()
         day = day_window(context.partition_key).day
         key_today, key_before = day.isoformat(), (day - timedelta(days=1)).isoformat()
         windows = {"revenue_protection_daily": revenue_protection_daily_window,
@@ -315,9 +318,9 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
         "audience decks, from the period's KPIs and checked daily metrics.",
         code_version="2",
     )
-    def _asset(context: dg.AssetExecutionContext, app_db: AppDatabase,
+    def _asset(context: dg.AssetExecutionContext, business: SettingsResource, app_db: AppDatabase,
                artifacts: ArtifactStoreResource, **inputs) -> dg.MaterializeResult:  # fmt: skip
-        settings = get_settings()
+        settings = business.get()
         tz = ZoneInfo(settings.calendar.report_timezone)
         start, _, end = period_days(
             context.partition_time_window, settings.calendar.report_timezone

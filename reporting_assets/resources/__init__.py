@@ -9,6 +9,7 @@ import dagster as dg
 from reporting_assets.config import Settings
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
 from reporting_assets.resources.storage import AssetHistory, PartitionedParquetIOManager
 
@@ -48,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             or _optional_env(settings.storage.app_database_url_env),
             sqlite_path=f"{settings.storage.data_root}/app.db",
         ),
+        "business": SettingsResource(),
     }
 
 
@@ -56,6 +58,7 @@ __all__ = [
     "AssetHistory",
     "PartitionedParquetIOManager",
     "PostHogEventsResource",
+    "SettingsResource",
     "WarehouseResource",
     "build_resources",
 ]

@@ -13,7 +13,6 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.config import get_settings
 from reporting_assets.lib.events import property_problems, typed_events
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.partitions import DayWindow, daily_partitions, day_window
@@ -27,6 +26,7 @@ from reporting_assets.quality.dagster_checks import (
 )
 from reporting_assets.quality.schemas import AccountSnapshot, CloudCosts, PostHogEvents, RawEvents
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
 from reporting_assets.resources.storage import window_in
 
@@ -83,6 +83,7 @@ def posthog_event_checks(
 )
 def posthog_events(
     context: dg.AssetExecutionContext,
+    business: SettingsResource,
     posthog: PostHogEventsResource,
     app_db: AppDatabase,
     earlier_counts: dict[str, int],
@@ -107,7 +108,7 @@ def posthog_events(
             "events_by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
         },
     )
-    quality = get_settings().quality
+    quality = business.get().quality
     same_weekday = same_weekday_keys(window.day, VOLUME_WEEKS)
     earlier = [n for k, n in sorted(earlier_counts.items()) if k in same_weekday]
     outcomes = posthog_event_checks(events, raw, problems, earlier, quality.min_volume_share)

@@ -211,3 +211,10 @@ def private_home(
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "REPORTING_HOME": str(reporting)}
     env.pop("REPORTING_CONFIG", None)
     return reporting, env
+
+
+def label(evaluation) -> str:
+    """An asset check evaluation's name with its asset: "posthog_events:complete"."""
+    from reporting_assets.quality.dagster_checks import check_label
+
+    return check_label(evaluation.asset_key.to_user_string(), evaluation.check_name)

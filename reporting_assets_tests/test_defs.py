@@ -94,17 +94,18 @@ ANALYTICS_GATES = (
     "thresholds_valid",
 )
 GATES = ("complete", "within_business_rules", "consistent_with_history", "alert_thresholds_valid")
+# Check names say only what is checked: the asset is part of the check's key.
 EXPECTED_CHECKS = {
-    "posthog_events": {"posthog_events_matches_schema", "posthog_events_complete"},
-    **{s: {f"{s}_complete"} for s in SOURCES - {"posthog_events"}},
-    "account_activity_daily": {"account_activity_daily_complete"},
-    **{m: {f"{m}_{g}" for g in GATES} for m in (
+    "posthog_events": {"matches_schema", "complete"},
+    **{s: {"complete"} for s in SOURCES - {"posthog_events"}},
+    "account_activity_daily": {"complete"},
+    **{m: set(GATES) for m in (
         "revenue_protection_daily", "cost_optimization_daily", "operational_efficiency_daily",
         "critical_alerts_daily")},
-    **{a: {f"{a}_{g}" for g in ANALYTICS_GATES} for a in (*WEEKLY_ANALYTICS, *MONTHLY_ANALYTICS)},
+    **{a: set(ANALYTICS_GATES) for a in (*WEEKLY_ANALYTICS, *MONTHLY_ANALYTICS)},
 }  # fmt: skip
 for model in ("forecasts_monthly", "churn_risk_monthly"):
-    EXPECTED_CHECKS[model].add(f"{model}_beats_naive_baseline")
+    EXPECTED_CHECKS[model].add("beats_naive_baseline")
 
 
 def _partition_kind(pdef) -> str | None:

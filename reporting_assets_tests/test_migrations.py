@@ -28,7 +28,7 @@ import reporting_assets.records.reviews  # noqa: F401
 from reporting_assets.resources.app_db import VERSION_TABLE, metadata, migrate, schema_version
 
 REPO = Path(__file__).resolve().parents[1]
-HEAD = "0001"
+HEAD = "0002"
 
 
 def _differences(engine: sa.Engine) -> list:
@@ -84,6 +84,36 @@ def test_a_database_from_before_migrations_keeps_its_rows(tmp_path):
             "ceo@northwind.example"
         ]
     assert _differences(engine) == []
+
+
+def _renames_old_check_names(engine: sa.Engine) -> None:
+    migrate(engine, "0001")
+    checks = metadata.tables["check_results"]
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    row = dict(partition_key="2026-10-31", run_id="r1", passed=True, severity="ERROR",
+               description="ok", evaluated_at=now)  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(checks.insert(), [
+            {**row, "asset": "posthog_events", "check_name": "posthog_events_matches_schema"},
+            {**row, "asset": "kpis_weekly", "check_name": "kpis_weekly_complete"},
+            {**row, "asset": "cloud_costs", "check_name": "complete"},  # already short
+        ])  # fmt: skip
+    migrate(engine)
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(checks.c.asset, checks.c.check_name)).all()
+    assert sorted(names) == [("cloud_costs", "complete"), ("kpis_weekly", "complete"),
+                             ("posthog_events", "matches_schema")]  # fmt: skip
+
+
+def test_check_results_from_before_short_check_names_are_renamed(tmp_path):
+    _renames_old_check_names(sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+
+
+@pytest.mark.postgres
+def test_check_results_are_renamed_on_postgres_too(pg_database):
+    engine = sa.create_engine(pg_database.replace("postgresql://", "postgresql+psycopg2://"))
+    _renames_old_check_names(engine)
+    engine.dispose()
 
 
 def test_a_database_shared_with_dagster_keeps_both_versions(tmp_path):

@@ -16,6 +16,7 @@ from reporting_assets.resources import build_resources
 from reporting_assets.resources.app_db import source_loads
 from reporting_assets.resources.sources import PostHogEventsResource
 from reporting_assets.sources.assets import posthog_events, source_assets
+from reporting_assets_tests.conftest import label
 from reporting_assets_tests.fakes.posthog_fake import PostHogFake
 
 DAY = "2026-03-08"  # the spring DST change: a 23-hour day
@@ -109,8 +110,8 @@ def test_bad_posthog_key_fails_with_a_clear_message(demo_company):
     # With the right key the day's one event arrives, well formed. (Whether one event is a
     # plausible day depends on what earlier days are stored, so completeness is not asserted.)
     assert ok.output_for_node("posthog_events").height == 1
-    checks = {c.check_name: c.passed for c in ok.get_asset_check_evaluations()}
-    assert checks["posthog_events_matches_schema"] is True
+    checks = {label(c): c.passed for c in ok.get_asset_check_evaluations()}
+    assert checks["posthog_events:matches_schema"] is True
 
 
 def test_missing_demo_data_says_how_to_create_it(tmp_path):

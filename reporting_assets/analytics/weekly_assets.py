@@ -4,7 +4,7 @@ time zone): metric trends, the business scorecard, initiative progress and ROI.
 They read the week's KPIs (`kpis_weekly`, the metric layer at the week's grain) and the week's
 initiative snapshots, and earlier weeks through declared dependencies. Every asset has the four
 families of checks; ERROR ones block what is downstream. Whether the week's days are all there
-is judged once, by `kpis_weekly_complete`, under the weekly reports' gap policy.
+is judged once, by `kpis_weekly:complete`, under the weekly reports' gap policy.
 """
 
 from datetime import date, timedelta

@@ -13,6 +13,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from reporting_assets.config import get_settings, resolve
+from reporting_assets.quality.dagster_checks import check_label
 from reporting_assets.resources import build_resources
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore
@@ -58,7 +59,8 @@ def run_job(
         click.echo(f"  {job_name} [{partition_key}] {status} (run {result.run_id[:8]})")
     for check in failed:
         severity = check.severity.value
-        click.echo(f"    {severity} {check.check_name}: {check.description}")
+        label = check_label(check.asset_key.to_user_string(), check.check_name)
+        click.echo(f"    {severity} {label}: {check.description}")
     if not result.success and not failed:
         for e in result.get_step_failure_events():
             error = e.step_failure_data.error

@@ -20,7 +20,6 @@ from reporting_assets.quality.dagster_checks import (
     COMPLETE,
     HISTORY,
     HISTORY_SEVERITY,
-    check_name,
     check_specs,
     to_result,
 )
@@ -147,7 +146,7 @@ def emit_checked(
         asset,
         context.partition_key,
         context.run.run_id,
-        {check_name(asset, f): o for f, o in outcomes.items()},
+        outcomes,
     )
     yield dg.Output(
         table,

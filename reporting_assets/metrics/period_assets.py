@@ -3,7 +3,7 @@ the period's checked days, each rated against its period target, with the days i
 
 These are the only weekly and monthly figures: the scorecard, trends, analytics and every report
 read them. A period with a day that was never computed, or whose quality gate failed, fails the
-`kpis_<cadence>_complete` check, which blocks everything downstream unless every report of that
+`kpis_<cadence>:complete` check, which blocks everything downstream unless every report of that
 cadence chose to render with a gap statement (`incomplete_period: state_gaps`); then each figure
 names the missing days.
 """

@@ -7,6 +7,7 @@ import polars as pl
 
 from reporting_assets.metrics.layer import LONG_SCHEMA, METRIC_TABLES, day_list, headline_values
 from reporting_assets.partitions import daily_partitions
+from reporting_assets.quality.dagster_checks import check_label
 from reporting_assets.resources.app_db import AppDatabase
 
 
@@ -50,7 +51,7 @@ def blocked_days(
     out = {}
     for d in days:
         failed = [
-            c["check_name"]
+            check_label(c["asset"], c["check_name"])
             for c in app_db.latest_checks(d.isoformat(), list(assets))
             if not c["passed"] and c["severity"] == "ERROR"
         ]

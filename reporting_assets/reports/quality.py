@@ -54,6 +54,5 @@ def quality_sentence(q: QualityCount, where: str | None = "Data quality") -> str
 
 
 def check_words(check: CheckRow) -> str:
-    """A check's name without its asset, in words: "consistent with history"."""
-    name = check.check.removeprefix(f"{check.asset}_")
-    return name.replace("_", " ")
+    """A check's name in words: "consistent with history"."""
+    return check.check.replace("_", " ")

@@ -85,15 +85,15 @@ def _one_migrator(engine: sa.Engine) -> Iterator[sa.Connection]:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the app database to the newest schema: Alembic's migrations in
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the app database to the newest schema (or `revision`): Alembic's migrations in
     `reporting_assets/migrations`, applied in one transaction. Safe when several processes
     start at once (one migrates, the others then find nothing to do)."""
     config = alembic.config.Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with _one_migrator(engine) as conn:
         config.attributes["connection"] = conn
-        alembic.command.upgrade(config, "head")
+        alembic.command.upgrade(config, revision)
         conn.commit()
 
 

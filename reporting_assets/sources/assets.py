@@ -20,7 +20,6 @@ from reporting_assets.quality.checks import CheckOutcome, completeness, schema_p
 from reporting_assets.quality.dagster_checks import (
     COMPLETE,
     SCHEMA,
-    check_name,
     check_specs,
     to_result,
 )
@@ -116,7 +115,7 @@ def posthog_events(
         "posthog_events",
         context.partition_key,
         context.run.run_id,
-        {check_name("posthog_events", f): o for f, o in outcomes.items()},
+        outcomes,
     )
     for family, outcome in outcomes.items():
         yield to_result("posthog_events", family, outcome)
@@ -301,7 +300,7 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
             source.name,
             context.partition_key,
             context.run.run_id,
-            {check_name(source.name, COMPLETE): outcome},
+            {COMPLETE: outcome},
         )
         yield to_result(source.name, COMPLETE, outcome)
 

@@ -11,6 +11,7 @@ import pytest
 from reporting_assets.analytics import models, monthly, recommend, weekly
 from reporting_assets.config import get_settings
 from reporting_assets.config.models import RecommendationRule
+from reporting_assets_tests.conftest import label
 
 WEEK = date(2026, 3, 8)
 
@@ -303,7 +304,7 @@ def test_a_month_is_exactly_its_days(month):
 
 
 def _check(result, name):
-    [evaluation] = [c for c in result.get_asset_check_evaluations() if c.check_name == name]
+    [evaluation] = [c for c in result.get_asset_check_evaluations() if label(c) == name]
     return evaluation
 
 
@@ -333,7 +334,7 @@ def test_the_forecast_asset_flags_a_model_worse_than_its_baseline(
     result = dg.materialize([history_spec, forecasts_monthly], partition_key="2026-11-01",
                             resources=build_resources(settings))  # fmt: skip
     assert result.success  # a WARN never blocks
-    check = _check(result, "forecasts_monthly_beats_naive_baseline")
+    check = _check(result, "forecasts_monthly:beats_naive_baseline")
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.passed is (not broken)
     if broken:

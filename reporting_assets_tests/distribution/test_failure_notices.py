@@ -11,6 +11,7 @@ from reporting_assets.definitions import defs
 from reporting_assets.quality.checks import CheckOutcome
 from reporting_assets.records.feed import Feed
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.sensors import check_failure_sensor, failed_run_sensor
 
 DATA_TEAM = "data-team@northwind.example"
@@ -21,22 +22,26 @@ def _emails(root, kind: str) -> list:
             for p in sorted((root / f"notice_{kind}").rglob("*.eml"))]  # fmt: skip
 
 
+def _resources(app_db: AppDatabase) -> dict:
+    return {"app_db": app_db, "business": SettingsResource()}
+
+
 def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_with):
     config_with(lambda c: c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")))
     app_db = AppDatabase(sqlite_path=str(tmp_path / "app.db"))
     app_db.record_checks("cost_optimization_daily", "2026-03-06", "run-1", {
-        "cost_optimization_daily_consistent_with_history": CheckOutcome(
+        "consistent_with_history": CheckOutcome(
             False, "WARN", "spend = $9,120 is 6.1 robust SDs above its weekday baseline"),
-        "cost_optimization_daily_complete": CheckOutcome(True, "ERROR", "all there"),
+        "complete": CheckOutcome(True, "ERROR", "all there"),
     })  # fmt: skip
     app_db.record_checks("posthog_events", "2026-02-03", "run-2", {
-        "posthog_events_complete": CheckOutcome(False, "ERROR", "events = 562 is 47% of usual"),
+        "complete": CheckOutcome(False, "ERROR", "events = 562 is 47% of usual"),
     })  # fmt: skip
     with dg.DagsterInstance.ephemeral() as instance:
         result = check_failure_sensor(dg.build_sensor_context(
-            instance=instance, cursor="0:0", resources={"app_db": app_db}))  # fmt: skip
+            instance=instance, cursor="0:0", resources=_resources(app_db)))  # fmt: skip
         again = check_failure_sensor(dg.build_sensor_context(
-            instance=instance, cursor=result.cursor, resources={"app_db": app_db}))  # fmt: skip
+            instance=instance, cursor=result.cursor, resources=_resources(app_db)))  # fmt: skip
     assert again.cursor == result.cursor
     notes = Feed(app_db.engine).for_user(DATA_TEAM)
     assert sorted((n.report, n.severity) for n in notes) == [
@@ -48,13 +53,13 @@ def test_failed_warn_and_error_checks_reach_the_data_team_once(tmp_path, config_
     # A result whose transaction committed after the cursor had moved past its id (PostgreSQL
     # can commit ids out of order) is still told, once.
     missing = CheckOutcome(False, "ERROR", "no incidents rows for the day")
-    app_db.record_checks("incidents", "2026-03-07", "run-3", {"incidents_complete": missing})
+    app_db.record_checks("incidents", "2026-03-07", "run-3", {"complete": missing})
     newest, floor = result.cursor.split(":")
     late_cursor = f"{int(newest) + 10}:{floor}"
     with dg.DagsterInstance.ephemeral() as instance:
         for _ in range(2):
             check_failure_sensor(dg.build_sensor_context(
-                instance=instance, cursor=late_cursor, resources={"app_db": app_db}))  # fmt: skip
+                instance=instance, cursor=late_cursor, resources=_resources(app_db)))  # fmt: skip
     assert [n.report for n in Feed(app_db.engine).for_user(DATA_TEAM)].count("incidents") == 1
     assert len(_emails(tmp_path / "outbox", "check_failure")) == 3
 
@@ -76,7 +81,7 @@ def test_a_failed_run_reaches_the_data_team_however_it_was_launched(
         cursor = None
         for _ in range(2):  # a second tick, looking back over the same run: still once
             context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                              resources={"app_db": app_db})  # fmt: skip
+                                              resources=_resources(app_db))  # fmt: skip
             failed_run_sensor(context)
             cursor = context.cursor
     [note] = Feed(app_db.engine).for_user(DATA_TEAM)

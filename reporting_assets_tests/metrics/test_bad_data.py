@@ -19,7 +19,7 @@ from reporting_assets.resources import build_resources
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
 from reporting_assets.resources.storage import PartitionedParquetIOManager
 from reporting_assets.sources.assets import source_assets
-from reporting_assets_tests.conftest import copy_history
+from reporting_assets_tests.conftest import copy_history, label
 
 DAY = "2026-03-10"
 
@@ -71,7 +71,7 @@ def run_day(tmp_path, export: Path | None = None, warehouse: Path | None = None)
 
 
 def failed_checks(result) -> dict[str, str]:
-    return {c.check_name: c.description for c in result.get_asset_check_evaluations()
+    return {label(c): c.description for c in result.get_asset_check_evaluations()
             if not c.passed}  # fmt: skip
 
 
@@ -107,14 +107,14 @@ def test_nulls_in_required_columns(tmp_path, broken_export):
         )
     )
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", "'distinct_id' has", "null")
+    assert_blocked(result, "posthog_events:matches_schema", "'distinct_id' has", "null")
 
 
 def test_duplicate_events(tmp_path, broken_export):
     export, edit = broken_export
     edit(lambda f: pl.concat([f, f.head(3)]))
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", "'uuid' has", "duplicated")
+    assert_blocked(result, "posthog_events:matches_schema", "'uuid' has", "duplicated")
 
 
 def test_negative_revenue(tmp_path, broken_export):
@@ -124,7 +124,7 @@ def test_negative_revenue(tmp_path, broken_export):
     edit(lambda f: f.with_columns(properties=pl.when(purchase).then(negative)
                                   .otherwise("properties")))  # fmt: skip
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", "amount_minor", "greater_than_or_equal")
+    assert_blocked(result, "posthog_events:matches_schema", "amount_minor", "greater_than_or_equal")
 
 
 def test_renamed_column(tmp_path, broken_export):
@@ -132,7 +132,7 @@ def test_renamed_column(tmp_path, broken_export):
     edit(lambda f: f.rename({"distinct_id": "distinctId"}))
     result = run_day(tmp_path, export)
     assert_blocked(
-        result, "posthog_events_matches_schema", "column 'distinct_id' is missing", "distinctId"
+        result, "posthog_events:matches_schema", "column 'distinct_id' is missing", "distinctId"
     )
 
 
@@ -145,7 +145,7 @@ def test_changed_type(tmp_path, broken_export):
         )
     )
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", "property 'revenue' has the wrong type")
+    assert_blocked(result, "posthog_events:matches_schema", "property 'revenue' has the wrong type")
 
 
 def test_a_truncated_export_file_fails_the_schema_check_by_name(tmp_path, broken_export):
@@ -154,7 +154,7 @@ def test_a_truncated_export_file_fails_the_schema_check_by_name(tmp_path, broken
     data = victim.read_bytes()
     victim.write_bytes(data[: len(data) // 2])  # a copy that stopped half way
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", f"{victim.name}: unreadable")
+    assert_blocked(result, "posthog_events:matches_schema", f"{victim.name}: unreadable")
 
 
 def test_a_file_the_manifest_lists_but_is_gone_fails_by_name(tmp_path, broken_export):
@@ -162,7 +162,7 @@ def test_a_file_the_manifest_lists_but_is_gone_fails_by_name(tmp_path, broken_ex
     victim = next(f for f in _day_files(export) if not f.name.endswith("_manifest.json"))
     victim.unlink()
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_matches_schema", f"{victim.name}: listed in",
+    assert_blocked(result, "posthog_events:matches_schema", f"{victim.name}: listed in",
                    "but missing")  # fmt: skip
 
 
@@ -170,7 +170,7 @@ def test_empty_day(tmp_path, broken_export):
     export, edit = broken_export
     edit(lambda f: f.clear())
     result = run_day(tmp_path, export)
-    assert_blocked(result, "posthog_events_complete", "source 'posthog' contributed no rows")
+    assert_blocked(result, "posthog_events:complete", "source 'posthog' contributed no rows")
 
 
 def test_missing_warehouse_day(tmp_path, demo_company):
@@ -182,7 +182,7 @@ def test_missing_warehouse_day(tmp_path, demo_company):
     result = run_day(tmp_path, warehouse=warehouse)
     assert_blocked(
         result,
-        "cloud_costs_complete",
+        "cloud_costs:complete",
         "v_daily_cloud_cost' contributed no rows",
         downstream=("cost_optimization_daily",),
     )
@@ -203,7 +203,7 @@ def test_a_billion_dollar_cost_line_blocks_the_day(tmp_path, demo_company):
     result = run_day(tmp_path, warehouse=warehouse)
     assert_blocked(
         result,
-        "cost_optimization_daily_within_business_rules",
+        "cost_optimization_daily:within_business_rules",
         "cost_usd",
         "outside",
         downstream=("critical_alerts_daily",),

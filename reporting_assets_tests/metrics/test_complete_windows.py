@@ -1,6 +1,6 @@
 """Windows and periods with a hole: a day never computed, or blocked by its own quality gate.
 
-A week with a missing day fails `kpis_weekly_complete` (ERROR) by name and nothing downstream is
+A week with a missing day fails `kpis_weekly:complete` (ERROR) by name and nothing downstream is
 rendered; with the report's gap policy (`incomplete_period: state_gaps`) it renders and says
 which day is missing next to every figure, and no trend is called significant. A daily metric's
 4-week usage window with a day never computed fails its completeness gate by name; a day that its
@@ -20,7 +20,7 @@ from reporting_assets.reports.period import PERIOD_KPIS
 from reporting_assets.resources import build_resources
 from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.sources.assets import source_assets
-from reporting_assets_tests.conftest import copy_history, manifest_dates
+from reporting_assets_tests.conftest import copy_history, label, manifest_dates
 
 WEEK = date(2026, 3, 8)  # Sunday 8 – Saturday 14 March 2026, with the spring DST change
 MISSING = date(2026, 3, 11)
@@ -55,7 +55,7 @@ def _days(resources, days) -> dict[str, dg.ExecuteInProcessResult]:
 
 
 def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {c.check_name: c for c in result.get_asset_check_evaluations()}
+    return {label(c): c for c in result.get_asset_check_evaluations()}
 
 
 def _materialized(result) -> set[str]:
@@ -82,7 +82,7 @@ def test_a_missing_day_blocks_the_week_by_name(demo_history, config_with, tmp_pa
     _, resources = _home(config_with, tmp_path)
     result = _week_without_wednesday(resources)
     assert not result.success
-    check = _checks(result)["kpis_weekly_complete"]
+    check = _checks(result)["kpis_weekly:complete"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "no checked daily metrics for 11 March 2026" in check.description
     assert "weekly_business_review" not in _materialized(result)
@@ -95,7 +95,7 @@ def test_with_the_gap_policy_every_figure_names_the_missing_day(
     _, resources = _home(config_with, tmp_path, gap_policy="state_gaps")
     result = _week_without_wednesday(resources)
     assert result.success
-    check = _checks(result)["kpis_weekly_complete"]
+    check = _checks(result)["kpis_weekly:complete"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     kpis = pl.read_parquet(tmp_path / "data/assets/kpis_weekly" / f"{WEEK}.parquet")
     assert kpis["days_counted"].unique().to_list() == [6]
@@ -129,7 +129,7 @@ def test_a_usage_window_with_a_day_never_computed_fails_by_name(
     (tmp_path / "data/assets/account_activity_daily" / f"{hole}.parquet").unlink()
     result = _days(resources, [date(2026, 3, 10)])["2026-03-10"]
     assert not result.success
-    check = _checks(result)["revenue_protection_daily_complete"]
+    check = _checks(result)["revenue_protection_daily:complete"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "the 4-week usage window has no data for 1 March 2026" in check.description
     assert "critical_alerts_daily" not in _materialized(result)
@@ -147,7 +147,7 @@ def test_a_day_blocked_by_its_gate_is_left_out_of_windows_and_named(
     assert after.success  # ... but not the days whose windows contain it
     revenue = after.asset_materializations_for_node("revenue_protection_daily")[0]
     assert f"leaves out {outage.day} {outage:%B %Y}" in revenue.metadata["usage_window"].value
-    assert "posthog_events_complete" in revenue.metadata["usage_window"].value
+    assert "posthog_events:complete" in revenue.metadata["usage_window"].value
     result = dg.materialize(
         list(defs.assets),
         selection=WEEKLY,
@@ -155,7 +155,7 @@ def test_a_day_blocked_by_its_gate_is_left_out_of_windows_and_named(
         resources=resources,
         raise_on_error=False,
     )
-    check = _checks(result)["kpis_weekly_complete"]
+    check = _checks(result)["kpis_weekly:complete"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert f"{outage.day} {outage:%B %Y} is blocked by its quality gate" in check.description
     assert "weekly_business_review" not in _materialized(result)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from reporting_assets.definitions import defs
-from reporting_assets_tests.conftest import DEMO_END, manifest_dates, pg_parts
+from reporting_assets_tests.conftest import DEMO_END, label, manifest_dates, pg_parts
 
 pytestmark = pytest.mark.postgres
 FIRST = date(2026, 1, 6)  # 4 weeks before the tracking outage, 8 before the control day
@@ -35,7 +35,7 @@ def backfill(demo_company, demo_history, pg_url, reporting_home):
         result = job.execute_in_process(
             partition_key=day.isoformat(), instance=instance, raise_on_error=False, run_config=QUIET
         )
-        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        checks = {label(c): c for c in result.get_asset_check_evaluations()}
         runs[day.isoformat()] = (result.success, checks)
         timings.append(time.perf_counter() - started)
 
@@ -92,7 +92,7 @@ def test_cost_spike_is_flagged_alerted_and_off_history(backfill):
     flagged = costs.filter(pl.col("anomalous") & (pl.col("level") == "line"))
     assert flagged.select("service", "team").rows() == [("compute", "data")]
     _, checks = backfill["runs"][day]
-    history = checks["cost_optimization_daily_consistent_with_history"]
+    history = checks["cost_optimization_daily:consistent_with_history"]
     assert not history.passed and history.severity == dg.AssetCheckSeverity.WARN
     assert "total_cost" in history.description
 
@@ -102,9 +102,9 @@ def test_tracking_outage_fails_completeness_and_blocks_the_day(backfill):
     ok, checks = backfill["runs"][day]
     assert not ok
     problems = failed(checks)
-    assert "posthog_events_complete" in problems
-    assert "% of the usual" in problems["posthog_events_complete"]
-    assert "revenue_protection_daily_complete" not in checks  # never ran
+    assert "posthog_events:complete" in problems
+    assert "% of the usual" in problems["posthog_events:complete"]
+    assert "revenue_protection_daily:complete" not in checks  # never ran
     assert not (backfill["assets"] / "revenue_protection_daily" / f"{day}.parquet").exists()
 
 

@@ -249,7 +249,7 @@ def test_the_raw_volume_gate_blocks_the_days_the_pipeline_blocks(pipeline, demo_
         d: v for d, v in raw.blocked_days(Path(demo_company["path"])).items() if d in judged
     }
     runs = {**pipeline["history"], **pipeline["daily"]}
-    gate = {d for d in judged if any(f.startswith("posthog_events_complete") for f in runs[d])}
+    gate = {d for d in judged if any(f.startswith("posthog_events:complete") for f in runs[d])}
     outage = _anomalies(demo_company)["tracking_outage"]
     assert set(raw_blocked) == {outage}, f"raw gate blocks {raw_blocked}, expected {outage}"
     assert gate == set(raw_blocked), (

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from reporting_assets_tests.conftest import label
+
 FIRST, LAST = date(2026, 2, 1), date(2026, 3, 14)
 WARM_UP = FIRST - timedelta(weeks=4)
 # "Today" while the window runs: the day after it, so March is the month to date (1st – LAST).
@@ -48,7 +50,7 @@ def days(first: date, last: date) -> list[date]:
 def failures(result) -> list[str]:
     """What stopped a run: failed ERROR checks and failed steps (empty for a successful run)."""
     found = [
-        f"{check.check_name}: {check.description}"
+        f"{label(check)}: {check.description}"
         for check in result.get_asset_check_evaluations()
         if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     ]

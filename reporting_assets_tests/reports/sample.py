@@ -131,14 +131,14 @@ def sample_report(rows: int = 6) -> ReportData:
         quality=[
             CheckRow(
                 "revenue_protection_daily",
-                "revenue_protection_daily_complete",
+                "complete",
                 True,
                 "ERROR",
                 "all required columns present",
             ),
             CheckRow(
                 "cost_optimization_daily",
-                "cost_optimization_daily_consistent_with_history",
+                "consistent_with_history",
                 False,
                 "WARN",
                 "total_cost = 9,912 vs usual 7,185 (robust z +7.6)",

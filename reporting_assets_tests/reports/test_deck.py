@@ -314,7 +314,7 @@ def test_appendix_summarises_quality_checks(decks):
         "1 of 2 data quality checks passed; 1 raised a warning (see the workbook's Quality "
         "sheet)." in _texts(slide)
     )
-    assert "cost_optimization_daily_consistent_with_history" in _notes(slide)
+    assert "cost_optimization_daily / consistent_with_history" in _notes(slide)
     assert _rows(_table(slide))[1][:2] == ["Warned", "cost_optimization_daily"]
 
 

@@ -1,9 +1,10 @@
 """Daily metric assets (group `step2_metrics_daily`) and their four quality gates.
 
-Each asset reads the day's sources, calls a plain function from `compute.py`, and yields the
-table with its four checks: completeness, business rules, consistency with history and alert
-thresholds. Completeness, business rules and alert thresholds are ERROR checks that block every
-downstream report; the history check's severity is configured (WARN by default) and its result
+Each asset reads the day's sources, calls a plain function from `compute.py` or
+`operations.py`, and yields the table with its four checks: completeness, business rules,
+consistency with history and alert thresholds. Completeness, business rules and alert thresholds
+are ERROR checks that block every downstream report; the history check's severity is configured
+(WARN by default) and its result
 goes to the report's quality appendix.
 
 Every earlier day an asset reads is a declared dependency (`window_in`): the 4-week usage window,
@@ -16,10 +17,9 @@ import dagster as dg
 import polars as pl
 
 from reporting_assets.lib.metadata import markdown_preview
-from reporting_assets.metrics import compute
-from reporting_assets.metrics.alerts import evaluate_rules
+from reporting_assets.metrics import compute, operations
+from reporting_assets.metrics.alert_assets import critical_alerts_daily
 from reporting_assets.metrics.gates import (
-    ALERT_SPAN,
     COST_HISTORY_DAYS,
     METRICS_GROUP,
     USAGE_WINDOW_DAYS,
@@ -27,7 +27,6 @@ from reporting_assets.metrics.gates import (
     gated_metric_asset,
     standard_gates,
 )
-from reporting_assets.metrics.layer import LONG_SCHEMA, METRIC_TABLES, METRICS, headline_values
 from reporting_assets.metrics.windows import (
     missing_days,
     stacked,
@@ -36,16 +35,11 @@ from reporting_assets.metrics.windows import (
 from reporting_assets.partitions import daily_partitions, day_window
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (
-    ALERT_THRESHOLDS,
-    BUSINESS_RULES,
     COMPLETE,
-    HISTORY,
-    HISTORY_SEVERITY,
     check_specs,
 )
 from reporting_assets.quality.schemas import (
     CostOptimizationDaily,
-    CriticalAlertsDaily,
     OperationalEfficiencyDaily,
     RevenueProtectionDaily,
 )
@@ -208,7 +202,7 @@ def cost_optimization_daily(
         app_db, gaps, "the 28-day cost history", ("cloud_costs",)
     )
     events = int(account_activity_daily.get_column("events").sum())
-    table = compute.cost_optimization(
+    table = operations.cost_optimization(
         cloud_costs,
         history if history is not None else cloud_costs.clear(),
         cost_savings,
@@ -280,7 +274,7 @@ def operational_efficiency_daily(
     """Incidents and time to resolve, support backlog and SLAs, deploys and pipeline health,
     and the efficiency ratios an operations VP reads."""
     window = day_window(context.partition_key)
-    table = compute.operational_efficiency(
+    table = operations.operational_efficiency(
         incidents,
         support_tickets,
         deploy_runs,
@@ -303,110 +297,6 @@ def operational_efficiency_daily(
     )
     yield from emit_checked(
         context, app_db, "operational_efficiency_daily", table, window.day, outcomes
-    )
-
-
-# The alert list is what reaches executives first, so its own gate re-evaluates every rule
-# independently of the engine: an alert that should have fired and didn't is a failed run.
-@gated_metric_asset("polars", ins={a: window_in(a, -ALERT_SPAN, 0) for a in METRIC_TABLES})
-def critical_alerts_daily(
-    context: dg.AssetExecutionContext,
-    business: SettingsResource,
-    revenue_protection_daily: dict[str, pl.DataFrame],
-    cost_optimization_daily: dict[str, pl.DataFrame],
-    operational_efficiency_daily: dict[str, pl.DataFrame],
-    past: dict[str, pl.DataFrame],
-    app_db: AppDatabase,
-):
-    """Every alert rule evaluated on the day's metrics: value, threshold, severity (info,
-    warning, critical) and since when it has been breaching."""
-    s = business.get()
-    day = day_window(context.partition_key).day
-    key = context.partition_key
-    windows = {
-        "revenue_protection_daily": revenue_protection_daily,
-        "cost_optimization_daily": cost_optimization_daily,
-        "operational_efficiency_daily": operational_efficiency_daily,
-    }
-    absent = [a for a, w in windows.items() if key not in w]
-    if absent:
-        raise dg.Failure(f"{', '.join(absent)} not materialized for {day}")
-    today = {a: w[key] for a, w in windows.items()}
-    long = pl.concat([headline_values(a, stacked(w)) for a, w in windows.items()])
-    alerts = evaluate_rules(s.alert_rules, long, day)
-    firing = alerts.filter(pl.col("severity") != "info")
-    weekday_past = stacked(past, same_weekday_keys(day, s.quality.history_weeks))
-    past_counts = pl.DataFrame(schema=LONG_SCHEMA)
-    if weekday_past is not None:
-        past_counts = weekday_past.group_by("date").agg(
-            pl.lit("firing_alerts").alias("metric"),
-            pl.lit("total").alias("scope"),
-            (pl.col("severity") != "info").sum().cast(pl.Float64).alias("value"),
-        )
-    today_count = pl.DataFrame(
-        {
-            "date": [day],
-            "metric": ["firing_alerts"],
-            "scope": ["total"],
-            "value": [float(firing.height)],
-        }
-    )
-    outcomes = {
-        COMPLETE: checks.completeness(
-            alerts,
-            CriticalAlertsDaily,
-            sources={a: t.height for a, t in today.items()},
-            extra_problems=[
-                f"rule '{r.name}' was not evaluated"
-                for r in s.alert_rules
-                if r.name not in alerts.get_column("rule").to_list()
-            ],
-        ),
-        BUSINESS_RULES: checks.business_rules(
-            alerts,
-            CriticalAlertsDaily,
-            {"consecutive_days": (0, None)},
-            [
-                (
-                    "threshold is the crossed one",
-                    pl.when(pl.col("severity") == "critical")
-                    .then(pl.col("critical_threshold"))
-                    .otherwise(pl.col("warning_threshold")),
-                    pl.col("threshold"),
-                )
-            ],
-        ),
-        HISTORY: checks.consistent_with_history(
-            today_count,
-            past_counts,
-            day,
-            z_threshold=s.quality.history_z_threshold,
-            severity=HISTORY_SEVERITY,
-            weeks=s.quality.history_weeks,
-            floors={"firing_alerts": 1.0},
-        ),
-        ALERT_THRESHOLDS: checks.alerts_match_rules(
-            alerts, s.alert_rules, s.metrics, long, day, list(METRICS)
-        ),
-    }
-    yield from emit_checked(
-        context,
-        app_db,
-        "critical_alerts_daily",
-        alerts,
-        day,
-        outcomes,
-        {
-            "critical": firing.filter(pl.col("severity") == "critical").height,
-            "warning": firing.filter(pl.col("severity") == "warning").height,
-            "firing": dg.MetadataValue.md(
-                markdown_preview(
-                    firing.select(
-                        "rule", "severity", "value", "threshold", "breaching_since", "message"
-                    )
-                )
-            ),
-        },
     )
 
 

@@ -33,13 +33,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from reporting_assets.records.delivery_rows import (
+    FAILED_PERMANENT,
+    FINAL_STATUSES,
+    PENDING,
+    SENT,
+    STATUSES,
+    UNKNOWN,
+    Delivery,
+    deliveries,
+    delivery_of,
+    utcnow,
+)
 from reporting_assets.records.leases import hold
-from reporting_assets.resources.app_db import metadata
 
 __all__ = [
     "FAILED_PERMANENT",
@@ -54,73 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
-SENT = "sent"
-FAILED_PERMANENT = "failed_permanent"
-UNKNOWN = "unknown"
-STATUSES = (PENDING, SENT, FAILED_PERMANENT, UNKNOWN)
-FINAL_STATUSES = frozenset({SENT, FAILED_PERMANENT})
-
-deliveries = sa.Table(
-    "deliveries",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("report", sa.String(200), nullable=False),
-    sa.Column("period", sa.String(64), nullable=False),
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("target", sa.String(320), nullable=False),
-    # 0 for the scheduled delivery, n for the n-th explicit resend to this target.
-    sa.Column("generation", sa.Integer, nullable=False, default=0),
-    sa.Column("status", sa.String(20), nullable=False, default=PENDING),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("provider_response", sa.Text, nullable=True),
-    sa.Column("message_id", sa.String(255), nullable=True),
-    sa.Column("resend_of", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=True),
-    sa.Column("requested_by", sa.String(200), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-    sa.UniqueConstraint(
-        "report", "period", "channel", "target", "generation", name="uq_deliveries_generation"
-    ),
-    sa.Index("ix_deliveries_status", "status", "updated_at"),
-)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One ledger row (a snapshot: read it again with `DeliveryLedger.get` for the latest)."""
-
-    id: int
-    report: str
-    period: str
-    channel: str
-    target: str
-    generation: int
-    status: str
-    attempts: int
-    last_error: str | None
-    provider_response: str | None
-    message_id: str | None
-    resend_of: int | None
-    requested_by: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-
-    @property
-    def is_resend(self) -> bool:
-        return self.generation > 0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _row(mapping) -> Delivery:
-    return Delivery(**{k: mapping[k] for k in Delivery.__dataclass_fields__})
 
 
 def _newest():
@@ -154,7 +97,7 @@ class DeliveryLedger:
                 .mappings()
                 .one()
             )
-        return _row(row)
+        return delivery_of(row)
 
     def history(
         self, report: str, period: str, channel: str, targets: Sequence[str] | None = None
@@ -169,7 +112,7 @@ class DeliveryLedger:
             query = query.where(deliveries.c.target.in_(_unique(targets)))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(deliveries.c.id)).mappings().all()
-        return [_row(r) for r in rows]
+        return [delivery_of(r) for r in rows]
 
     def current(
         self, report: str, period: str, channel: str, targets: Sequence[str] | None = None
@@ -204,7 +147,7 @@ class DeliveryLedger:
                 .limit(batch)
             )
             with self.engine.connect() as conn:
-                rows = [_row(r) for r in conn.execute(query).mappings()]
+                rows = [delivery_of(r) for r in conn.execute(query).mappings()]
             yield from rows
             if len(rows) < batch:
                 return
@@ -235,7 +178,9 @@ class DeliveryLedger:
         if period is not None:
             query = query.where(deliveries.c.period == period)
         with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(deliveries.c.id)).mappings()]
+            return [
+                delivery_of(r) for r in conn.execute(query.order_by(deliveries.c.id)).mappings()
+            ]
 
     def pending_targets(
         self, report: str, period: str, channel: str, targets: Sequence[str] | None = None

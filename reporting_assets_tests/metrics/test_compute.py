@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from reporting_assets.lib.events import TYPED_SCHEMA
-from reporting_assets.metrics import compute
+from reporting_assets.metrics import compute, operations
 
 DAY = date(2026, 3, 10)
 
@@ -149,7 +149,7 @@ def test_cost_optimization_by_hand():
     savings = pl.DataFrame(
         {"monthly_savings_usd": [1000.0, 500.0], "realized_monthly_savings_usd": [400.0, None]}
     )
-    table = compute.cost_optimization(
+    table = operations.cost_optimization(
         costs, history, savings, active_accounts=40, events=8000, day=DAY
     )
     total = table.filter(pl.col("level") == "total").row(0, named=True)
@@ -189,7 +189,7 @@ def test_operational_efficiency_by_hand():
         "kind": ["deploy", "deploy", "pipeline", "pipeline"],
         "status": ["success", "failed", "success", "success"],
     })  # fmt: skip
-    row = compute.operational_efficiency(incidents, tickets, runs, 50, DAY, start, end).row(
+    row = operations.operational_efficiency(incidents, tickets, runs, 50, DAY, start, end).row(
         0, named=True
     )
     assert row["incidents_opened"] == 2 and row["sev1_opened"] == 1

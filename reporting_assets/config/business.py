@@ -6,11 +6,29 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from reporting_assets.config.base import (
+    EMAIL,
     Strict,
 )
+
+# What an alert puts at stake, in dollars, measured on the alert's days: the failed payments,
+# the spend above budget, or the MRR of the accounts at risk.
+AtStake = Literal["failed_payments", "overspend", "mrr_at_risk"]
+
+
+class Person(Strict):
+    """Someone a report names: as an owner of an ask, a reviewer, a reader."""
+
+    name: str
+    role: str = ""
+
+
+def _owner_address(v: str | None) -> str | None:
+    if v is not None and not EMAIL.match(v):
+        raise ValueError(f"'{v}' is not an email address (name the owner in `people`)")
+    return v
 
 
 class Metric(Strict):
@@ -53,6 +71,14 @@ class AlertRule(Strict):
     critical: float
     min_duration_days: int = Field(1, ge=1)
     description: str = ""
+    # The ask a critical breach puts to its owner: what to do (imperative), by when (days after
+    # the report), and the dollars the breach puts at stake.
+    owner: str | None = None
+    action: str | None = None
+    respond_within_days: int = Field(1, ge=0, le=30)
+    at_stake: AtStake | None = None
+
+    _owner = field_validator("owner")(_owner_address)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> AlertRule:
@@ -135,6 +161,9 @@ class RecommendationRule(Strict):
     impact_basis: str
     impact_label: str = "MRR at stake"
     impact_scale: Literal["gap", "full"] = "gap"
+    owner: str | None = None  # who is asked to act on it (an address in `people`)
+
+    _owner = field_validator("owner")(_owner_address)
 
 
 class ImpactTargets(Strict):

@@ -19,6 +19,7 @@ from reporting_assets.config.business import (
     Analytics,
     ImpactTargets,
     Metric,
+    Person,
     Quality,
     RecommendationRule,
     Scorecard,
@@ -114,6 +115,17 @@ class Settings(Strict):
     analytics: Analytics = Analytics()
     recommendations: list[RecommendationRule] = Field(default_factory=list)
     impact: ImpactTargets = ImpactTargets()
+    # Who is who: the display name and role of the addresses reports name (owners of asks).
+    people: dict[str, Person] = Field(default_factory=dict)
+
+    def person(self, address: str | None) -> str:
+        """How a report names someone: "Dana Ruiz, CFO", else the address itself."""
+        if not address:
+            return "Unassigned"
+        p = self.people.get(address)
+        if p is None:
+            return address
+        return f"{p.name}, {p.role}" if p.role else p.name
 
     @model_validator(mode="after")
     def _references_exist(self) -> Settings:
@@ -122,6 +134,9 @@ class Settings(Strict):
                 raise ValueError(
                     f"alert_rules[{i}] ('{rule.name}') uses unknown metric '{rule.metric}'"
                 )
+        bad = [a for a in self.people if not EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"people: not email addresses: {', '.join(bad)}")
         names = [r.name for r in self.alert_rules]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

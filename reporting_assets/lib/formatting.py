@@ -65,3 +65,17 @@ def in_sentence(label: str) -> str:
     if len(label) > 1 and label[1].isupper():
         return label
     return label[:1].lower() + label[1:]
+
+
+# Words an identifier spells in capitals when it becomes a name.
+ACRONYMS = {"cdn": "CDN", "api": "API", "ci": "CI", "crm": "CRM", "sso": "SSO", "ml": "ML",
+            "etl": "ETL", "mrr": "MRR", "sla": "SLA", "aws": "AWS", "gcp": "GCP"}  # fmt: skip
+
+
+def display_name(identifier: str) -> str:
+    """An identifier as people write it: "data_warehouse" → "Data warehouse", "cdn" → "CDN"."""
+    words = [ACRONYMS.get(w, w) for w in identifier.replace("-", "_").split("_") if w]
+    if not words:
+        return identifier
+    first = words[0]
+    return " ".join([first if first.isupper() else first.capitalize(), *words[1:]])

@@ -42,6 +42,10 @@ class AnalyticsContent:
     # The month's MRR bridge as the business analysis table shows it (opening, new, won back,
     # expansion, contraction, churned, closing): the one bridge the summary speaks of.
     bridge: dict | None = None
+    # The period's analytic headline for the decision block (the scorecard, or the forecast).
+    takeaway: str = ""
+    # The month's recommendations (strategic_recommendations_monthly), for the asks.
+    recommendation_rows: pl.DataFrame | None = None
 
 
 BRIDGE_IN = ("new_mrr", "reactivation_mrr", "expansion_mrr")
@@ -124,6 +128,7 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
             f"Scorecard {overall['value']:.0f}/100 ({STATUS_WORDS[overall['status']]})"
             + (f", {change:+.1f} since last week" if change is not None else "")
             + (f": {why}." if why else ".")))  # fmt: skip
+        out.takeaway = out.summary[0]
     progress = frames.get("initiative_progress_weekly")
     if progress is not None and "initiatives" in wanted:
         p = progress.with_columns(
@@ -234,12 +239,13 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("beats_baseline", "Model beats baseline", "bool")],
             ["mrr_forecast"]))  # fmt: skip
         last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
-        out.summary.append(
+        out.takeaway = (
             f"MRR is forecast at {format_value(last['forecast'], 'usd')} by the end of "
             f"{last['month']:%B %Y} ({last['interval']:.0%} interval "
             f"{format_value(last['lower'], 'usd')}–{format_value(last['upper'], 'usd')})"
             + ("." if last["beats_baseline"] else "; the naive baseline did better in backtest, "
                f"at {format_value(last['baseline'], 'usd')}."))  # fmt: skip
+        out.summary.append(out.takeaway)
     churn = frames.get("churn_risk_monthly")
     if churn is not None and "forecasts" in wanted:
         top = churn.sort("mrr_at_stake", descending=True).head(15)
@@ -255,6 +261,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
     recs = frames.get("strategic_recommendations_monthly")
     if recs is not None:
         out.recommendations = recs.sort("rank")["recommendation"].to_list()
+        out.recommendation_rows = recs
         if "recommendations" in wanted:
             out.sections.append(Section(
                 "recommendations", "Recommendations", "Ranked by estimated impact; each from a "

@@ -145,7 +145,7 @@ def render_report(
             files[f"json:{channel}"] = draft / f"{channel}.json"
             files[f"json:{channel}"].write_bytes(encode(build(report)))
     if "email" in report_def.formats:
-        pngs = {n: chart_files[n]["png"].read_bytes() for n in email_charts if n in chart_files}
+        pngs = {n: chart_files[n]["mobile"].read_bytes() for n in email_charts if n in chart_files}
         message = build_message(report, pngs, sender=settings.channels.email.sender, to=to, cc=cc)
         files["email"] = draft / "email.eml"
         files["email"].write_bytes(bytes(message))

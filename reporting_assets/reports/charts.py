@@ -15,7 +15,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
-from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.formatting import display_name, format_value
 from reporting_assets.reports.model import STATUS_WORDS
 
 GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"
@@ -96,28 +96,35 @@ def budget_bars(costs: pl.DataFrame, title: str, primary: str = NEUTRAL) -> go.F
         .agg(pl.col("cost_usd").sum(), pl.col("daily_budget_usd").sum())
         .sort("cost_usd", descending=True)
     )
+    # Horizontal bars, the largest on top: service names stay readable at any width.
+    lines = lines.reverse()
     over = (lines.get_column("cost_usd") > lines.get_column("daily_budget_usd")).to_list()
+    names = [display_name(s) for s in lines.get_column("service").to_list()]
     fig = go.Figure()
     fig.add_bar(
-        x=lines.get_column("service").to_list(),
-        y=lines.get_column("cost_usd").to_list(),
-        name="Spend",
+        y=names,
+        x=lines.get_column("cost_usd").to_list(),
+        orientation="h",
+        name="Spend (red: over budget)",
         marker_color=[BAD if o else primary for o in over],
     )
     fig.add_scatter(
-        x=lines.get_column("service").to_list(),
-        y=lines.get_column("daily_budget_usd").to_list(),
+        y=names,
+        x=lines.get_column("daily_budget_usd").to_list(),
         name="Budget",
         mode="markers",
         marker={
-            "symbol": "line-ew",
-            "size": 28,
+            "symbol": "line-ns",
+            "size": 16,
             "color": "#1F2933",
             "line": {"width": 3, "color": "#1F2933"},
         },
     )
-    fig.update_yaxes(tickprefix="$", tickformat=",.0f")
-    return _layout(fig, title, primary)
+    fig.update_xaxes(tickprefix="$", tickformat=",.0f", gridcolor="#E4E7EB")
+    fig.update_yaxes(gridcolor="rgba(0,0,0,0)")
+    _layout(fig, title, primary)
+    fig.update_layout(margin={"l": 130})
+    return fig
 
 
 def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
@@ -125,7 +132,7 @@ def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
     steps = [
         ("Opening", total["opening_mrr"], "absolute"),
         ("New", total["new_mrr"], "relative"),
-        ("Reactivation", total["reactivation_mrr"], "relative"),
+        ("Won back", total["reactivation_mrr"], "relative"),
         ("Expansion", total["expansion_mrr"], "relative"),
         ("Contraction", -total["contraction_mrr"], "relative"),
         ("Churn", -total["churned_mrr"], "relative"),
@@ -214,10 +221,34 @@ def browser_path() -> str:
     )
 
 
+# The email's charts are drawn for a phone: 600 px wide with 22 px type and no title (the email
+# captions each chart), so that shown 343 px wide on a 375 px screen their text is ~12.5 px.
+MOBILE_WIDTH, MOBILE_HEIGHT, MOBILE_FONT = 600, 440, 22
+
+
+def mobile_figure(figure: go.Figure) -> go.Figure:
+    """The chart redrawn for a phone's width: larger type, no title, tighter margins."""
+    fig = go.Figure(figure)
+    fig.update_layout(
+        title=None,
+        font={"size": MOBILE_FONT},
+        margin={"l": 16, "r": 24, "t": 16, "b": 16},
+        legend={"font": {"size": MOBILE_FONT}, "y": -0.28},
+    )
+    fig.update_xaxes(tickfont={"size": MOBILE_FONT - 2}, automargin=True)
+    fig.update_yaxes(tickfont={"size": MOBILE_FONT - 2}, automargin=True)
+    # Bar labels at one legible size, never shrunk to fit their bar.
+    fig.update_layout(uniformtext={"minsize": MOBILE_FONT - 4, "mode": "show"})
+    fig.update_traces(textfont={"size": MOBILE_FONT - 4}, cliponaxis=False,
+                      selector={"type": "waterfall"})  # fmt: skip
+    return fig
+
+
 def export_charts(
-    charts: list[Chart], folder: Path, formats: tuple[str, ...] = ("svg", "png")
+    charts: list[Chart], folder: Path, formats: tuple[str, ...] = ("svg", "png", "mobile")
 ) -> dict[str, dict[str, Path]]:
-    """Write every chart in every format through one browser; return {name: {format: path}}."""
+    """Write every chart in every format through one browser; return {name: {format: path}}.
+    "mobile" is a PNG drawn for a phone (`mobile_figure`), for the email."""
     import kaleido
 
     if not charts:
@@ -227,12 +258,16 @@ def export_charts(
     jobs, paths = [], {}
     for chart in charts:
         for fmt in formats:
+            fig, opts = chart.figure, {"width": chart.width, "height": chart.height, "format": fmt}
             path = folder / f"{chart.name}.{fmt}"
-            paths.setdefault(chart.name, {})[fmt] = path
-            opts = {"width": chart.width, "height": chart.height, "format": fmt}
-            if fmt == "png":
+            if fmt == "mobile":
+                fig = mobile_figure(chart.figure)
+                opts = {"width": MOBILE_WIDTH, "height": MOBILE_HEIGHT, "format": "png"}
+                path = folder / f"{chart.name}.mobile.png"
+            if opts["format"] == "png":
                 opts["scale"] = 2
-            jobs.append({"fig": chart.figure, "path": str(path), "opts": opts})
+            paths.setdefault(chart.name, {})[fmt] = path
+            jobs.append({"fig": fig, "path": str(path), "opts": opts})
     errors = kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False})
     if errors:
         raise RuntimeError(f"chart export failed: {errors[0]!r}")

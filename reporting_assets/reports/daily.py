@@ -7,15 +7,22 @@ numbers, and each status from the metric layer's rating rule against the target 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import format_delta, format_value, in_sentence
+from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.metrics.docs import definition
 from reporting_assets.metrics.layer import METRICS, day_values
 from reporting_assets.metrics.rating import rate
+from reporting_assets.reports.decisions import (
+    alert_asks,
+    alerts_takeaway,
+    decision_block,
+    mrr_day_takeaway,
+    status_takeaway,
+)
 from reporting_assets.reports.model import (
     AlertRow,
     Branding,
@@ -73,12 +80,10 @@ def _change_phrase(k: Kpi) -> str:
 def executive_summary(
     revenue_total: dict,
     kpi_list: list[Kpi],
-    alerts: pl.DataFrame,
     checks: list[CheckRow],
-    settings: Settings,
 ) -> list[str]:
-    """Plain sentences written from the numbers: MRR, the biggest moves, alerts, decisions,
-    data quality."""
+    """Plain sentences written from the numbers: MRR, the biggest moves, data quality. The
+    alerts are listed on their own, and what they ask of whom is in the decision block."""
     r = revenue_total
     direction = "up" if r["net_new_mrr"] > 0 else "down" if r["net_new_mrr"] < 0 else "flat"
     sentences = [
@@ -96,32 +101,6 @@ def executive_summary(
         sentences.append(
             "Biggest movements: " + "; ".join(_change_phrase(k) for k in moved[:2]) + "."
         )
-    firing = alerts.filter(pl.col("severity") != "info").sort(
-        pl.col("severity").replace_strict({"critical": 0, "warning": 1}), "rule"
-    )
-    if firing.is_empty():
-        sentences.append("No alert rule is breached.")
-    else:
-        parts = []
-        for a in firing.iter_rows(named=True):
-            m = settings.metrics[a["metric"]]
-            parts.append(
-                f"{in_sentence(m.label)} at {format_value(a['value'], m.unit)} "
-                f"({a['severity']}; threshold {format_value(a['threshold'], m.unit)})"
-            )
-        sentences.append(
-            f"{len(parts)} alert{'s' if len(parts) > 1 else ''} "
-            f"need{'' if len(parts) > 1 else 's'} attention: " + "; ".join(parts) + "."
-        )
-        rules = {r.name: r for r in settings.alert_rules}
-        for a in firing.filter(pl.col("severity") == "critical").iter_rows(named=True):
-            why = rules[a["rule"]].description if a["rule"] in rules else ""
-            since = a["breaching_since"]
-            sentences.append(
-                f"Decision needed: {in_sentence(settings.metrics[a['metric']].label)} has "
-                "breached its "
-                f"critical threshold since {since:%-d %B}. {why}".strip()
-            )
     sentences.append(quality_sentence(count_checks(checks)))
     return sentences
 
@@ -245,6 +224,14 @@ def build_daily_report(
                  alert_sentence(a, settings))
         for a in alerts.filter(pl.col("severity") != "info").iter_rows(named=True)
     ]  # fmt: skip
+    decisions = decision_block(
+        [mrr_day_takeaway(revenue_total["closing_mrr"], revenue_total["net_new_mrr"]),
+         alerts_takeaway(alerts.filter(pl.col("severity") != "info"), settings, {}),
+         status_takeaway(kpi_list)],
+        alert_asks(alerts.filter(pl.col("severity") == "critical"),
+                   revenue.filter(pl.col("plan") == "total"),
+                   costs.filter(pl.col("level") == "total"), day + timedelta(days=1), settings),
+    )  # fmt: skip
     b = settings.branding
     return ReportData(
         report_key=key,
@@ -257,11 +244,12 @@ def build_daily_report(
         f"{ {'America/New_York': 'ET'}.get(settings.calendar.report_timezone, '') }".strip(),
         branding=Branding(b.company_name, b.primary_color, b.accent_color, b.logo_path),
         kpis=kpi_list,
-        summary=executive_summary(revenue_total, kpi_list, alerts, checks, settings),
+        summary=executive_summary(revenue_total, kpi_list, checks),
         alerts=alert_rows,
         sections=[sections[s] for s in report.sections if s in sections],
         quality=checks,
         definitions=definitions(settings, METRICS),
         report_url=report_url,
         chart_titles=CHART_TITLES,
+        decisions=decisions,
     )

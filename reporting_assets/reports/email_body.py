@@ -203,6 +203,9 @@ def _context(report: ReportData) -> dict:
         "kpis": [_kpi_view(k, report.cadence) for k in report.kpis],
         "alerts": alerts,
         "summary": report.summary,
+        "takeaways": report.decisions.takeaways,
+        "asks": report.decisions.asks,
+        "no_asks": report.decisions.no_asks,
         "url": _safe_url(report.report_url),
     }
 

@@ -7,10 +7,12 @@ computes a number of its own, so the same figure reads the same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 import polars as pl
 
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.metrics.rating import STATUS_WORDS as STATUS_WORDS
 from reporting_assets.metrics.rating import Status
 
@@ -88,6 +90,40 @@ class AlertRow:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One thing the report asks of someone."""
+
+    what: str  # an instruction: "Have billing retry the failed payments …"
+    owner: str  # "Daniel Okafor, CFO"
+    by: date | None
+    at_stake: float | None  # dollars
+    stake_words: str  # what the dollars are: "in failed payments"
+    why: str  # the evidence, one short sentence
+
+    @property
+    def by_words(self) -> str:
+        return f"{self.by:%a} {self.by.day} {self.by:%b}" if self.by else "—"
+
+    @property
+    def stake_text(self) -> str:
+        if self.at_stake is None:
+            return "—"
+        return f"{format_value(self.at_stake, 'usd')} {self.stake_words}"
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The takeaways and the asks of one report."""
+
+    takeaways: list[str] = field(default_factory=list)
+    asks: list[Ask] = field(default_factory=list)
+
+    @property
+    def no_asks(self) -> str:
+        return "Nothing needs your decision in this report."
+
+
+@dataclass(frozen=True)
 class Branding:
     company_name: str
     primary_color: str
@@ -115,3 +151,5 @@ class ReportData:
     definitions: list[tuple[str, str, str]]  # (label, unit, what it means)
     report_url: str = ""
     chart_titles: dict[str, str] = field(default_factory=dict)  # chart name -> caption
+    # What changed and what is asked of the reader: the block every artifact opens with.
+    decisions: Decisions = field(default_factory=Decisions)

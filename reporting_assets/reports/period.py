@@ -14,11 +14,19 @@ import polars as pl
 
 from reporting_assets.analytics.weekly import initiative_progress
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import format_value, in_sentence
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.metrics.docs import definition
 from reporting_assets.metrics.layer import Coverage, day_list
 from reporting_assets.metrics.periods import values_of
 from reporting_assets.reports.daily import alert_sentence, data_through, kpis
+from reporting_assets.reports.decisions import (
+    alert_asks,
+    alerts_takeaway,
+    decision_block,
+    mrr_period_takeaway,
+    recommendation_asks,
+    status_takeaway,
+)
 from reporting_assets.reports.model import (
     AlertRow,
     Branding,
@@ -144,18 +152,6 @@ def build_period_report(
             f"{format_value(now['budget_variance'], 'ratio')} against budget"
             + (f" ({gap})." if gap else ".")
         )
-    if alerts.is_empty():
-        summary.append("No alert rule fired during the period.")
-    else:
-        summary.append(
-            f"{alerts.height} alert rule{'s' if alerts.height != 1 else ''} fired: "
-            + "; ".join(
-                f"{in_sentence(settings.metrics[a['metric']].label)} ({a['severity']}, "
-                f"fired {fired_on(a['days_firing'], report.cadence)})"
-                for a in alerts.iter_rows(named=True)
-            )
-            + "."
-        )
     if analytics is not None:
         summary[after_bridge:after_bridge] = analytics.summary
     summary.append(quality_sentence(count_checks(checks)))
@@ -187,6 +183,19 @@ def build_period_report(
         )
         for a in alerts.iter_rows(named=True)
     ]
+    cost_days = days["cost_optimization_daily"].filter(pl.col("level") == "total")
+    critical = days["critical_alerts_daily"].filter(pl.col("severity") == "critical")
+    # The MRR takeaway says what the summary's bridge sentence says.
+    moved, opening = (bridge, bridge["opening_mrr"]) if bridge is not None else (
+        now, rev["opening_mrr"][0])  # fmt: skip
+    decisions = decision_block(
+        [mrr_period_takeaway(opening, moved["mrr"], moved["net_new_mrr"], report.cadence),
+         alerts_takeaway(alerts, settings, {a["rule"]: fired_on(a["days_firing"], report.cadence)
+                                            for a in alerts.iter_rows(named=True)}),
+         getattr(analytics, "takeaway", "") or status_takeaway(kpi_list)],
+        alert_asks(critical, rev, cost_days, end + timedelta(days=1), settings)
+        + recommendation_asks(getattr(analytics, "recommendation_rows", None), end, settings),
+    )  # fmt: skip
     suffix = "this week" if report.cadence == "weekly" else f"{end:%B} to date"
     label = (f"Week of {start.day} {start:%B} – {end.day} {end:%B %Y}" if report.cadence ==
              "weekly" else f"{end:%B %Y}, to {end.day} {end:%B}")  # fmt: skip
@@ -205,7 +214,7 @@ def build_period_report(
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
-        report_url=report_url, chart_titles={
+        report_url=report_url, decisions=decisions, chart_titles={
             "scorecard": f"Scorecard, {suffix}",
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",

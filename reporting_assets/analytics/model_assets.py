@@ -190,6 +190,9 @@ def churn_risk_monthly(
     test = models.churn_backtest(train, labels)
     current = models.churn_features(accounts, activity, end, a.churn_window_days)
     table, fit = models.churn_scores(train, labels, current, month)
+    # The accounts' names, as the warehouse's account history has them on the month's last day.
+    names = accounts.sort("valid_from").unique("account_id", keep="last", maintain_order=True)
+    table = table.join(names.select("account_id", "account_name"), on="account_id", how="left")
     paying = monthly.states_at(accounts, end).filter(pl.col("status").is_in(monthly.PAYING))
     high_share = table.filter(pl.col("risk_band") == "high")["mrr"].sum() / max(
         table["mrr"].sum(), 1.0

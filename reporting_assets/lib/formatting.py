@@ -72,6 +72,11 @@ ACRONYMS = {"cdn": "CDN", "api": "API", "ci": "CI", "crm": "CRM", "sso": "SSO", 
             "etl": "ETL", "mrr": "MRR", "sla": "SLA", "aws": "AWS", "gcp": "GCP"}  # fmt: skip
 
 
+def month_name(day) -> str:
+    """A month as people write it: "February 2027"."""
+    return f"{day:%B %Y}"
+
+
 def display_name(identifier: str) -> str:
     """An identifier as people write it: "data_warehouse" → "Data warehouse", "cdn" → "CDN"."""
     words = [ACRONYMS.get(w, w) for w in identifier.replace("-", "_").split("_") if w]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import format_delta, format_value, in_sentence
+from reporting_assets.lib.formatting import display_name, format_delta, format_value, in_sentence
 from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
@@ -48,6 +48,23 @@ class AnalyticsContent:
     recommendation_rows: pl.DataFrame | None = None
 
 
+# What pushes an account toward churn, in words (the churn model's features).
+DRIVER_WORDS = {
+    "log_mrr": "account size", "tenure_days": "tenure", "past_due": "payment past due",
+    "past_due_days_90": "days past due, last 90 days", "downgrades_90": "recent downgrades",
+    "log_events_per_seat": "product use per seat", "usage_trend": "falling usage",
+}  # fmt: skip
+
+
+def driver_words(feature: str) -> str:
+    """A churn driver as the reader says it: "recent downgrades", "Starter plan"."""
+    if feature.startswith("plan_"):
+        return f"{display_name(feature.removeprefix('plan_'))} plan"
+    return DRIVER_WORDS.get(feature, feature.replace("_", " "))
+
+
+# The forecast series as the reader calls them.
+SERIES_NAMES = {"mrr": "MRR", "cost": "Cloud spend"}
 BRIDGE_IN = ("new_mrr", "reactivation_mrr", "expansion_mrr")
 BRIDGE_OUT = ("contraction_mrr", "churned_mrr")
 
@@ -175,7 +192,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             "business_analysis", "Business analysis", "The MRR bridge month by month, growth, "
             "logo churn, net revenue retention, cloud cost as a share of revenue, and the "
             "retention of the cohort that started paying three months earlier.", analysis,
-            [Column("month", "Month", "date"), Column("opening_mrr", "Opening", "usd"),
+            [Column("month", "Month", "month"), Column("opening_mrr", "Opening", "usd"),
              Column("new_mrr", "New", "usd"), Column("reactivation_mrr", "Won back", "usd"),
              Column("expansion_mrr", "Expansion", "usd"),
              Column("contraction_mrr", "Contraction", "usd"),
@@ -221,19 +238,22 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             out.summary.append("Against the industry: " + "; ".join(parts) + ".")
     forecasts = frames.get("forecasts_monthly")
     if forecasts is not None and "forecasts" in wanted:
-        f = forecasts.with_columns(unit=pl.lit("usd"))
+        f = forecasts.with_columns(
+            unit=pl.lit("usd"),
+            series_label=pl.col("series").replace_strict(SERIES_NAMES, default=pl.col("series")),
+        )
         rows = []
-        for series, g in f.group_by("series", maintain_order=True):
+        for (series,), g in f.group_by("series", maintain_order=True):
             r = g.row(0, named=True)
             verdict = "beats" if r["beats_baseline"] else "does worse than"
-            rows.append(f"{series.upper() if series == 'mrr' else 'Cloud spend'}: model "
+            rows.append(f"{SERIES_NAMES.get(series, series)}: model "
                         f"{r['model']} backtest error {r['backtest_mape']:.1%}, {verdict} the "
                         f"naive baseline's {r['baseline_mape']:.1%}")  # fmt: skip
         out.sections.append(Section(
             "forecasts", "Forecasts", "MRR at each month's end and cloud spend per month, with "
             f"{f['interval'][0]:.0%} prediction intervals; the baseline repeats the last value "
             "(MRR) or the last week (spend). " + "; ".join(rows) + ".", f,
-            [Column("series", "Series"), Column("month", "Month", "date"),
+            [Column("series_label", "Series"), Column("month", "Month", "month"),
              Column("forecast", "Forecast", "usd"), Column("lower", "Low", "usd"),
              Column("upper", "High", "usd"), Column("baseline", "Naive baseline", "usd"),
              Column("beats_baseline", "Model beats baseline", "bool")],
@@ -248,16 +268,27 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
         out.summary.append(out.takeaway)
     churn = frames.get("churn_risk_monthly")
     if churn is not None and "forecasts" in wanted:
-        top = churn.sort("mrr_at_stake", descending=True).head(15)
         high = churn.filter(pl.col("risk_band") == "high")
+        # The high-risk accounts first (the sentence counts them), then the most MRR at stake.
+        top = churn.sort(pl.col("risk_band") == "high", "mrr_at_stake", descending=True).head(15)
+        top = top.with_columns(
+            account=pl.coalesce(pl.col("account_name") if "account_name" in top.columns
+                                else pl.lit(None, pl.String), pl.col("account_id")),
+            driver=pl.col("top_driver").map_elements(driver_words, return_dtype=pl.String),
+        )  # fmt: skip
+        shown = top.filter(pl.col("risk_band") == "high").height
+        more = f" ({shown} shown)" if shown < high.height else ""
         out.sections.append(Section(
-            "churn_risk", "Accounts at risk of churn", "The paying accounts with the most MRR "
-            "at stake (MRR × probability of churning within the horizon), with the strongest "
-            f"driver. {high.height} accounts are high risk.", top,
-            [Column("account_id", "Account"), Column("plan", "Plan"), Column("mrr", "MRR", "usd"),
+            "churn_risk", "Accounts at risk of churn", "The paying accounts at high risk, then "
+            "those with the most MRR at stake (MRR × probability of churning within the "
+            f"horizon), with the strongest driver. {high.height} account"
+            f"{'s are' if high.height != 1 else ' is'} high risk{more}, "
+            f"{format_value(high['mrr_at_stake'].sum(), 'usd')} of MRR at stake.", top,
+            [Column("account", "Account"), Column("plan", "Plan", "name"),
+             Column("mrr", "MRR", "usd"),
              Column("churn_probability", "Churn probability", "ratio"),
-             Column("risk_band", "Risk"), Column("mrr_at_stake", "MRR at stake", "usd"),
-             Column("top_driver", "Main driver")]))  # fmt: skip
+             Column("risk_band", "Risk", "name"), Column("mrr_at_stake", "MRR at stake", "usd"),
+             Column("driver", "Main driver")]))  # fmt: skip
     recs = frames.get("strategic_recommendations_monthly")
     if recs is not None:
         out.recommendations = recs.sort("rank")["recommendation"].to_list()

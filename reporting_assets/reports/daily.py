@@ -149,14 +149,15 @@ CHART_TITLES = {
 }
 
 REVENUE_COLUMNS = [
-    Column("plan", "Plan"), Column("opening_mrr", "Opening MRR", "usd"),
+    Column("plan", "Plan", "name"), Column("opening_mrr", "Opening MRR", "usd"),
     Column("new_mrr", "New", "usd"), Column("expansion_mrr", "Expansion", "usd"),
     Column("contraction_mrr", "Contraction", "usd"), Column("churned_mrr", "Churned", "usd"),
     Column("closing_mrr", "Closing MRR", "usd"), Column("mrr_at_risk", "MRR at risk", "usd"),
     Column("payment_failure_rate", "Payment failures", "ratio"),
 ]  # fmt: skip
 COST_COLUMNS = [
-    Column("service", "Service"), Column("vendor", "Vendor"), Column("team", "Team"),
+    Column("service", "Service", "name"), Column("vendor", "Vendor"),
+    Column("team", "Team", "name"),
     Column("cost_usd", "Spend", "usd"), Column("daily_budget_usd", "Budget", "usd"),
     Column("budget_variance", "vs budget", "ratio"),
     Column("trailing_median_usd", "Usual (28-day median)", "usd"),

@@ -149,7 +149,8 @@ def alerts_takeaway(worst: pl.DataFrame, settings: Settings, fired: dict[str, st
     if worst.is_empty():
         return "No alert rule is breached."
     rank = pl.col("severity").replace_strict({"critical": 0, "warning": 1}, default=2)
-    first = worst.sort(rank, "rule").row(0, named=True)
+    longest = pl.col("days_firing") if "days_firing" in worst.columns else pl.lit(1)
+    first = worst.sort(rank, longest, "rule", descending=[False, True, False]).row(0, named=True)
     m = settings.metrics[first["metric"]]
     text = (
         f"{m.label} is in {first['severity']} breach at {format_value(first['value'], m.unit)}"

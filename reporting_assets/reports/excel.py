@@ -22,7 +22,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from reporting_assets.lib.formatting import unit_words
+from reporting_assets.lib.formatting import display_name, unit_words
 from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
@@ -34,6 +34,7 @@ from reporting_assets.reports.workbook_style import (
     DEFAULT_PRIMARY,
     MAX_WIDTH,
     MIN_WIDTH,
+    MONTH_FORMAT,
     NUMBER_FORMATS,
     STATUS_COLOURS,
     WORD_STATUS,
@@ -284,9 +285,11 @@ class _Writer:
             kind = "date" if cell.unit == "date" else "datetime"
             ws.write_datetime(row, col, value, self._format(kind, cell.status))
         elif isinstance(value, date):
-            ws.write_datetime(row, col, value, self._format("date", cell.status))
+            kind = "month" if cell.unit == "month" else "date"
+            ws.write_datetime(row, col, value, self._format(kind, cell.status))
         else:
-            ws.write_string(row, col, str(value), self._format("text", cell.status))
+            text = display_name(value) if cell.unit == "name" and isinstance(value, str) else value
+            ws.write_string(row, col, str(text), self._format("text", cell.status))
 
     def _format(self, kind: str, status: str | None) -> Format | None:
         key = (kind, status)
@@ -300,6 +303,8 @@ class _Writer:
                 props["num_format"] = num_format
         elif kind == "date":
             props["num_format"] = DATE_FORMAT
+        elif kind == "month":
+            props["num_format"] = MONTH_FORMAT
         elif kind == "datetime":
             props["num_format"] = DATETIME_FORMAT
         if status in STATUS_COLOURS:

@@ -50,7 +50,9 @@ class Column:
 
     name: str
     label: str
-    unit: Unit | Literal["text", "date", "bool"] = "text"
+    # "name": an identifier shown as a name (data_warehouse → Data warehouse); "month": a month's
+    # first day shown as "February 2027".
+    unit: Unit | Literal["text", "date", "bool", "name", "month"] = "text"
     # For tables mixing units (one metric per row): the column holding each row's unit.
     unit_from: str | None = None
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import jinja2
 
 from reporting_assets.config import resolve
-from reporting_assets.lib.formatting import format_delta, format_value, unit_words
+from reporting_assets.lib.formatting import (
+    display_name,
+    format_delta,
+    format_value,
+    month_name,
+    unit_words,
+)
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 from reporting_assets.reports.quality import check_words, count_checks, quality_sentence
 
@@ -29,8 +35,12 @@ def _cell(value, unit: str) -> str:
         return "–"
     if unit == "bool":
         return "yes" if value else ""
+    if unit == "month" and isinstance(value, date):
+        return month_name(value)
     if unit == "date" and isinstance(value, date):
         return value.isoformat()
+    if unit == "name" and isinstance(value, str):
+        return display_name(value)
     if unit in NUMERIC and isinstance(value, int | float):
         return format_value(float(value), unit)
     return str(value)

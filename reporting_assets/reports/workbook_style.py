@@ -42,6 +42,7 @@ CHANGE_FORMATS: dict[str, str] = {
     "usd_per_k": "+#,##0.00;-#,##0.00;0.00",
 }
 DATE_FORMAT = "yyyy-mm-dd"
+MONTH_FORMAT = "mmmm yyyy"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 # Fill and text colours for red/amber/green status cells (Excel's own "good/neutral/bad" styles).

@@ -303,7 +303,7 @@ class _Builder(_Canvas):
         elif not rows:
             self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.5), "No rows for this period.")
         else:
-            numeric = [c.unit not in ("text", "date", "bool") for c in columns]
+            numeric = [c.unit not in ("text", "date", "bool", "name", "month") for c in columns]
             bottom = self._table(slide, top, headers, rows, None, TABLE_PT, numeric=numeric)
             if frame.height > MAX_TABLE_ROWS:
                 self._note(

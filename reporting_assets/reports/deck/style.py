@@ -21,7 +21,7 @@ from pptx.presentation import Presentation as PresentationPart
 from pptx.slide import SlideLayout
 from pptx.util import Emu, Inches, Pt
 
-from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.formatting import display_name, format_value, month_name
 from reporting_assets.reports.model import Column
 
 # Slide geometry (16:9, 13.333 in × 7.5 in) and the content area inside the margins.
@@ -276,6 +276,10 @@ def _section_text(value: Any, unit: str) -> str:
     """A table value as text, numbers through `format_value` so they match the other formats."""
     if value is None:
         return "–"
+    if unit == "name" and isinstance(value, str):
+        return display_name(value)
+    if unit == "month" and isinstance(value, date):
+        return month_name(value)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
@@ -284,7 +288,7 @@ def _section_text(value: Any, unit: str) -> str:
         return value.isoformat()
     number = _number(value)
     if number is not None:
-        if unit in ("text", "date", "bool"):
+        if unit in ("text", "date", "bool", "name", "month"):
             return format_value(number, "count") if number.is_integer() else f"{number:,.2f}"
         return format_value(number, unit)
     if isinstance(value, float):  # NaN or infinity

@@ -21,6 +21,7 @@ from reporting_assets.reports.decisions import (
     alerts_takeaway,
     decision_block,
     mrr_day_takeaway,
+    stakes_by_rule,
     status_takeaway,
 )
 from reporting_assets.reports.model import (
@@ -154,6 +155,7 @@ REVENUE_COLUMNS = [
     Column("contraction_mrr", "Contraction", "usd"), Column("churned_mrr", "Churned", "usd"),
     Column("closing_mrr", "Closing MRR", "usd"), Column("mrr_at_risk", "MRR at risk", "usd"),
     Column("payment_failure_rate", "Payment failures", "ratio"),
+    Column("failed_payment_amount", "Failed payments", "usd"),
 ]  # fmt: skip
 COST_COLUMNS = [
     Column("service", "Service", "name"), Column("vendor", "Vendor"),
@@ -219,11 +221,14 @@ def build_daily_report(
             "Incidents, support and delivery for the day.", ops_table, OPERATIONS_COLUMNS,
             ["sla_trend"]),
     }  # fmt: skip
+    firing = alerts.filter(pl.col("severity") != "info")
+    stakes = stakes_by_rule(firing, revenue.filter(pl.col("plan") == "total"),
+                            costs.filter(pl.col("level") == "total"), settings)  # fmt: skip
     alert_rows = [
         AlertRow(a["rule"], a["metric"], a["severity"], a["value"], a["threshold"],
                  a["breaching_since"].isoformat() if a["breaching_since"] else None,
-                 alert_sentence(a, settings))
-        for a in alerts.filter(pl.col("severity") != "info").iter_rows(named=True)
+                 alert_sentence(a, settings), stakes.get(a["rule"]))
+        for a in firing.iter_rows(named=True)
     ]  # fmt: skip
     decisions = decision_block(
         [mrr_day_takeaway(revenue_total["closing_mrr"], revenue_total["net_new_mrr"]),

@@ -55,6 +55,24 @@ def stake_of(measure: str | None, revenue: pl.DataFrame, costs: pl.DataFrame) ->
     return None
 
 
+def stakes_by_rule(
+    rows: pl.DataFrame, revenue: pl.DataFrame, costs: pl.DataFrame, settings: Settings
+) -> dict[str, float | None]:
+    """Per rule among `rows` (alert rows with `date`), the dollars at stake on exactly the days
+    those rows cover (`stake_of` the rule's `at_stake`)."""
+    rules = {r.name: r for r in settings.alert_rules}
+    out = {}
+    for (name,), group in rows.group_by("rule", maintain_order=True):
+        days = group.get_column("date").implode()
+        rule = rules.get(name)
+        out[name] = stake_of(
+            rule.at_stake if rule else None,
+            revenue.filter(pl.col("date").is_in(days)),
+            costs.filter(pl.col("date").is_in(days)),
+        )
+    return out
+
+
 def alert_asks(
     critical: pl.DataFrame,
     revenue: pl.DataFrame,
@@ -65,26 +83,21 @@ def alert_asks(
     """An ask per rule in critical breach. `critical` holds its critical rows (one per rule and
     day, with `date`); the stake is measured on exactly those days."""
     rules: dict[str, AlertRule] = {r.name: r for r in settings.alert_rules}
+    stakes = stakes_by_rule(critical, revenue, costs, settings)
     asks = []
-    for rule_name, rows in critical.group_by("rule", maintain_order=True):
-        rule = rules.get(rule_name[0])
+    for (rule_name,), rows in critical.group_by("rule", maintain_order=True):
+        rule = rules.get(rule_name)
         if rule is None:
             continue
-        days = rows.get_column("date")
         last = rows.sort("date").row(-1, named=True)
         m = settings.metrics[rule.metric]
-        stake = stake_of(
-            rule.at_stake,
-            revenue.filter(pl.col("date").is_in(days.implode())),
-            costs.filter(pl.col("date").is_in(days.implode())),
-        )
         since = last["breaching_since"]
         asks.append(
             Ask(
                 what=sentence_case(rule.action or f"act on the {in_sentence(m.label)}"),
                 owner=settings.person(rule.owner),
                 by=business_day_after(published, rule.respond_within_days),
-                at_stake=stake,
+                at_stake=stakes[rule_name],
                 stake_words=STAKE_WORDS.get(rule.at_stake or "", ""),
                 why=f"{m.label} {format_value(last['value'], m.unit)} against the critical "
                 f"threshold of {format_value(last['threshold'], m.unit)}"
@@ -149,8 +162,11 @@ def alerts_takeaway(worst: pl.DataFrame, settings: Settings, fired: dict[str, st
     if worst.is_empty():
         return "No alert rule is breached."
     rank = pl.col("severity").replace_strict({"critical": 0, "warning": 1}, default=2)
-    longest = pl.col("days_firing") if "days_firing" in worst.columns else pl.lit(1)
-    first = worst.sort(rank, longest, "rule", descending=[False, True, False]).row(0, named=True)
+    if "days_firing" not in worst.columns:  # a day's alerts: each fired on the one day
+        worst = worst.with_columns(days_firing=pl.lit(1))
+    first = worst.sort(rank, "days_firing", "rule", descending=[False, True, False]).row(
+        0, named=True
+    )
     m = settings.metrics[first["metric"]]
     text = (
         f"{m.label} is in {first['severity']} breach at {format_value(first['value'], m.unit)}"

@@ -48,7 +48,8 @@ from reporting_assets.reports.workbook_style import (
 
 KPI_HEADER_ROW = 5
 KPI_HEADERS = ("Metric", "Value", "Previous", "Change", "Target", "Status", "Note")
-ALERT_HEADERS = ("Rule", "Metric", "Severity", "Value", "Threshold", "Since", "Message")
+ALERT_HEADERS = ("Rule", "Metric", "Severity", "Value", "Threshold", "Since", "At stake",
+                 "Message")  # fmt: skip
 QUALITY_HEADERS = ("Asset", "Check", "Result", "Severity", "Details")
 README_HEADERS = ("Metric", "Unit", "Definition")
 
@@ -176,6 +177,7 @@ class _Writer:
                     Cell(a.value, unit),
                     Cell(a.threshold, unit),
                     Cell(as_date(a.since), "date"),
+                    Cell(a.at_stake, "usd"),
                     Cell(a.message),
                 ]
             )

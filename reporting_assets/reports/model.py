@@ -89,6 +89,9 @@ class AlertRow:
     threshold: float
     since: str | None
     message: str
+    # The dollars the alert put at stake on the days it fired at this severity (its rule's
+    # `at_stake`), what the ask of a critical alert quotes; None when its rule names none.
+    at_stake: float | None = None
 
 
 @dataclass(frozen=True)

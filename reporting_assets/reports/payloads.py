@@ -61,6 +61,29 @@ def _alert_text(alert) -> str:
     return f"[{alert.severity}] {alert.message}"
 
 
+def status_line(report: ReportData) -> tuple[str, str]:
+    """The report's status at a glance and its level ("critical", "warning" or "good"):
+    "1 critical alert, 2 warnings" / "No alert rule is breached"."""
+    critical = sum(a.severity == "critical" for a in report.alerts)
+    warning = sum(a.severity == "warning" for a in report.alerts)
+    parts = ([f"{critical} critical alert{'s' if critical != 1 else ''}"] if critical else []) + (
+        [f"{warning} warning{'s' if warning != 1 else ''}"] if warning else []
+    )
+    level = "critical" if critical else "warning" if warning else "good"
+    return (", ".join(parts) if parts else "No alert rule is breached"), level
+
+
+def ask_text(ask) -> str:
+    """An ask on one line: what, who, by when, the dollars at stake."""
+    stake = f" · {ask.stake_text}" if ask.at_stake is not None else ""
+    return f"{ask.what} — {ask.owner}, by {ask.by_words}{stake}"
+
+
+SLACK_SIGNAL = {"critical": ":red_circle:", "warning": ":large_yellow_circle:",
+                "good": ":large_green_circle:"}  # fmt: skip
+TEAMS_COLOR = {"critical": "Attention", "warning": "Warning", "good": "Good"}
+
+
 # -- Slack ---------------------------------------------------------------------------------------
 
 
@@ -79,7 +102,9 @@ def _slack_lines_section(title: str, lines: list[str], noun: str) -> dict:
 
 
 def slack_payload(report: ReportData) -> dict:
-    """Block Kit message for a Slack incoming webhook; every mrkdwn string is escaped."""
+    """Block Kit message for a Slack incoming webhook, led by the status and the decision block;
+    every mrkdwn string is escaped."""
+    status, level = status_line(report)
     blocks: list[dict] = [
         {
             "type": "header",
@@ -90,12 +115,24 @@ def slack_payload(report: ReportData) -> dict:
             "text": {
                 "type": "mrkdwn",
                 "text": clip(
-                    f"*{_mrkdwn(report.period_label)}*\n{_mrkdwn(report.data_through)}",
+                    f"{SLACK_SIGNAL[level]} *{_mrkdwn(status)}*\n"
+                    f"*{_mrkdwn(report.period_label)}* · {_mrkdwn(report.data_through)}",
                     SLACK_SECTION_TEXT_MAX,
                 ),
             },
         },
     ]
+    decisions = report.decisions
+    if decisions.takeaways:
+        blocks.append(_slack_lines_section(
+            "What changed", [_mrkdwn(t) for t in decisions.takeaways], "lines"))  # fmt: skip
+        blocks.append(
+            _slack_lines_section("What we ask", [_mrkdwn(ask_text(a)) for a in decisions.asks],
+                                 "asks")
+            if decisions.asks
+            else {"type": "section", "text": {"type": "mrkdwn",
+                                              "text": f"*What we ask*\n{decisions.no_asks}"}}
+        )  # fmt: skip
     fields = [
         {
             "type": "mrkdwn",
@@ -105,22 +142,13 @@ def slack_payload(report: ReportData) -> dict:
     ]
     for start in range(0, min(len(fields), 10 * SLACK_FIELDS_MAX), SLACK_FIELDS_MAX):
         blocks.append({"type": "section", "fields": fields[start : start + SLACK_FIELDS_MAX]})
-    if report.summary:
+    if not decisions.takeaways and report.summary:
         blocks.append(
             _slack_lines_section("Summary", [_mrkdwn(s) for s in report.summary], "lines")
         )
     if report.alerts:
         lines = [_mrkdwn(_alert_text(a)) for a in report.alerts]
         blocks.append(_slack_lines_section(f"Alerts ({len(lines)})", lines, "alerts"))
-    else:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "No alert rule is breached."}}
-        )
-    blocks.append({"type": "divider"})
-    context = f"{report.branding.company_name} · generated {report.generated_at}"
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(_mrkdwn(context), 2000)}]}
-    )
     if report.report_url:
         blocks.append(
             {
@@ -134,8 +162,13 @@ def slack_payload(report: ReportData) -> dict:
                 },
             }
         )
-    fallback = f"{report.title} · {report.period_label}: " + "; ".join(
-        f"{k.label} {_kpi_text(k)}" for k in report.kpis
+    blocks.append({"type": "divider"})
+    context = f"{report.branding.company_name} · generated {report.generated_at}"
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(_mrkdwn(context), 2000)}]}
+    )
+    fallback = f"{report.title} · {report.period_label}: {status}. " + " ".join(
+        decisions.takeaways or [f"{k.label} {_kpi_text(k)}." for k in report.kpis]
     )
     return {
         "text": clip(_mrkdwn(fallback), SLACK_FALLBACK_MAX),
@@ -151,11 +184,30 @@ def _text_block(text: str, **style) -> dict:
 
 
 def _teams_envelope(report: ReportData, shown_alerts: int) -> dict:
+    status, level = status_line(report)
+    decisions = report.decisions
     body: list[dict] = [
         _text_block(report.title, size="Large", weight="Bolder"),
-        _text_block(report.period_label, weight="Bolder"),
-        _text_block(report.data_through, isSubtle=True, spacing="None"),
-    ]
+        _text_block(status, weight="Bolder", color=TEAMS_COLOR[level]),
+        _text_block(f"{report.period_label} · {report.data_through}", isSubtle=True,
+                    spacing="None"),
+    ]  # fmt: skip
+    if decisions.takeaways:
+        body.append(_text_block("What changed", weight="Bolder"))
+        body.append(_text_block("\r".join(f"{i}. {t}" for i, t in
+                                           enumerate(decisions.takeaways, start=1)),
+                                spacing="Small"))  # fmt: skip
+        body.append(_text_block("What we ask", weight="Bolder"))
+        body.append(
+            _text_block(
+                "\r".join(f"- {ask_text(a)}" for a in decisions.asks)
+                if decisions.asks
+                else decisions.no_asks,
+                spacing="Small",
+            )
+        )
+    elif report.summary:
+        body.append(_text_block("\r".join(f"- {s}" for s in report.summary)))
     if report.kpis:
         facts = [
             {
@@ -165,7 +217,6 @@ def _teams_envelope(report: ReportData, shown_alerts: int) -> dict:
             for k in report.kpis
         ]
         body.append({"type": "FactSet", "facts": facts})
-    body.extend(_text_block(s) for s in report.summary)
     if report.alerts:
         body.append(_text_block(f"Alerts ({len(report.alerts)})", weight="Bolder"))
         body.extend(
@@ -179,8 +230,6 @@ def _teams_envelope(report: ReportData, shown_alerts: int) -> dict:
                     f"…and {left_out} more alerts not shown; see the full report.", isSubtle=True
                 )
             )
-    else:
-        body.append(_text_block("No alert rule is breached."))
     body.append(
         _text_block(
             f"{report.branding.company_name} · generated {report.generated_at}",
@@ -253,6 +302,18 @@ def webhook_payload(report: ReportData) -> dict:
         ],
         "alerts": [asdict(a) for a in report.alerts],
         "summary": list(report.summary),
+        "decisions": {
+            "takeaways": list(report.decisions.takeaways),
+            "asks": [
+                {
+                    **asdict(a),
+                    "by": a.by.isoformat() if a.by else None,
+                    "by_words": a.by_words,
+                    "stake_text": a.stake_text,
+                }
+                for a in report.decisions.asks
+            ],
+        },
         "report_url": report.report_url,
     }
 

@@ -25,6 +25,7 @@ from reporting_assets.reports.decisions import (
     decision_block,
     mrr_period_takeaway,
     recommendation_asks,
+    stakes_by_rule,
     status_takeaway,
 )
 from reporting_assets.reports.model import (
@@ -171,6 +172,12 @@ def build_period_report(
         Column("ticket_backlog", "Backlog", "count"),
         Column("first_response_sla_rate", "First response SLA", "ratio"),
     ]  # fmt: skip
+    # An alert's stake: on the days it fired at the severity it reached (the critical days of a
+    # critical rule, as its ask quotes them).
+    fired = days["critical_alerts_daily"].join(alerts.select("rule", "severity"),
+                                               on=["rule", "severity"])  # fmt: skip
+    stakes = stakes_by_rule(fired, rev, days["cost_optimization_daily"].filter(
+        pl.col("level") == "total"), settings)  # fmt: skip
     alert_rows = [
         AlertRow(
             a["rule"],
@@ -180,6 +187,7 @@ def build_period_report(
             a["threshold"],
             a["breaching_since"].isoformat() if a["breaching_since"] else None,
             alert_sentence(a, settings, fired_on(a["days_firing"], report.cadence)),
+            stakes.get(a["rule"]),
         )
         for a in alerts.iter_rows(named=True)
     ]

@@ -386,16 +386,11 @@ def test_the_summary_reads_the_same_in_every_format(report, key, pipeline):
     )
 
 
-@pytest.mark.parametrize(("report", "key"), REPORTS, ids=REPORT_IDS)
-def test_every_summary_number_is_in_the_reports_tables(report, key, pipeline):
-    version = _version(pipeline, report, key)
-    ledger = ledger_of(version, report, key)
-    summary = json.loads((version / "report.json").read_text())["summary"]
-    # A PDF bullet that is not one of report.json's sentences is audited too.
-    known = {_squeeze(x) for x in summary}
-    extra = [x for x in _pdf_summary(version / f"{report}_{key}.pdf") if _squeeze(x) not in known]
+def _audit(ledger: Ledger, sources) -> tuple[list[str], int]:
+    """Each number of each (source, sentences) looked up in the ledger: what is missing (with
+    the nearest values of its kind), and how many numbers were read."""
     missing, audited = [], 0
-    for source, sentences in (("report.json", summary), ("PDF", extra)):
+    for source, sentences in sources:
         for sentence in sentences:
             for token in tokens(sentence, sorted(ledger.labels)):
                 audited += 1
@@ -405,6 +400,40 @@ def test_every_summary_number_is_in_the_reports_tables(report, key, pipeline):
                         f"  {token.text!r} ({token.kind}) in {source}: “{sentence}”"
                         + (f"\n      nearest in the tables: {'; '.join(near)}" if near else "")
                     )
+    return missing, audited
+
+
+@pytest.mark.parametrize(("report", "key"), REPORTS, ids=REPORT_IDS)
+def test_every_takeaway_and_ask_number_is_in_the_reports_tables(report, key, pipeline):
+    """The decision block's figures (takeaways, each ask's evidence and its dollars at stake)
+    are figures of the report's tables, as printed there. (An ask's due date is the day after
+    publication plus its rule's days, not a table figure.)"""
+    version = _version(pipeline, report, key)
+    ledger = ledger_of(version, report, key)
+    decisions = json.loads((version / "report.json").read_text())["decisions"]
+    assert decisions["takeaways"], "the report has no takeaways"
+    asks = decisions["asks"]
+    missing, audited = _audit(ledger, (
+        ("takeaways", decisions["takeaways"]),
+        ("asks", [a["why"] for a in asks]),
+        ("stakes", [a["stake_text"] for a in asks if a["at_stake"] is not None]),
+    ))  # fmt: skip
+    assert audited, "no number found in the decision block"
+    assert not missing, (
+        f"{report} {key}: {len(missing)} of {audited} decision-block number(s) are in none of "
+        "the report's tables:\n" + "\n".join(missing)
+    )
+
+
+@pytest.mark.parametrize(("report", "key"), REPORTS, ids=REPORT_IDS)
+def test_every_summary_number_is_in_the_reports_tables(report, key, pipeline):
+    version = _version(pipeline, report, key)
+    ledger = ledger_of(version, report, key)
+    summary = json.loads((version / "report.json").read_text())["summary"]
+    # A PDF bullet that is not one of report.json's sentences is audited too.
+    known = {_squeeze(x) for x in summary}
+    extra = [x for x in _pdf_summary(version / f"{report}_{key}.pdf") if _squeeze(x) not in known]
+    missing, audited = _audit(ledger, (("report.json", summary), ("PDF", extra)))
     assert audited, "no number found in the summary"
     assert not missing, (
         f"{report} {key}: {len(missing)} of {audited} summary number(s) are in none of the "

@@ -26,6 +26,7 @@ from reporting_assets.config import get_settings
 from reporting_assets.lib.formatting import format_value
 from reporting_assets_tests.reconciliation import raw
 from reporting_assets_tests.reconciliation.window import (
+    DAILY_REPORT,
     FIRST,
     LAST,
     METRIC_TABLES,
@@ -667,3 +668,33 @@ def test_summary_sentences_equal_the_raw_rollup(report, key, pipeline, raw_daily
     rows = _summary_rows(" ".join(content["summary"]), e, end, "report.json")
     rows += _summary_rows(pdf, e, end, "PDF")
     assert not rows, _mismatch_table(f"{report} {key} summary ({start} – {end})", rows)
+
+
+@pytest.mark.parametrize(("report", "key"), [*PUBLISHED, DAILY_REPORT],
+                         ids=[*PUBLISHED_IDS, "-".join(DAILY_REPORT)])  # fmt: skip
+def test_failed_payments_at_stake_equal_the_raw_sum_over_the_critical_days(
+    report, key, pipeline, raw_daily
+):
+    """The ask a payment-failure breach puts to its owner quotes the failed payments of the
+    days the raw payment failure rate was above the rule's critical threshold, summed from the
+    raw export; the alerts table shows the same figure. No breach, no ask."""
+    version = report == "daily_executive" and pipeline["store"].latest(report, key)
+    version = version or _published(pipeline, report, key)
+    content = json.loads((version / "report.json").read_text())
+    rule = next(r for r in get_settings().alert_rules if r.name == "payment_failures_high")
+    start, end = (date.fromisoformat(key),) * 2 if report == "daily_executive" else _period(
+        report, key)  # fmt: skip
+    days = raw_daily.filter(pl.col("date").is_between(start, end))
+    breached = days.filter(pl.col("payment_failure_rate") > rule.critical)
+    if report == "daily_executive":
+        assert breached.height == 1, "the daily report's day is the demo's payment-failure spike"
+    asks = [a for a in content["decisions"]["asks"] if a["stake_words"] == "in failed payments"]
+    if breached.is_empty():
+        assert asks == []
+        return
+    want = breached.get_column("failed_payment_amount").sum()
+    [ask] = asks
+    assert ask["at_stake"] == pytest.approx(want, abs=0.01), breached.get_column("date")
+    assert ask["stake_text"].startswith(format_value(want, "usd"))
+    [alert] = [a for a in content["alerts"] if a["rule"] == rule.name]
+    assert alert["severity"] == "critical" and alert["at_stake"] == pytest.approx(want, abs=0.01)

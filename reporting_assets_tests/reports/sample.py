@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from reporting_assets.reports.model import (
     AlertRow,
+    Ask,
     Branding,
     CheckRow,
     Column,
+    Decisions,
     Kpi,
     ReportData,
     Section,
@@ -149,4 +153,20 @@ def sample_report(rows: int = 6) -> ReportData:
             ("Payment failure rate", "ratio", "Failed attempts / all attempts."),
         ],
         report_url="https://reports.northwind.example/daily_executive/2026-11-26",
+        decisions=Decisions(
+            [
+                "MRR closed at $1,439,745, down $255 on the day.",
+                "Payment failure rate is in critical breach at 54.5% (threshold 25.0%).",
+            ],
+            [
+                Ask(
+                    "Have billing retry the failed payments",
+                    "Daniel Okafor, CFO",
+                    date(2026, 11, 30),
+                    8_140.0,
+                    "in failed payments",
+                    "Payment failure rate 54.5% against the critical threshold of 25.0%.",
+                )
+            ],
+        ),
     )

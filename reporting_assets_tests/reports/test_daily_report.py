@@ -54,8 +54,9 @@ def rendered(demo_company, demo_history, reporting_home):
     return {"tables": tables, "version": version, "metadata": mat.metadata}
 
 
-def pdf_text(path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+def pdf_text(path, first: int | None = None, last: int | None = None) -> str:
+    pages = [*(["-f", str(first)] if first else []), *(["-l", str(last)] if last else [])]
+    return subprocess.run(["pdftotext", "-layout", *pages, str(path), "-"], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
 
 
@@ -77,7 +78,16 @@ def test_pdf_numbers_equal_the_metric_tables(rendered):
         .row(0, named=True)
     )
     assert alert["severity"] == "critical"
-    assert "Decision needed" in text and "Payment failure rate" in text
+    # The cover opens with the decision block: the critical alert is an ask of its owner (named
+    # as the config's `people` name them), due the next business day after publication, with
+    # the day's failed payments at stake, the figure the revenue table shows.
+    cover = pdf_text(version / f"daily_executive_{DAY}.pdf", first=1, last=1)
+    squeezed = re.sub(r"\s+", " ", cover)
+    assert "What changed" in squeezed and "What we ask" in squeezed
+    assert "Have billing retry the failed payments" in squeezed
+    assert "Daniel Okafor, CFO" in squeezed and "Mon 16 Mar" in squeezed  # published Sun 15
+    assert format_value(total["failed_payment_amount"], "usd") in squeezed
+    assert f"Payment failure rate {format_value(alert['value'], 'ratio')}" in squeezed
     assert f"Data through 11:59 pm ET, {date.fromisoformat(DAY):%A} 14 March 2026" in text
     # The quality page states the count and lists only what did not pass; the workbook has all.
     content = json.loads((version / "report.json").read_text())

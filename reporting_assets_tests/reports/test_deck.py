@@ -19,6 +19,7 @@ from pptx.util import Emu
 
 from reporting_assets.lib.formatting import format_delta, format_value
 from reporting_assets.reports.deck import AUDIENCE_SECTIONS, STATUS_COLOURS, write_deck
+from reporting_assets.reports.deck.plan import DECISIONS_TITLE
 from reporting_assets_tests.reports.sample import FORMULA_NAME, HOSTILE_NAME, sample_report
 
 WIDTH, HEIGHT = Emu(12192000), Emu(6858000)  # 13.333 in × 7.5 in
@@ -37,9 +38,11 @@ RECOMMENDATIONS = [
 ]
 CHART_TITLE = "MRR over the last 28 days"
 # The slide titles each audience should get from sample_report() and the two charts.
+# Slide 2 of every deck is the decision block (the sample report has one).
 EXPECTED_TITLES = {
     "board": [
         "Daily Executive Report",
+        DECISIONS_TITLE,
         "Agenda",
         "Key metrics",
         CHART_TITLE,
@@ -50,6 +53,7 @@ EXPECTED_TITLES = {
     ],
     "c_suite": [
         "Daily Executive Report",
+        DECISIONS_TITLE,
         "Agenda",
         "Key metrics",
         CHART_TITLE,
@@ -59,6 +63,7 @@ EXPECTED_TITLES = {
     ],
     "vp_operations": [
         "Daily Executive Report",
+        DECISIONS_TITLE,
         "Agenda",
         "Key metrics",
         "Revenue protection",
@@ -68,6 +73,7 @@ EXPECTED_TITLES = {
     ],
     "strategy": [
         "Daily Executive Report",
+        DECISIONS_TITLE,
         "Agenda",
         "Key metrics",
         CHART_TITLE,
@@ -325,6 +331,7 @@ def test_explicit_sections_override_the_audience(charts, tmp_path):
     slides = list(Presentation(path).slides)
     expected = [
         "Daily Executive Report",
+        DECISIONS_TITLE,
         "Agenda",
         "Key metrics",
         "Accounts at risk",
@@ -380,3 +387,16 @@ def test_libreoffice_converts_each_slide_to_a_page(decks, tmp_path):
         ).stdout
         pages = int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE).group(1))
         assert pages == len(Presentation(path).slides)
+
+
+def test_slide_two_is_the_decision_block_with_owner_date_and_stake(decks):
+    report = _report()
+    ask = report.decisions.asks[0]
+    for audience, (path, _) in decks.items():
+        slide = list(Presentation(path).slides)[1]
+        text = " ".join(" ".join(_texts(slide)).split())
+        assert DECISIONS_TITLE in text, audience
+        for part in (*report.decisions.takeaways, ask.what, ask.owner, "by Mon 30 Nov",
+                     "$8,140 in failed payments"):  # fmt: skip
+            assert part in text, (audience, part)
+        assert f"Why: {ask.why}" in _notes(slide)

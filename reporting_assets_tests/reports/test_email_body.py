@@ -126,6 +126,23 @@ def test_every_kpi_value_is_in_html_and_text(report, charts):
     assert report.data_through in html and report.data_through in plain
 
 
+def test_the_decision_block_comes_first_in_html_and_text(report, charts):
+    """What changed and what is asked of whom, before the summary and the KPI cards: the ask
+    with its owner, date and dollars at stake."""
+    text, html, _ = _parts(_parsed(_build(report, charts)))
+    ask = report.decisions.asks[0]
+    for body, words in (
+        (html, ("What changed", "What we ask", "Summary", "Key metrics")),
+        (text, ("WHAT CHANGED", "WHAT WE ASK", "SUMMARY", "KEY METRICS")),
+    ):
+        places = [body.index(w) for w in words]
+        assert places == sorted(places), body
+        for t in report.decisions.takeaways:
+            assert t in " ".join(body.split())
+        for part in (ask.what, ask.owner, "Mon 30 Nov", "$8,140 in failed payments"):
+            assert part in " ".join(body.split()), part
+
+
 def test_change_arrows_are_coloured_by_direction(report):
     html = render_email_html(report, {})
     plain = render_email_text(report)
@@ -309,7 +326,7 @@ def test_renders_on_phone_and_desktop(report, charts, tmp_path, variant):
     assert 600 <= right - left + 1 <= 642
     assert abs(left - (desktop.width - 1 - right)) <= 2  # centred
 
-    # KPI cards: two per row on desktop, one per row on the phone. Walk down a line through the
+    # KPI cards: two per row on the phone and on the desktop. Walk down a line through the
     # right padding of the right-hand cards (no text there) and count the cards crossed.
     def cards_crossed(img: Image.Image, x: int) -> int:
         card = _hex("#FAFBFC")
@@ -318,6 +335,6 @@ def test_renders_on_phone_and_desktop(report, charts, tmp_path, variant):
         return sum(1 for r in runs if r >= 40)
 
     n = len(report.kpis)
-    assert cards_crossed(phone, phone.width - 16 - 8) == n  # 16 px gutter on phones
+    assert cards_crossed(phone, phone.width - 16 - 4) == n // 2  # 16 px gutter on phones
     # right-hand column on desktop (28 px gutter): an odd last card has a blank neighbour
     assert cards_crossed(desktop, right - 28 - 8) == n // 2

@@ -186,14 +186,16 @@ def test_hostile_and_formula_like_text_stays_inert(written, book):
 def test_alerts_and_quality_sheets(book):
     report = sample_report()
     headers, body = _table(book["Alerts"])
-    assert headers == ["Rule", "Metric", "Severity", "Value", "Threshold", "Since", "Message"]
+    assert headers == ["Rule", "Metric", "Severity", "Value", "Threshold", "Since", "At stake",
+                       "Message"]  # fmt: skip
     alert = report.alerts[0]
     row = body[0]
     assert row[0].value == alert.rule
     assert row[3].value == pytest.approx(alert.value) and row[3].number_format == "0.0%"
     assert row[4].value == pytest.approx(alert.threshold)
     assert row[5].is_date and row[5].value.date() == date.fromisoformat(alert.since)
-    assert row[6].value == alert.message and row[6].data_type == "s"
+    assert row[6].value == alert.at_stake  # the sample's alert names no stake: a blank cell
+    assert row[7].value == alert.message and row[7].data_type == "s"
 
     headers, body = _table(book["Quality"])
     assert headers == ["Asset", "Check", "Result", "Severity", "Details"]

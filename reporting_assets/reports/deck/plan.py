@@ -70,7 +70,9 @@ def _plan(
             raise ValueError(f"unknown audience {audience!r}; expected one of {known}")
         sections = AUDIENCE_SECTIONS[audience]
     by_key = {s.key: s for s in report.sections}
-    slides = [_Slide("title", report.title), _Slide("agenda", "Agenda")]
+    # Slide 2 is the decision block (what changed, what is asked of whom), before the agenda.
+    decisions = [_Slide("decisions", DECISIONS_TITLE)] if report.decisions.takeaways else []
+    slides = [_Slide("title", report.title), *decisions, _Slide("agenda", "Agenda")]
     done: set[tuple[str, str]] = set()
 
     def add(slide: _Slide) -> None:
@@ -101,6 +103,7 @@ def _plan(
     return slides
 
 
+DECISIONS_TITLE = "What changed, and what we ask"
 _ACRONYMS = {"mrr", "arr", "sla", "kpi", "roi", "nps", "csat", "ar", "cac", "ltv", "vp"}
 _KIND_TITLES = {
     "kpis": "Key metrics",

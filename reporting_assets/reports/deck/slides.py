@@ -98,7 +98,9 @@ class _Builder(_Canvas):
         return "\n".join(lines)
 
     def agenda_slide(self, slide, planned: _Slide) -> str:
-        items = [f"{n}.  {s.title}" for n, s in enumerate(self.plan[2:], start=3)]
+        first = next(i for i, s in enumerate(self.plan) if s.kind == "agenda") + 1
+        after = self.plan[first:]
+        items = [f"{n}.  {s.title}" for n, s in enumerate(after, start=first + 1)]
         if not items:
             self._text(slide, MARGIN, CONTENT_TOP, CONTENT_WIDTH, Inches(0.5), "Nothing further.")
             return "This deck has no slides after the agenda."
@@ -119,7 +121,30 @@ class _Builder(_Canvas):
                 size=20 if columns == 1 else BULLET_PT,
                 max_lines=1,
             )
-        return "Agenda:\n" + "\n".join(f"- {s.title}" for s in self.plan[2:])
+        return "Agenda:\n" + "\n".join(f"- {s.title}" for s in after)
+
+    def decisions_slide(self, slide, planned: _Slide) -> str:
+        d = self.report.decisions
+        gap = Inches(0.5)
+        half = Emu(int((CONTENT_WIDTH - gap) / 2))
+        right = MARGIN + half + gap
+        body_top = CONTENT_TOP + Inches(0.6)
+        for left, heading in ((MARGIN, "What changed"), (right, "What we ask")):
+            self._text(slide, left, CONTENT_TOP, half, Inches(0.45), heading, 20, self.primary,
+                       True)  # fmt: skip
+        self._bullets(slide, MARGIN, body_top, half, d.takeaways,
+                      colours=[self.accent] * len(d.takeaways), max_lines=4, size=16)  # fmt: skip
+        asks = [
+            f"{a.what}. {a.owner}, by {a.by_words}"
+            + (f"; {a.stake_text}." if a.at_stake is not None else ".")
+            for a in d.asks
+        ]
+        red = _SEVERITY_COLOURS["red"]
+        self._bullets(slide, right, body_top, half, asks or [d.no_asks],
+                      colours=[red] * max(len(asks), 1), max_lines=4, size=16)  # fmt: skip
+        lines = ["What changed:", *(f"- {t}" for t in d.takeaways), "", "What we ask:"]
+        lines += [f"- {text} Why: {a.why}" for text, a in zip(asks, d.asks, strict=True)]
+        return "\n".join(lines if asks else [*lines, f"- {d.no_asks}"])
 
     def kpis_slide(self, slide, planned: _Slide) -> str:
         report = self.report

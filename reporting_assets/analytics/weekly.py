@@ -14,6 +14,7 @@ import polars as pl
 from scipy import stats
 
 from reporting_assets.config.models import Settings
+from reporting_assets.lib.formatting import plural
 from reporting_assets.metrics.rating import rate
 
 WEEKLY_METRICS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
@@ -235,11 +236,11 @@ def initiative_progress(
             first = late_open.row(0, named=True)
             status = "behind"
             ago = (as_of - first["planned_date"]).days
-            reason = (f"{late_open.height} milestone(s) overdue; {first['milestone']} was due "
-                      f"{first['planned_date']} ({ago} days ago)")  # fmt: skip
+            reason = (f"{plural(late_open.height, 'milestone')} overdue; {first['milestone']} "
+                      f"was due {first['planned_date']} ({ago} days ago)")  # fmt: skip
         elif late_done.height:
             status = "at risk"
-            reason = f"{late_done.height} milestone(s) reached late; the rest on plan"
+            reason = f"{plural(late_done.height, 'milestone')} reached late; the rest on plan"
         else:
             status, reason = "on track", f"{done.height} of {total} milestones reached on plan"
         rows.append({

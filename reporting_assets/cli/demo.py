@@ -18,6 +18,7 @@ from reporting_assets.config import get_settings, resolve
 from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
 from reporting_assets.distribution.notify import notify_failed_checks
 from reporting_assets.distribution.realtime import check_critical_alerts
+from reporting_assets.lib.formatting import plural
 from reporting_assets.metrics.rating import STATUS_WORDS
 from reporting_assets.partitions import (
     latest_complete_day,
@@ -150,7 +151,8 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
     app_db = app_database()
     _, failed = notify_failed_checks(settings, app_db.engine, checks_before, lookback=0)
     click.echo(f"6. Sensors, as the daemon of `make ui` runs them, over the last 7 days: "
-               f"{len(alerts)} critical alert notice(s), {len(failed)} failed-check notice(s) "
+               f"{plural(len(alerts), 'critical alert notice')}, "
+               f"{plural(len(failed), 'failed-check notice')} "
                "to the data team")  # fmt: skip
     for a in alerts:
         click.echo(f"   {a['action']:<9} {a['rule']} ({a['day']})")

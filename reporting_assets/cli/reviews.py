@@ -7,6 +7,7 @@ import click
 from reporting_assets.cli.common import artifact_store, engine, fail
 from reporting_assets.config import get_settings
 from reporting_assets.distribution.notify import notify
+from reporting_assets.lib.formatting import plural
 from reporting_assets.records.reviews import OPEN, ReviewBook, ReviewError, artifact_hash
 
 
@@ -26,7 +27,12 @@ def review_list(show_all: bool) -> None:
         attention = sum(1 for item in r.checklist if item["status"] != "ok")
         decided = f" by {r.decided_by}" if r.decided_by else ""
         line = f"#{r.id:<4} {r.status:<10}{decided:<28} {r.report} {r.period} {r.version} "
-        click.echo(line + f"sha256 {r.artifact_sha256[:12]}  {attention} item(s) need attention")
+        click.echo(
+            line
+            + f"sha256 {r.artifact_sha256[:12]}  {plural(attention, 'item')} "
+            + ("needs" if attention == 1 else "need")
+            + " attention"
+        )
 
 
 @review.command("show")

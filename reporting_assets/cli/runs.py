@@ -15,6 +15,7 @@ from reporting_assets.backfills import (
     submit,
 )
 from reporting_assets.cli.common import dagster_home, fail, run_job
+from reporting_assets.lib.formatting import plural
 
 
 @click.command("materialize")
@@ -64,6 +65,7 @@ def backfill(job_name: str, start, end, no_wait: bool) -> None:
         status = drive(instance, backfill_id, told)
     click.echo(f"Backfill {backfill_id}: {status.value.lower()}")
     if failed or status not in (BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS):
-        click.secho(f"{len(set(failed))} partition(s) failed: {', '.join(sorted(set(failed)))}",
+        failures = sorted(set(failed))
+        click.secho(f"{plural(len(failures), 'partition')} failed: {', '.join(failures)}",
                     fg="red", err=True)  # fmt: skip
         sys.exit(1)

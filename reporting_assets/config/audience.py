@@ -55,6 +55,17 @@ def audience(settings: Settings, report_key: str) -> Audience:
     return Audience(to, cc, shown, address)
 
 
+def deck_audiences(settings: Settings, report_key: str) -> dict[str, list[str]]:
+    """Per reader (lower case), the audiences whose decks their email carries (config
+    `deck_lists`: each audience's deck goes to everyone on its lists)."""
+    out: dict[str, list[str]] = {}
+    for aud, names in settings.reports[report_key].deck_lists.items():
+        to, cc = list_addresses(settings, names)
+        for reader in [*to, *cc]:
+            out.setdefault(reader.lower(), []).append(aud)
+    return out
+
+
 def data_team(settings: Settings) -> list[str]:
     """The data team's addresses (`notifications.data_team`): told of failed runs, checks and
     sends in doubt, and the owners of the data assets. Nobody when not configured."""

@@ -77,6 +77,7 @@ class AlertRule(Strict):
     action: str | None = None
     respond_within_days: int = Field(1, ge=0, le=30)
     at_stake: AtStake | None = None
+    runbook_url: str | None = None  # what the owner follows to act on it
 
     _owner = field_validator("owner")(_owner_address)
 

@@ -21,7 +21,8 @@ REPORT_SECTIONS = {
                 "impact", "alerts", "quality"},
 }  # fmt: skip
 DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
-               "details", "appendix", "days", "mrr_bridge", "coverage"}  # fmt: skip
+               "details", "appendix", "days", "mrr_bridge", "coverage",
+               "churn_risk"}  # fmt: skip
 
 
 class Report(Strict):
@@ -47,19 +48,25 @@ class Report(Strict):
     # Which slides each audience's deck carries (kpis, charts, alerts, initiatives,
     # recommendations, details, appendix, or a report section); default: the audience's usual.
     deck_sections: dict[str, list[str]] = Field(default_factory=dict)
+    # Which distribution lists receive each audience's deck with their email (the lists must
+    # be among the report's `distribution_lists`); an audience not named here is not sent.
+    deck_lists: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _deck_audiences(self) -> Report:
-        unknown = sorted(set(self.deck_sections) - set(self.audiences))
+        unknown = sorted((set(self.deck_sections) | set(self.deck_lists)) - set(self.audiences))
         if unknown:
-            raise ValueError(
-                f"deck_sections for audiences the report does not have: {', '.join(unknown)}"
-            )
+            raise ValueError(f"decks for audiences the report does not have: {', '.join(unknown)}")
         known = REPORT_SECTIONS[self.cadence]
         bad = [x for x in self.sections if x not in known]
         if bad:
             raise ValueError(f"sections {', '.join(bad)} are not sections of a {self.cadence} "
                              f"report (known: {', '.join(sorted(known))})")  # fmt: skip
+        for audience, lists in self.deck_lists.items():
+            stray = [x for x in lists if x not in self.distribution_lists]
+            if stray:
+                raise ValueError(f"deck_lists.{audience}: {', '.join(stray)} is not among the "
+                                 "report's distribution_lists")  # fmt: skip
         for audience, slides in self.deck_sections.items():
             bad = [x for x in slides if x not in DECK_SLIDES | known]
             if bad:

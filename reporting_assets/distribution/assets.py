@@ -26,7 +26,7 @@ import dagster as dg
 from pydantic import Field
 
 from reporting_assets.config import get_settings, resolve
-from reporting_assets.config.audience import audience, recipients
+from reporting_assets.config.audience import audience, deck_audiences, recipients
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import MessageFactory, dispatch
 from reporting_assets.distribution.notify import report_in_doubt
@@ -90,20 +90,33 @@ def deliver_by_email(
     goes out, so a list of any length starts at once and runs in the memory of one message.
     """
     channel = settings.channels.email
-    base = email.message_from_bytes((version / "email.eml").read_bytes(),
-                                    policy=email.policy.default)  # fmt: skip
+    base = (version / "email.eml").read_bytes()
     manifest = json.loads((version / "manifest.json").read_text())
     attachments = [version / f["file"] for f in manifest if f["kind"] in ("pdf", "xlsx")]
+    decks = {f["kind"].removeprefix("pptx:"): version / f["file"] for f in manifest
+             if f["kind"].startswith("pptx:")}  # fmt: skip
     readers = audience(settings, report_key)
+    deck_of = deck_audiences(settings, report_key)
     ledger.plan(report_key, period, "email", readers.everyone)
     before = ledger.tally(report_key, period, "email")
-    messages = MessageFactory(
-        base, headers=readers.headers, domain=channel.sender.rsplit("@", 1)[-1],
-        list_unsubscribe_url=channel.list_unsubscribe_url, attachments=attachments,
-        max_attachment_bytes=int(channel.max_attachment_mb * 1_000_000),
-        link_base=f"{link_base}/{report_key}/{period}",
-    )  # fmt: skip
-    dispatch(ledger.open_rows(report_key, period, "email"), messages.build, channel, ledger,
+    factories: dict[tuple[str, ...], MessageFactory] = {}
+
+    def build(row):
+        """The reader's copy: the PDF and workbook, and the decks of the audiences they are
+        in (one template per set of decks, made when first needed)."""
+        wanted = tuple(a for a in deck_of.get(row.target.lower(), []) if a in decks)
+        if wanted not in factories:
+            factories[wanted] = MessageFactory(
+                email.message_from_bytes(base, policy=email.policy.default),
+                headers=readers.headers, domain=channel.sender.rsplit("@", 1)[-1],
+                list_unsubscribe_url=channel.list_unsubscribe_url,
+                attachments=[*attachments, *(decks[a] for a in wanted)],
+                max_attachment_bytes=int(channel.max_attachment_mb * 1_000_000),
+                link_base=f"{link_base}/{report_key}/{period}",
+            )  # fmt: skip
+        return factories[wanted].build(row)
+
+    dispatch(ledger.open_rows(report_key, period, "email"), build, channel, ledger,
              lease=lease)  # fmt: skip
     return {**_counts(before, ledger, report_key, period, "email"),
             "recipients": len(readers.everyone)}  # fmt: skip

@@ -46,6 +46,7 @@ def notify(
     url: str | None = None,
     details: dict | None = None,
     retry_budget_s: float = 10,
+    html: str | None = None,
 ) -> dict:
     """Publish one notice on `channels` (dashboard, email, slack, teams, webhook); return what
     happened on each. Chat channels that are disabled in config are skipped."""
@@ -68,7 +69,7 @@ def notify(
 
         def build(row):
             return notice_message(settings.channels.email.sender, row.target, title, body,
-                                  message_id_for(row, domain), url)  # fmt: skip
+                                  message_id_for(row, domain), url, html)  # fmt: skip
 
         summary = dispatch(rows, build, settings.channels.email, ledger,
                            retry_budget_s=retry_budget_s)  # fmt: skip

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from reporting_assets.config.audience import list_addresses
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.notify import notify
+from reporting_assets.reports.notices import alert_notice
 from reporting_assets.resources.app_db import AppDatabase, metadata
 from reporting_assets.resources.storage import AssetHistory
 
@@ -163,17 +164,19 @@ def check_critical_alerts(
                         timedelta(minutes=cfg.renotify_minutes))  # fmt: skip
     to, cc = list_addresses(settings, [cfg.distribution_list] if cfg.distribution_list else [])
     sent = []
+    b = settings.branding
     for notice in plan:
         ev = notice.evaluation
-        if notice.action == "resolved":
-            title = f"Resolved: {notice.rule} is no longer critical"
-            body = f"{ev['message']} on {notice.day} (breaching since {notice.since})."
-            channels = ["dashboard"] if "dashboard" in cfg.channels else []
-        else:
-            again = f" (reminder {notice.number - 1})" if notice.action == "reminder" else ""
-            title = f"Critical alert: {notice.rule}{again}"
-            body = f"{ev['message']}. Data for {notice.day}."
-            channels = cfg.channels
+        card = alert_notice(
+            ev, settings, history.read("revenue_protection_daily", [notice.day]),
+            history.read("cost_optimization_daily", [notice.day]), action=notice.action,
+            reminder=notice.number - 1 if notice.action == "reminder" else 0,
+            base_url=report_base_url,
+        )  # fmt: skip
+        title, body = card.title, card.text
+        resolved = notice.action == "resolved"
+        channels = (["dashboard"] if "dashboard" in cfg.channels else []) if resolved \
+            else cfg.channels  # fmt: skip
         result = notify(
             settings, engine, kind="critical_alert" if notice.action != "resolved"
             else "alert_resolved", title=title, body=body, severity="critical"
@@ -185,6 +188,7 @@ def check_critical_alerts(
             details={"rule": notice.rule, "scope": notice.scope, "day": notice.day,
                      "value": ev["value"], "threshold": ev["threshold"],
                      "since": notice.since, "action": notice.action},
+            html=card.html(b.company_name, b.primary_color),
         )  # fmt: skip
         _save(engine, notice, now)
         sent.append({"action": notice.action, "rule": notice.rule, "day": notice.day,

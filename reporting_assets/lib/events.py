@@ -14,6 +14,8 @@ import duckdb
 import polars as pl
 from upath import UPath
 
+from reporting_assets.lib.formatting import plural
+
 RAW_SCHEMA = {
     "uuid": pl.String(),
     "event": pl.String(),
@@ -198,11 +200,11 @@ def property_problems(raw: pl.DataFrame) -> list[str]:
     )
     problems = []
     if row[0]:
-        problems.append(f"properties is not valid JSON in {row[0]} event(s)")
+        problems.append(f"properties is not valid JSON in {plural(row[0], 'event')}")
     for (key, allowed), n in zip(ALLOWED_JSON_TYPES.items(), row[1:], strict=True):
         if n:
             problems.append(
-                f"property '{key}' has the wrong type in {n} event(s) "
+                f"property '{key}' has the wrong type in {plural(n, 'event')} "
                 f"(expected {' or '.join(allowed)})"
             )
     return problems

@@ -84,3 +84,8 @@ def display_name(identifier: str) -> str:
         return identifier
     first = words[0]
     return " ".join([first if first.isupper() else first.capitalize(), *words[1:]])
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """A count with its noun: "1 problem", "3 problems", "2 days" (`many` for irregular ones)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

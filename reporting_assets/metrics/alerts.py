@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from reporting_assets.config.models import AlertRule
+from reporting_assets.lib.formatting import plural
 from reporting_assets.lib.stats import robust_z
 from reporting_assets.metrics.layer import METRICS
 
@@ -86,7 +87,7 @@ def evaluate_rule(rule: AlertRule, history: pl.DataFrame, day: date) -> dict:
         message = f"{rule.metric} is within its thresholds"
         if today != "info":
             message = (
-                f"{rule.metric} breaches its {today} threshold for {streak} day(s); "
+                f"{rule.metric} breaches its {today} threshold for {plural(streak, 'day')}; "
                 f"the rule fires after {rule.min_duration_days}"
             )
     else:
@@ -98,7 +99,7 @@ def evaluate_rule(rule: AlertRule, history: pl.DataFrame, day: date) -> dict:
         }[rule.comparison]
         message = (
             f"{rule.metric} = {value:,.4g} is {what} its {severity} threshold "
-            f"{threshold:,.4g} (for {streak} day(s), since {since})"
+            f"{threshold:,.4g} (for {plural(streak, 'day')}, since {since})"
         )
     return {
         "date": day, "rule": rule.name, "metric": rule.metric, "scope": rule.scope,

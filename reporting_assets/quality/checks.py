@@ -14,6 +14,7 @@ import pandera.polars as pa
 import polars as pl
 
 from reporting_assets.config.models import AlertRule, Metric
+from reporting_assets.lib.formatting import plural
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.lib.stats import robust_z
 
@@ -36,7 +37,7 @@ class CheckOutcome:
 
 def _outcome(problems: list[str], severity: Severity, ok: str, metadata: dict) -> CheckOutcome:
     if problems:
-        description = f"{len(problems)} problem(s): " + "; ".join(problems[:5])
+        description = f"{plural(len(problems), 'problem')}: " + "; ".join(problems[:5])
         if len(problems) > 5:
             description += f"; and {len(problems) - 5} more"
     else:
@@ -65,14 +66,16 @@ def schema_problems(
                     f"column '{column}' has type {examples}, expected {str(check)[6:-1]}"
                 )
             elif check == "not_nullable":
-                problems.append(f"column '{column}' has {group.height} null value(s)")
+                problems.append(f"column '{column}' has {plural(group.height, 'null value')}")
             elif check == "field_uniqueness":
                 problems.append(
-                    f"column '{column}' has {group.height} duplicated value(s), e.g. {examples}"
+                    f"column '{column}' has {plural(group.height, 'duplicated value')}, "
+                    f"e.g. {examples}"
                 )
             else:
                 problems.append(
-                    f"column '{column}' fails {check} in {group.height} row(s), e.g. {examples}"
+                    f"column '{column}' fails {check} in {plural(group.height, 'row')}, "
+                    f"e.g. {examples}"
                 )
         return problems, cases
     return [], pl.DataFrame()
@@ -158,7 +161,7 @@ def business_rules(
         if offending.height:
             values = ", ".join(f"{v:,.4g}" for v in offending.get_column(column).head(3))
             problems.append(
-                f"{column} outside [{low}, {high}] in {offending.height} row(s): {values}"
+                f"{column} outside [{low}, {high}] in {plural(offending.height, 'row')}: {values}"
             )
             bad_rows.append(offending.head(5))
     for name, lhs, rhs, *where in identities or []:
@@ -169,7 +172,7 @@ def business_rules(
         if diff.height:
             first = diff.row(0, named=True)
             problems.append(
-                f"identity '{name}' fails in {diff.height} row(s): "
+                f"identity '{name}' fails in {plural(diff.height, 'row')}: "
                 f"{first['_lhs']:,.2f} ≠ {first['_rhs']:,.2f}"
             )
             bad_rows.append(diff.drop("_lhs", "_rhs").head(5))

@@ -221,9 +221,9 @@ def browser_path() -> str:
     )
 
 
-# The email's charts are drawn for a phone: 600 px wide with 22 px type and no title (the email
-# captions each chart), so that shown 343 px wide on a 375 px screen their text is ~12.5 px.
-MOBILE_WIDTH, MOBILE_HEIGHT, MOBILE_FONT = 600, 440, 22
+# The email's charts are drawn for a phone: 600 px wide with 20-24 px type and no title (the
+# email captions each chart), so that shown 343 px wide on a 375 px screen no text is under 11 px.
+MOBILE_WIDTH, MOBILE_HEIGHT, MOBILE_FONT = 600, 460, 24
 
 
 def mobile_figure(figure: go.Figure) -> go.Figure:

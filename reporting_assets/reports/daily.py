@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value, plural
 from reporting_assets.metrics.docs import definition
 from reporting_assets.metrics.layer import METRICS, day_values
 from reporting_assets.metrics.rating import rate
@@ -205,8 +205,9 @@ def build_daily_report(
     sections = {
         "revenue_protection": Section(
             "revenue_protection", "Revenue protection",
-            f"MRR movements by plan. {revenue_total['usage_drop_accounts']} paying account(s) "
-            f"used the product sharply less this week than before "
+            "MRR movements by plan. "
+            f"{plural(revenue_total['usage_drop_accounts'], 'paying account')} "
+            "used the product sharply less in the last 7 days than in the 3 weeks before "
             f"({format_value(revenue_total['usage_drop_mrr'], 'usd')} MRR).",
             revenue, REVENUE_COLUMNS, ["mrr_waterfall", "mrr_trend"]),
         "cost_optimization": Section(

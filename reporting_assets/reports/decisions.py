@@ -99,7 +99,7 @@ def alert_asks(
                 by=business_day_after(published, rule.respond_within_days),
                 at_stake=stakes[rule_name],
                 stake_words=STAKE_WORDS.get(rule.at_stake or "", ""),
-                why=f"{m.label} {format_value(last['value'], m.unit)} against the critical "
+                why=f"{m.label} at {format_value(last['value'], m.unit)} against the critical "
                 f"threshold of {format_value(last['threshold'], m.unit)}"
                 + (f", since {since.day} {since:%B}." if since else "."),
             )
@@ -127,7 +127,7 @@ def recommendation_asks(recs: pl.DataFrame | None, month: date, settings: Settin
                 by=next_end,
                 at_stake=r["estimated_impact_usd"],
                 stake_words=rule.impact_label,
-                why=f"{rule.label} {format_value(r['value'], r['unit'])} against the "
+                why=f"{rule.label} at {format_value(r['value'], r['unit'])} against the "
                 f"{format_value(rule.threshold, r['unit'])} threshold.",
             )
         )

@@ -2,12 +2,16 @@
 the re-notify interval, closes the episode when the metric recovers, and the acknowledgement
 of the alert feeds the decision-speed figure."""
 
+import email
+import email.policy
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from reporting_assets.distribution.realtime import AlertState, check_critical_alerts, plan_notices
+from reporting_assets.lib.formatting import format_value
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.records.acks import AckError, acknowledge, decision_speed
 from reporting_assets.records.feed import Feed
@@ -81,7 +85,8 @@ def private_store(config_with, tmp_path, monkeypatch, demo_company, demo_history
         assert result.success
 
     return {"settings": settings, "spike": spike, "materialize": materialize,
-            "resources": resources, "outbox": tmp_path / "outbox"}  # fmt: skip
+            "resources": resources, "outbox": tmp_path / "outbox",
+            "assets": tmp_path / "data" / "assets"}  # fmt: skip
 
 
 def test_sensor_notifies_once_then_reminds_then_resolves(private_store, monkeypatch):
@@ -102,9 +107,20 @@ def test_sensor_notifies_once_then_reminds_then_resolves(private_store, monkeypa
         [note] = feed.all(kind="critical_alert")
         assert note.report == RULE and note.period == s["spike"].isoformat()
         assert note.severity == "critical"
-        assert len(slack.requests) == 1 and RULE in slack.requests[0].json["text"]
-        emails = sorted(p.name for p in s["outbox"].rglob("*.eml"))
-        assert emails == sorted(f"{a}.eml" for a in note.audience)
+        assert len(slack.requests) == 1 and "Payment failure rate" in slack.requests[0].json["text"]
+        emails = sorted(s["outbox"].rglob("*.eml"))
+        assert [p.name for p in emails] == sorted(f"{a}.eml" for a in note.audience)
+        # The notice says what is at stake (the day's failed payments, as its table holds them),
+        # who owns it, what is asked by when, and links to acknowledge it: in both parts.
+        day = s["spike"].isoformat()
+        revenue = pl.read_parquet(s["assets"] / "revenue_protection_daily" / f"{day}.parquet")
+        failed = revenue.filter(pl.col("plan") == "total")["failed_payment_amount"][0]
+        msg = email.message_from_bytes(emails[0].read_bytes(), policy=email.policy.default)
+        for part in ("plain", "html"):
+            body = " ".join(msg.get_body((part,)).get_content().split())
+            assert f"{format_value(failed, 'usd')} in failed payments" in body, part
+            assert "Daniel Okafor, CFO" in body and "Have billing retry" in body, part
+            assert f"/alerts/{RULE}/{day}/ack" in body, part
 
         tick()  # 30 s later
         assert len(feed.all(kind="critical_alert")) == 1 and len(slack.requests) == 1

@@ -89,8 +89,11 @@ def test_slack_delivered_once_with_escaped_text(ledger):
     texts = _mrkdwn_texts(got)
     assert not any("<script" in t for t in texts)
     assert any('&lt;script&gt;alert("x")&lt;/script&gt; Harbor Media &amp; co' in t for t in texts)
-    button = got["blocks"][-1]["accessory"]
-    assert button["url"] == report.report_url
+    # The button comes before the footer, after the content.
+    kinds = [b["type"] for b in got["blocks"]]
+    [at] = [i for i, b in enumerate(got["blocks"]) if "accessory" in b]
+    assert got["blocks"][at]["accessory"]["url"] == report.report_url
+    assert at < kinds.index("context")
     done = ledger.get(row.id)
     assert (done.status, done.attempts, done.provider_response) == (SENT, 1, "ok")
     assert fake.url not in json.dumps(dataclasses.asdict(done), default=str)

@@ -165,7 +165,7 @@ def sample_report(rows: int = 6) -> ReportData:
                     date(2026, 11, 30),
                     8_140.0,
                     "in failed payments",
-                    "Payment failure rate 54.5% against the critical threshold of 25.0%.",
+                    "Payment failure rate at 54.5% against the critical threshold of 25.0%.",
                 )
             ],
         ),

@@ -16,7 +16,7 @@ import pytest
 
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
-from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.formatting import display_name, format_value
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.reports import charts
 from reporting_assets.reports.assets import report_assets
@@ -87,7 +87,7 @@ def test_pdf_numbers_equal_the_metric_tables(rendered):
     assert "Have billing retry the failed payments" in squeezed
     assert "Daniel Okafor, CFO" in squeezed and "Mon 16 Mar" in squeezed  # published Sun 15
     assert format_value(total["failed_payment_amount"], "usd") in squeezed
-    assert f"Payment failure rate {format_value(alert['value'], 'ratio')}" in squeezed
+    assert f"Payment failure rate at {format_value(alert['value'], 'ratio')}" in squeezed
     assert f"Data through 11:59 pm ET, {date.fromisoformat(DAY):%A} 14 March 2026" in text
     # The quality page states the count and lists only what did not pass; the workbook has all.
     content = json.loads((version / "report.json").read_text())
@@ -121,10 +121,10 @@ def test_workbook_cells_equal_the_metric_tables(rendered):
              "Closing MRR": "closing_mrr", "MRR at risk": "mrr_at_risk"}  # fmt: skip
     for row in revenue.iter_rows(named=True):
         for label, column in money.items():
-            cell = rows[row["plan"]][label]
+            cell = rows[display_name(row["plan"])][label]
             assert isinstance(cell, int | float), (label, cell)  # a number, never text
             assert cell == pytest.approx(row[column]), (row["plan"], label)
-        rate = rows[row["plan"]]["Payment failures"]
+        rate = rows[display_name(row["plan"])]["Payment failures"]
         assert (
             (rate is None)
             if row["payment_failure_rate"] is None

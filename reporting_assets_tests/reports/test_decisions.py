@@ -72,7 +72,7 @@ def test_a_critical_alert_asks_its_owner_with_the_breach_days_failed_payments_at
     assert ask.what.startswith("Have billing retry")
     assert ask.at_stake == 3_750.0 and ask.stake_text == "$3,750 in failed payments"
     assert ask.by == date(2026, 11, 30)  # published Sunday 29th, one day: Monday
-    assert ask.why == ("Payment failure rate 31.0% against the critical threshold of 25.0%, "
+    assert ask.why == ("Payment failure rate at 31.0% against the critical threshold of 25.0%, "
                        "since 27 November.")  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def test_recommendations_are_asked_of_their_owner_by_the_end_of_next_month():
     })  # fmt: skip
     [ask] = recommendation_asks(recs, date(2027, 1, 31), SETTINGS)
     assert ask.owner == "Daniel Okafor, CFO" and ask.by == date(2027, 2, 28)
-    assert ask.at_stake == 12_000.0 and "Payment recovery rate 50.0%" in ask.why
+    assert ask.at_stake == 12_000.0 and "Payment recovery rate at 50.0%" in ask.why
     assert recommendation_asks(None, date(2027, 1, 31), SETTINGS) == []
 
 

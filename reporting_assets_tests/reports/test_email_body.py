@@ -13,10 +13,12 @@ from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
+import polars as pl
 import pytest
 from PIL import Image, ImageDraw
 
 from reporting_assets.lib.formatting import format_value
+from reporting_assets.reports import charts as ch
 from reporting_assets.reports.email_body import (
     build_message,
     chart_cid,
@@ -24,6 +26,7 @@ from reporting_assets.reports.email_body import (
     render_email_text,
 )
 from reporting_assets.reports.model import AlertRow, Branding
+from reporting_assets_tests.reports.phone import measure
 from reporting_assets_tests.reports.sample import HOSTILE_NAME, sample_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -338,3 +341,53 @@ def test_renders_on_phone_and_desktop(report, charts, tmp_path, variant):
     assert cards_crossed(phone, phone.width - 16 - 4) == n // 2  # 16 px gutter on phones
     # right-hand column on desktop (28 px gutter): an odd last card has a blank neighbour
     assert cards_crossed(desktop, right - 28 - 8) == n // 2
+
+
+def _smallest_font(fig) -> float:
+    """The smallest type a figure sets: its base font, axis ticks, legend and trace labels."""
+    base = fig.layout.font.size
+    sizes = [base]
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        sizes.append(axis.tickfont.size or base)
+    sizes.append(fig.layout.legend.font.size or base)
+    sizes += [(getattr(t, "textfont", None) and t.textfont.size) or base for t in fig.data]
+    return min(s for s in sizes if s)
+
+
+def test_on_a_phone_nothing_scrolls_sideways_and_chart_text_is_legible(report, tmp_path):
+    """The email with its real charts (exported for the phone, as the pipeline does), shown
+    at 375 px: the content is no wider than the screen, no text is under 11 px, and the
+    charts' smallest type, scaled to the width they are shown at, is at least 11 px."""
+    day = {"opening_mrr": 1_441_430.0, "new_mrr": 1_260.0, "reactivation_mrr": 0.0,
+           "expansion_mrr": 1_260.0, "contraction_mrr": 0.0, "churned_mrr": 0.0,
+           "closing_mrr": 1_443_950.0}  # fmt: skip
+    costs = pl.DataFrame({
+        "level": ["line"] * 6,
+        "service": ["compute", "database", "data_warehouse", "observability", "cdn",
+                    "email_delivery"],
+        "cost_usd": [2_150.0, 915.0, 594.0, 379.0, 170.0, 49.0],
+        "daily_budget_usd": [3_300.0, 1_158.0, 822.0, 478.0, 243.0, 70.0],
+    })  # fmt: skip
+    figures = [
+        ch.Chart("mrr_waterfall", ch.mrr_waterfall(day, "MRR bridge for the day")),
+        ch.Chart("budget_bars", ch.budget_bars(costs, "Spend vs budget by service")),
+    ]
+    files = ch.export_charts(figures, tmp_path / "charts", formats=("mobile",))
+    pngs = {name: f["mobile"].read_bytes() for name, f in files.items()}
+    _, html, images = _parts(_parsed(_build(report, pngs)))
+    for part in images:
+        data = base64.b64encode(part.get_content()).decode()
+        html = html.replace(
+            f"cid:{part['Content-ID'].strip('<>')}", f"data:image/png;base64,{data}"
+        )
+    page = measure(html, 375, tmp_path)
+    assert page["viewport"] == 375
+    assert page["content_width"] <= 375, page
+    assert page["smallest"]["size"] >= 11, page["smallest"]
+    shown = [i for i in page["images"] if i["natural"]]
+    assert len(shown) == len(figures)
+    for image, chart in zip(shown, figures, strict=True):
+        smallest = _smallest_font(ch.mobile_figure(chart.figure))
+        # exported at scale 2: `smallest` layout px are 2 × smallest image px
+        on_screen = smallest * 2 * image["width"] / image["natural"]
+        assert on_screen >= 11, (chart.name, smallest, image)

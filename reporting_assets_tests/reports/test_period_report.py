@@ -155,3 +155,50 @@ def test_teams_gets_the_rendered_card_once(weekly, config_with, monkeypatch):
     assert [r.json for r in teams.requests] == [stored, stored]  # the 429, then the accepted one
     meta = result.asset_materializations_for_node("weekly_business_review_teams")[0].metadata
     assert meta["already_sent"].value == 1
+
+
+def test_each_audience_list_receives_its_deck_once_through_smtp(weekly, config_with, tmp_path):
+    """The weekly email, delivered through a real SMTP server: every reader gets one message;
+    the executives' copies carry the C-suite deck, the operations leads' the VP operations deck
+    (config `deck_lists`), each deck the very file of the report's version, each once."""
+    from reporting_assets.config import get_settings
+    from reporting_assets.config.audience import list_addresses
+    from reporting_assets.distribution.assets import delivery_assets
+    from reporting_assets.resources import build_resources
+    from reporting_assets_tests.fakes.smtp_server import ScriptedHandler, smtp_server
+
+    handler = ScriptedHandler()
+    with smtp_server(handler) as controller:
+        config_with(lambda c: (
+            c["storage"].update(app_database_url=f"sqlite:///{tmp_path / 'app.db'}"),
+            c["channels"]["email"].update(mode="smtp", host=controller.hostname,
+                                          port=controller.port, security="none",
+                                          username_env=None, password_env=None),
+        ))  # fmt: skip
+        [asset] = [a for a in delivery_assets
+                   if a.key.to_user_string() == "weekly_business_review_email"]  # fmt: skip
+        settings = get_settings()
+        for _ in range(2):  # the second run finds every reader served: nothing is sent again
+            result = dg.materialize([asset], partition_key=WEEK,
+                                    resources=build_resources(settings))  # fmt: skip
+            assert result.success
+    decks = {a: weekly["version"] / f"weekly_business_review_{WEEK}_{a}.pptx"
+             for a in ("c_suite", "vp_operations")}  # fmt: skip
+    want: dict[str, set[str]] = {}
+    for aud, lists in settings.reports["weekly_business_review"].deck_lists.items():
+        to, cc = list_addresses(settings, lists)
+        for reader in [*to, *cc]:
+            want.setdefault(reader, set()).add(aud)
+    everyone = list_addresses(settings, settings.reports["weekly_business_review"]
+                              .distribution_lists)  # fmt: skip
+    for reader in [*everyone[0], *everyone[1]]:
+        [received] = handler.received_by(reader)  # exactly one message per reader
+        msg = received.message
+        files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+        assert f"weekly_business_review_{WEEK}.pdf" in files, reader
+        got = {a for a, path in decks.items() if path.name in files}
+        assert got == want.get(reader, set()), reader
+        for aud in got:
+            assert files[decks[aud].name] == decks[aud].read_bytes()  # the version's own file
+        assert len(files) == len(set(files)), reader
+    assert {a for r in want.values() for a in r} == set(decks)  # both decks went somewhere

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ATTACHMENT_TYPES = {
     ".pdf": "application/pdf",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
@@ -246,9 +247,16 @@ class MessageFactory:
 
 
 def notice_message(
-    sender: str, to: str, subject: str, text: str, message_id: str, url: str | None = None
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    message_id: str,
+    url: str | None = None,
+    html: str | None = None,
 ) -> EmailMessage:
-    """A short plain-text notice (an alert, a rejected review, a failed run) to one address."""
+    """A short notice (an alert, a rejected review, a failed run) to one address: plain text,
+    with an HTML alternative when one is given (the alert card)."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -257,4 +265,6 @@ def notice_message(
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text + (f"\n\n{url}\n" if url else "\n"))
+    if html:
+        msg.add_alternative(html, subtype="html")
     return msg

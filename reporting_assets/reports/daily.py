@@ -165,7 +165,7 @@ COST_COLUMNS = [
     Column("trailing_median_usd", "Usual (28-day median)", "usd"),
     Column("anomalous", "Anomalous", "bool"), Column("idle_candidate", "Idle", "bool"),
 ]  # fmt: skip
-OPERATIONS_COLUMNS = [Column("measure", "Measure"), Column("value", "Value", "text")]
+OPERATIONS_COLUMNS = [Column("measure", "Measure"), Column("value", "Value", unit_from="unit")]
 OPERATIONS_ROWS = [
     ("incidents_opened", "Incidents opened", "count"), ("sev1_opened", "Sev1 opened", "count"),
     ("mttr_hours", "MTTR (sev1–2)", "hours"), ("open_incidents", "Open incidents", "count"),
@@ -196,9 +196,10 @@ def build_daily_report(
     revenue_total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
     costs = tables["cost_optimization_daily"]
     ops = tables["operational_efficiency_daily"].row(0, named=True)
-    ops_table = pl.DataFrame({
+    ops_table = pl.DataFrame({  # typed values, each row with its unit (a workbook number)
         "measure": [label for _, label, _ in OPERATIONS_ROWS],
-        "value": [format_value(ops[c], unit) for c, _, unit in OPERATIONS_ROWS],
+        "value": [None if ops[c] is None else float(ops[c]) for c, _, _ in OPERATIONS_ROWS],
+        "unit": [unit for _, _, unit in OPERATIONS_ROWS],
     })  # fmt: skip
     flagged = costs.filter(pl.col("anomalous") | pl.col("idle_candidate"))
     total_spend = costs.filter(pl.col("level") == "total").get_column("cost_usd")[0]

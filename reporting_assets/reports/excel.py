@@ -36,6 +36,7 @@ from reporting_assets.reports.workbook_style import (
     MIN_WIDTH,
     MONTH_FORMAT,
     NUMBER_FORMATS,
+    POINTS,
     STATUS_COLOURS,
     WORD_STATUS,
     Cell,
@@ -48,6 +49,8 @@ from reporting_assets.reports.workbook_style import (
 
 KPI_HEADER_ROW = 5
 KPI_HEADERS = ("Metric", "Value", "Previous", "Change", "Target", "Status", "Note")
+# First cells that mark a table's total row.
+TOTAL_LABELS = {"total", "overall", "overall score (0–100)"}
 ALERT_HEADERS = ("Rule", "Metric", "Severity", "Value", "Threshold", "Since", "At stake",
                  "Message")  # fmt: skip
 QUALITY_HEADERS = ("Asset", "Check", "Result", "Severity", "Details")
@@ -258,7 +261,9 @@ class _Writer:
                 self._write(ws, r, col, cell)
         last = top + len(rows)
         ws.freeze_panes(top + 1, 0)
-        ws.autofilter(top, 0, last, len(headers) - 1)
+        # A total row stays below the filter range: filtering never hides or sorts it.
+        total = bool(rows) and str(rows[-1][0].value).strip().lower() in TOTAL_LABELS
+        ws.autofilter(top, 0, last - 1 if total else last, len(headers) - 1)
         for col, width in enumerate(widths):
             ws.set_column(col, col, min(max(width + 1, MIN_WIDTH), MAX_WIDTH))
         ws.repeat_rows(top)
@@ -282,6 +287,8 @@ class _Writer:
             ws.write_boolean(row, col, value, self._format("bool", cell.status))
         elif isinstance(value, int | float):
             kind = ("change:" if cell.change else "number:") + cell.unit
+            if cell.change and cell.unit == "ratio":
+                value = value * POINTS  # a change of a share, in points
             ws.write_number(row, col, value, self._format(kind, cell.status))
         elif isinstance(value, datetime):
             kind = "date" if cell.unit == "date" else "datetime"

@@ -32,9 +32,11 @@ NUMBER_FORMATS: dict[str, str] = {
     "per_100_accounts": "#,##0.00",
     "usd_per_k": "#,##0.00",
 }
+# A change of a share is in percentage points: stored as points (×100), shown "+3.4 pts".
+POINTS = 100
 CHANGE_FORMATS: dict[str, str] = {
     "usd": "+$#,##0;-$#,##0;$0",
-    "ratio": "+0.0%;-0.0%;0.0%",
+    "ratio": '+0.0" pts";-0.0" pts";0.0" pts"',
     "count": "+#,##0;-#,##0;0",
     "hours": "+0.0;-0.0;0.0",
     "minutes": "+#,##0;-#,##0;0",

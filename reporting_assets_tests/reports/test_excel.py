@@ -87,9 +87,14 @@ def test_kpi_cells_are_numbers_with_unit_formats(book):
         report.kpis, body, strict=True
     ):
         assert metric.value == kpi.label
-        for cell, expected in ((value, kpi.value), (previous, kpi.previous), (change, kpi.delta)):
+        # a share's change is in points: stored ×100, shown "+3.4 pts"
+        points = 100 if kpi.unit == "ratio" and kpi.delta is not None else 1
+        delta = None if kpi.delta is None else kpi.delta * points
+        for cell, expected in ((value, kpi.value), (previous, kpi.previous), (change, delta)):
             assert cell.data_type == "n" and not isinstance(cell.value, str)
             assert cell.value == pytest.approx(expected)
+        if kpi.unit == "ratio":
+            assert change.number_format.startswith('+0.0" pts"'), change.number_format
         if kpi.target is None:
             assert target.value is None
         else:
@@ -267,3 +272,14 @@ def test_libreoffice_opens_and_converts(written, tmp_path):
     pdf = tmp_path / "report.pdf"
     assert completed.returncode == 0, completed.stderr
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_a_total_row_sits_below_the_filter_range(book):
+    """Filtering or sorting a table never moves or hides its total row; other tables filter
+    every row."""
+    ws = book["Revenue protection"]
+    last = ws.max_row
+    assert str(ws.cell(row=last, column=1).value).lower() == "total"
+    assert ws.auto_filter.ref.endswith(str(last - 1)), ws.auto_filter.ref
+    accounts = book["Accounts at risk"]
+    assert accounts.auto_filter.ref.endswith(str(accounts.max_row)), accounts.auto_filter.ref

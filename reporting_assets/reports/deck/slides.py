@@ -317,11 +317,11 @@ class _Builder(_Canvas):
             top += Inches(0.5)
         columns = section.columns
         head = frame.head(MAX_TABLE_ROWS)
-        values = [head.get_column(c.name).to_list() for c in columns]
         rows = [
-            [_section_cell(c, v) for c, v in zip(columns, row, strict=True)]
-            for row in zip(*values, strict=True)
-        ]
+            [_section_cell(c, record[c.name], record[c.unit_from] if c.unit_from else None)
+             for c in columns]
+            for record in head.iter_rows(named=True)
+        ]  # fmt: skip
         headers = [c.label for c in columns]
         if not columns:
             self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.5), "This section has no table.")

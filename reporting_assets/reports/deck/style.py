@@ -263,9 +263,10 @@ def _initiative_cell(key: str, value: Any) -> _Cell:
     return _Cell(text, status=status)
 
 
-def _section_cell(column: Column, value: Any) -> _Cell:
-    """A section table value as a cell; a `status`/`rag`/`result` column gets its colour."""
-    text = _section_text(value, column.unit)
+def _section_cell(column: Column, value: Any, unit: str | None = None) -> _Cell:
+    """A section table value as a cell (in `unit` when its row says, else its column's); a
+    `status`/`rag`/`result` column gets its colour."""
+    text = _section_text(value, unit or column.unit)
     status = None
     if isinstance(value, str) and column.name.lower() in ("status", "rag", "result"):
         status = _WORD_STATUS.get(value.strip().lower())

@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from reporting_assets_tests.conftest import private_home
+
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
 
 DAYS = ("2026-03-12", "2026-03-13")
 

@@ -7,9 +7,12 @@ import sys
 import threading
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from reporting_assets_tests.conftest import private_home
+
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
 
 DAY = "2026-03-09"
 

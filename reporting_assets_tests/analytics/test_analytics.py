@@ -13,6 +13,8 @@ from reporting_assets.config import get_settings
 from reporting_assets.config.models import RecommendationRule
 from reporting_assets_tests.conftest import label
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 WEEK = date(2026, 3, 8)
 
 

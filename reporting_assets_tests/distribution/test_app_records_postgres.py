@@ -12,6 +12,8 @@ from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.records.reviews import ReviewBook, ReviewError, artifact_hash
 from reporting_assets.resources.app_db import make_engine
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def engine(pg_database):

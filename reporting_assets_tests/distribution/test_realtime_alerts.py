@@ -21,6 +21,8 @@ from reporting_assets.sources.assets import source_assets
 from reporting_assets_tests.conftest import copy_history, manifest_dates
 from reporting_assets_tests.fakes.webhook_fakes import WebhookFake
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 RULE = "payment_failures_high"
 RENOTIFY = timedelta(minutes=240)
 

@@ -21,6 +21,8 @@ from reporting_assets.resources import build_resources
 from reporting_assets.sensors import review_approval_sensor
 from reporting_assets_tests.fakes.webhook_fakes import SECRET, WebhookFake
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 MONTH = "2026-03-01"
 REPORT = "monthly_board_report"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

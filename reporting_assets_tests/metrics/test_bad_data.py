@@ -21,6 +21,8 @@ from reporting_assets.resources.storage import PartitionedParquetIOManager
 from reporting_assets.sources.assets import source_assets
 from reporting_assets_tests.conftest import copy_history, label
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 DAY = "2026-03-10"
 
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
+import pytest
 from pptx import Presentation
 
 from reporting_assets.definitions import defs
@@ -21,6 +22,8 @@ from reporting_assets.resources import build_resources
 from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.sources.assets import source_assets
 from reporting_assets_tests.conftest import copy_history, label, manifest_dates
+
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
 
 WEEK = date(2026, 3, 8)  # Sunday 8 – Saturday 14 March 2026, with the spring DST change
 MISSING = date(2026, 3, 11)

@@ -40,6 +40,8 @@ import pytest
 from reporting_assets.config import get_settings
 from reporting_assets_tests.reconciliation.window import DAILY_REPORT
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 REPORTS = [
     ("weekly_business_review", "2026-03-08"),
     ("monthly_board_report", "2026-03-01"),

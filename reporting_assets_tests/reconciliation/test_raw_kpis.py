@@ -36,6 +36,8 @@ from reporting_assets_tests.reconciliation.window import (
 )
 from reporting_assets_tests.reconciliation.window import days as _days
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 REVENUE, COST, OPS = (
     "revenue_protection_daily",
     "cost_optimization_daily",

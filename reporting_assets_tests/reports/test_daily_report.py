@@ -28,6 +28,8 @@ from reporting_assets.resources.storage import AssetHistory, PartitionedParquetI
 from reporting_assets.sources.assets import source_assets
 from reporting_assets_tests.reports.sample import FORMULA_NAME, HOSTILE_NAME, sample_report
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 DAY = "2026-03-14"  # the payment-failure spike of the test company: a critical alert
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

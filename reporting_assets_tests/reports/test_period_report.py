@@ -15,6 +15,8 @@ from reporting_assets.lib.formatting import format_value
 from reporting_assets.reports.model import STATUS_WORDS
 from reporting_assets.resources.artifacts import ArtifactStore
 
+pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
+
 WEEK = "2026-03-08"  # Sunday 8 – Saturday 14 March 2026: the spring DST change is in it
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

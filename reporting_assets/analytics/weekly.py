@@ -204,6 +204,10 @@ PROGRESS_SCHEMA = {
 }  # fmt: skip
 
 
+def _day(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
 def initiative_progress(
     initiatives: pl.DataFrame, milestones: pl.DataFrame, week: date, as_of: date
 ) -> pl.DataFrame:
@@ -222,22 +226,32 @@ def initiative_progress(
                      for r in due.iter_rows(named=True)]  # fmt: skip
         variance = variances[-1] if variances else 0
         finished = i["actual_end_date"] is not None and i["actual_end_date"] <= as_of
+        last_done = done.get_column("actual_date").max() if done.height else None
         if finished and i["actual_end_date"] <= i["planned_end_date"]:
-            status, reason = "done", f"finished {i['actual_end_date']}, on plan"
+            status, reason = "done", f"finished {_day(i['actual_end_date'])}, on plan"
+        elif total and done.height == total and not finished:
+            # Every milestone reached: done, whether or not an end date was recorded.
+            late = (last_done - i["planned_end_date"]).days
+            status = "done" if late <= 0 else "done late"
+            reason = (f"all {total} milestones reached, the last on {_day(last_done)}"
+                      + (f", {plural(late, 'day')} after the planned end" if late > 0
+                         else ""))  # fmt: skip
         elif finished:
             days = (i["actual_end_date"] - i["planned_end_date"]).days
-            status, reason = "done late", f"finished {days} days after the planned end"
+            status, reason = "done late", f"finished {plural(days, 'day')} after the planned end"
         elif i["planned_end_date"] < as_of:
             late = (as_of - i["planned_end_date"]).days
             status = "behind"
-            reason = (f"planned to finish {i['planned_end_date']}, not finished {late} days "
-                      f"later ({done.height} of {total} milestones reached)")  # fmt: skip
+            reason = (f"planned to finish {_day(i['planned_end_date'])}, not finished "
+                      f"{plural(late, 'day')} later ({done.height} of {total} milestones "
+                      "reached)")  # fmt: skip
         elif late_open.height:
             first = late_open.row(0, named=True)
             status = "behind"
             ago = (as_of - first["planned_date"]).days
             reason = (f"{plural(late_open.height, 'milestone')} overdue; {first['milestone']} "
-                      f"was due {first['planned_date']} ({ago} days ago)")  # fmt: skip
+                      f"was due {_day(first['planned_date'])} "
+                      f"({plural(ago, 'day')} ago)")  # fmt: skip
         elif late_done.height:
             status = "at risk"
             reason = f"{plural(late_done.height, 'milestone')} reached late; the rest on plan"

@@ -118,7 +118,27 @@ def test_initiative_progress_statuses():
     assert rows["c"]["status"] == "on track" and rows["c"]["percent_complete"] == 0.5
     assert rows["d"]["status"] == "behind"
     assert rows["d"]["schedule_variance_days"] == (date(2026, 3, 14) - date(2026, 2, 1)).days
-    assert "Design was due 2026-02-01" in rows["d"]["reason"]
+    assert "Design was due 1 February 2026" in rows["d"]["reason"]
+
+
+def test_an_initiative_with_every_milestone_reached_is_done_not_behind():
+    """All its milestones reached but no end date recorded, past its planned end: done (late
+    when the last milestone came after the planned end), never "4 of 4 reached, behind"."""
+    ini, ms = _initiatives()
+    ini = ini.with_columns(actual_end_date=pl.lit(None, pl.Date))
+    ms = ms.with_columns(
+        actual_date=pl.Series(
+            [date(2026, 2, 1), date(2026, 4, 20), date(2026, 1, 20), date(2026, 1, 25)]
+        )
+    )
+    ms = ms.with_columns(initiative_id=pl.Series(["a", "a", "b", "b"]))  # planned end 1 Feb
+    p = weekly.initiative_progress(ini, ms, WEEK, date(2026, 5, 2))
+    rows = {r["initiative_id"]: r for r in p.iter_rows(named=True)}
+    assert rows["a"]["status"] == "done late" and rows["a"]["milestones_done"] == 2
+    assert rows["a"]["reason"] == ("all 2 milestones reached, the last on 20 April 2026, "
+                                   "78 days after the planned end")  # fmt: skip
+    assert rows["b"]["status"] == "done"
+    assert rows["b"]["reason"] == "all 2 milestones reached, the last on 25 January 2026"
 
 
 def test_roi_by_hand():

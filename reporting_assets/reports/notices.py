@@ -107,7 +107,8 @@ def alert_notice(
         links.append(("Runbook", rule.runbook_url))
     if base_url:
         links.append(("Open the day's report", f"{base_url}/daily_executive/{day}"))
-    headline = alert_sentence(evaluation, settings)
     if action == "resolved":
         headline = f"{m.label} is {value} on {day.day} {day:%B}, back within its thresholds."
+    else:
+        headline = alert_sentence(evaluation, settings)
     return AlertNotice(title, headline, facts, ask, links)

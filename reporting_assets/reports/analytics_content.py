@@ -149,7 +149,8 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
     progress = frames.get("initiative_progress_weekly")
     if progress is not None and "initiatives" in wanted:
         p = progress.with_columns(
-            milestones=pl.format("{} of {}", "milestones_done", "milestones_total")
+            milestones=pl.format("{} of {}", "milestones_done", "milestones_total"),
+            owner=pl.col("owner").map_elements(s.person, return_dtype=pl.String),
         )
         out.sections.append(Section(
             "initiatives", "Strategic initiatives", "Milestones reached, percent complete and "
@@ -157,6 +158,7 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
             [Column("name", "Initiative"), Column("owner", "Owner"),
              Column("milestones", "Milestones"), Column("percent_complete", "Complete", "ratio"),
              Column("schedule_variance_days", "Days late", "count"),
+             Column("planned_end_date", "Planned end", "date"),
              Column("status", "Status"), Column("reason", "Why")]))  # fmt: skip
         behind = p.filter(pl.col("status").is_in(["behind", "at risk"]))
         if behind.height:
@@ -245,7 +247,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
         rows = []
         for (series,), g in f.group_by("series", maintain_order=True):
             r = g.row(0, named=True)
-            verdict = "beats" if r["beats_baseline"] else "does worse than"
+            same = f"{r['backtest_mape']:.1%}" == f"{r['baseline_mape']:.1%}"
+            verdict = ("matches" if same else "beats" if r["beats_baseline"]
+                       else "does worse than")  # fmt: skip
             rows.append(f"{SERIES_NAMES.get(series, series)}: model "
                         f"{r['model']} backtest error {r['backtest_mape']:.1%}, {verdict} the "
                         f"naive baseline's {r['baseline_mape']:.1%}")  # fmt: skip
@@ -256,6 +260,8 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             [Column("series_label", "Series"), Column("month", "Month", "month"),
              Column("forecast", "Forecast", "usd"), Column("lower", "Low", "usd"),
              Column("upper", "High", "usd"), Column("baseline", "Naive baseline", "usd"),
+             Column("backtest_mape", "Backtest error", "ratio"),
+             Column("baseline_mape", "Baseline's error", "ratio"),
              Column("beats_baseline", "Model beats baseline", "bool")],
             ["mrr_forecast"]))  # fmt: skip
         last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
@@ -282,8 +288,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             "churn_risk", "Accounts at risk of churn", "The paying accounts at high risk, then "
             "those with the most MRR at stake (MRR × probability of churning within the "
             f"horizon), with the strongest driver. {high.height} account"
-            f"{'s are' if high.height != 1 else ' is'} high risk{more}, "
-            f"{format_value(high['mrr_at_stake'].sum(), 'usd')} of MRR at stake.", top,
+            f"{'s are' if high.height != 1 else ' is'} high risk{more}.", top,
             [Column("account", "Account"), Column("plan", "Plan", "name"),
              Column("mrr", "MRR", "usd"),
              Column("churn_probability", "Churn probability", "ratio"),

@@ -350,7 +350,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
             report_url=f"{artifacts.report_base_url}/{key}/{context.partition_key}")  # fmt: skip
         initiatives = initiative_rows(inputs["strategic_initiatives"].get(end.isoformat()),
                                       inputs["initiative_milestones"].get(end.isoformat()),
-                                      end)  # fmt: skip
+                                      end, settings.person)  # fmt: skip
         suffix = "this week" if cadence == "weekly" else f"{end:%B} to date"
         charts = period_charts(days, suffix, settings.branding.primary_color, settings, report.kpis)
         if "forecasts_monthly" in frames and "business_analysis_monthly" in frames:

@@ -8,6 +8,7 @@ are missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -76,7 +77,10 @@ def worst_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
 
 
 def initiative_rows(
-    initiatives: pl.DataFrame | None, milestones: pl.DataFrame | None, end: date
+    initiatives: pl.DataFrame | None,
+    milestones: pl.DataFrame | None,
+    end: date,
+    person: Callable[[str], str] = str,
 ) -> list[dict]:
     """Each initiative's owner, milestones reached and status at the period's end, judged as
     the weekly initiative-progress asset judges it (so the decks and the weekly table agree)."""
@@ -90,7 +94,7 @@ def initiative_rows(
     return [
         {
             "name": r["name"],
-            "owner": r["owner"],
+            "owner": person(r["owner"]),
             "milestones": f"{r['milestones_done']} of {r['milestones_total']}"
             if r["milestones_total"]
             else "–",

@@ -1,5 +1,6 @@
-"""Narrative audit: every number that appears in a summary sentence equals a value the same
-report shows in its tables.
+"""Narrative audit: every number that appears in a summary sentence, a takeaway or ask of the
+decision block, a slide title or a speaker note equals a value the same report shows in its
+tables.
 
 For the weekly and monthly reports of the reconciliation window and the daily report of its last
 day, every number of every summary sentence (report.json `summary`; the PDF's executive summary
@@ -15,7 +16,7 @@ in a ledger built from the report's tables only:
   (points too), any other format a plain number; date cells are dates;
 * what a reader can count in a workbook table: its rows, the filled cells of a column, the rows
   holding each value of a category column (text or yes/no, some value repeating); and the
-  quality checks of report.json (all, passed, not passed);
+  quality checks of report.json (all, passed, not passed, and the numbers their details print);
 * the report's own period (its key and the day its data runs through) and its length in days.
 
 A number matches a ledger value of its kind when the value, written with as many decimals as the
@@ -68,6 +69,16 @@ _NUM = r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d+))?"
 _SIGN = r"[+\-−±]?"
 _FREE = r"(?<![\w.$/])"  # not inside a word, a decimal, an amount or a fraction
 # (kind, pattern), tried in this order; what a pattern matches is taken out of the sentence.
+# Not figures of the tables, taken out before the numbers are read: a time of day ("11:59 pm",
+# from the data-through line) and an ask's due date ("by Mon 16 Mar": the day after publication
+# plus the rule's days to respond).
+UNAUDITED = [
+    re.compile(r"\b\d{1,2}:\d{2}\s?(?:am|pm)\b"),
+    re.compile(
+        r"\bby (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} "
+        r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+    ),
+]
 PATTERNS = [
     ("date", re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b")),
     ("date", re.compile(rf"\b(?P<d>\d{{1,2}}) (?P<month>{_MONTH})(?: (?P<y>\d{{4}}))?\b")),
@@ -104,6 +115,8 @@ def tokens(sentence: str, labels: list[str]) -> list[Token]:
     text = sentence
     for label in sorted(labels, key=len, reverse=True):
         text = text.replace(label, " " * len(label))
+    for pattern in UNAUDITED:
+        text = pattern.sub(lambda m: " " * len(m.group()), text)
     found: list[tuple[int, Token]] = []
     for kind, pattern in PATTERNS:
         for m in pattern.finditer(text):
@@ -251,6 +264,8 @@ def ledger_of(version: Path, report: str, key: str) -> Ledger:
         ledger.add_date(a["since"], f"{where}, since")
         ledger.add_text_numbers(a["message"], f"{where}, message")
     checks = content.get("checks", [])
+    for c in checks:  # the Quality table's details: what each check measured
+        ledger.add_text_numbers(c["description"], f"quality table, {c['asset']}:{c['check']}")
     passed = sum(1 for c in checks if c["passed"])
     ledger.add("plain", len(checks), "quality checks: all")
     ledger.add("plain", passed, "quality checks: passed")
@@ -440,4 +455,64 @@ def test_every_summary_number_is_in_the_reports_tables(report, key, pipeline):
     assert not missing, (
         f"{report} {key}: {len(missing)} of {audited} summary number(s) are in none of the "
         "report's tables:\n" + "\n".join(missing)
+    )
+
+
+DECK_REPORTS = [r for r in REPORTS if r[0] != "daily_executive"]  # the daily report has no deck
+
+
+def _decks(version: Path, report: str, key: str) -> dict[str, list]:
+    """Each audience's deck of the version: {audience: slides}."""
+    from pptx import Presentation
+
+    prefix = f"{report}_{key}_"
+    return {p.stem.removeprefix(prefix): list(Presentation(p).slides)
+            for p in sorted(version.glob(f"{prefix}*.pptx"))}  # fmt: skip
+
+
+def _title(slide) -> str:
+    texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame and s.text_frame.text]
+    return texts[0] if texts else ""
+
+
+@pytest.mark.parametrize(("report", "key"), DECK_REPORTS, ids=[f"{r}-{k}" for r, k in DECK_REPORTS])
+def test_each_audience_gets_a_deck_of_its_own(report, key, pipeline):
+    """Every audience's deck differs from the others (slides only it has), no slide repeats
+    another, slide 2 is the decision block, and the board deck carries the analysis."""
+    decks = _decks(_version(pipeline, report, key), report, key)
+    assert len(decks) == 2, sorted(decks)
+    titles = {aud: [_title(s) for s in slides] for aud, slides in decks.items()}
+    for aud, names in titles.items():
+        assert names[1] == "What changed, and what we ask", (aud, names[:3])
+        assert len(names) == len(set(names)), (aud, names)  # no slide twice
+        notes = [s.notes_slide.notes_text_frame.text for s in decks[aud]]
+        assert len(notes) == len(set(notes)), aud  # no two slides say the same
+        others = set().union(*(set(t) for a, t in titles.items() if a != aud))
+        assert set(names) - others, f"{aud}'s deck has no slide of its own: {names}"
+    if "board" in titles:
+        assert {
+            "Business analysis",
+            "Market benchmarks",
+            "Forecasts",
+            "Accounts at risk of churn",
+            "Appendix: data quality",
+        } <= set(titles["board"])
+
+
+@pytest.mark.parametrize(("report", "key"), DECK_REPORTS, ids=[f"{r}-{k}" for r, k in DECK_REPORTS])
+def test_every_number_in_a_slide_title_or_speaker_note_is_in_the_reports_tables(
+    report, key, pipeline
+):
+    version = _version(pipeline, report, key)
+    ledger = ledger_of(version, report, key)
+    sources = []
+    for aud, slides in _decks(version, report, key).items():
+        for n, slide in enumerate(slides, start=1):
+            lines = [ln for ln in slide.notes_slide.notes_text_frame.text.splitlines() if ln]
+            sources.append((f"{aud} slide {n}", [_title(slide), *lines]))
+    missing, audited = _audit(ledger, sources)
+    assert audited, "no number found in the decks"
+    assert not missing, (
+        f"{report} {key}: {len(missing)} of {audited} deck number(s) are in none of the "
+        "report's tables:\n" + "\n".join(missing[:40])
     )

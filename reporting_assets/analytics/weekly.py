@@ -14,8 +14,8 @@ import polars as pl
 from scipy import stats
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import plural
-from reporting_assets.metrics.rating import rate
+from reporting_assets.lib.formatting import plural, signed
+from reporting_assets.metrics.rating import STATUS_WORDS, rate
 
 WEEKLY_METRICS = ("mrr", "net_new_mrr", "mrr_at_risk", "payment_failure_rate", "total_cost",
                   "budget_variance", "incidents_opened", "first_response_sla_rate")  # fmt: skip
@@ -188,8 +188,8 @@ def score_movers(card: pl.DataFrame, labels: dict[str, str], top: int = 3) -> li
     moved = card.filter((pl.col("metric") != "overall") & (pl.col("contribution_change") != 0)
                         & pl.col("contribution_change").is_not_null())  # fmt: skip
     moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(top)
-    return [f"{labels.get(r['metric'], r['metric'])} {'+' if r['contribution_change'] > 0 else ''}"
-            f"{r['contribution_change']:.1f} points (now {r['status']})"
+    return [f"{labels.get(r['metric'], r['metric'])} {signed(r['contribution_change'])} points "
+            f"(now {STATUS_WORDS.get(r['status'], r['status'])})"
             for r in moved.iter_rows(named=True)]  # fmt: skip
 
 

@@ -54,6 +54,12 @@ def format_delta(delta: float | None, unit: str) -> str:
     return f"{sign}{body}"
 
 
+def signed(value: float, decimals: int = 1) -> str:
+    """A plain change with its sign and one minus sign everywhere: +3.4 · −27.3 · ±0.0."""
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return f"{sign}{abs(value):,.{decimals}f}"
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, with an ellipsis when it was longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

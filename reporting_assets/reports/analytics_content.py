@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import display_name, format_delta, format_value, in_sentence
+from reporting_assets.lib.formatting import (
+    display_name,
+    format_delta,
+    format_value,
+    in_sentence,
+    signed,
+)
 from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
@@ -44,6 +50,8 @@ class AnalyticsContent:
     bridge: dict | None = None
     # The period's analytic headline for the decision block (the scorecard, or the forecast).
     takeaway: str = ""
+    # The forecast in a sentence (the forecast chart's takeaway).
+    forecast: str = ""
     # The month's recommendations (strategic_recommendations_monthly), for the asks.
     recommendation_rows: pl.DataFrame | None = None
 
@@ -139,11 +147,11 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         moved = c.filter((pl.col("metric") != "overall") & pl.col("contribution_change")
                          .is_not_null() & (pl.col("contribution_change") != 0))  # fmt: skip
         moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(2)
-        why = "; ".join(f"{in_sentence(r['label'])} {r['contribution_change']:+.1f}"
+        why = "; ".join(f"{in_sentence(r['label'])} {signed(r['contribution_change'])}"
                         for r in moved.iter_rows(named=True))  # fmt: skip
         out.summary.insert(0, (
             f"Scorecard {overall['value']:.0f}/100 ({STATUS_WORDS[overall['status']]})"
-            + (f", {change:+.1f} since last week" if change is not None else "")
+            + (f", {signed(change)} since last week" if change is not None else "")
             + (f": {why}." if why else ".")))  # fmt: skip
         out.takeaway = out.summary[0]
     progress = frames.get("initiative_progress_weekly")
@@ -163,7 +171,8 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         behind = p.filter(pl.col("status").is_in(["behind", "at risk"]))
         if behind.height:
             names = "; ".join(f"{r['name']} ({r['status']})" for r in behind.iter_rows(named=True))
-            out.summary.append(f"{behind.height} of {p.height} initiatives need attention: "
+            need = "needs" if behind.height == 1 else "need"
+            out.summary.append(f"{behind.height} of {p.height} initiatives {need} attention: "
                                f"{names}.")  # fmt: skip
     roi = frames.get("roi_weekly")
     if roi is not None and "roi" in wanted:
@@ -272,6 +281,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             + ("." if last["beats_baseline"] else "; the naive baseline did better in backtest, "
                f"at {format_value(last['baseline'], 'usd')}."))  # fmt: skip
         out.summary.append(out.takeaway)
+        out.forecast = out.takeaway
     churn = frames.get("churn_risk_monthly")
     if churn is not None and "forecasts" in wanted:
         high = churn.filter(pl.col("risk_band") == "high")

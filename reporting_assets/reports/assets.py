@@ -273,9 +273,7 @@ def forecast_figure(frames: dict, primary: str) -> ch.Chart:
         "MRR: the last six months and the forecast", primary=primary))  # fmt: skip
 
 
-def period_charts(
-    days: dict, title_suffix: str, primary: str, settings, kpi_list: list
-) -> list[ch.Chart]:
+def period_charts(days: dict, title_suffix: str, primary: str, settings) -> list[ch.Chart]:
     long = pl.concat(
         [
             headline_values(a, days[a])
@@ -284,8 +282,6 @@ def period_charts(
     ).sort("date")
     sla_target = settings.metrics["first_response_sla_rate"].target
     return [
-        ch.Chart("scorecard", ch.scorecard(kpi_list, f"Scorecard, {title_suffix}"),
-                 height=90 + 32 * len(kpi_list)),
         ch.Chart("mrr_trend", ch.trend_chart(long, "mrr", f"MRR, {title_suffix}", money=True,
                                              primary=primary)),
         ch.Chart("sla_trend", ch.trend_chart(long, "first_response_sla_rate",
@@ -352,7 +348,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
                                       inputs["initiative_milestones"].get(end.isoformat()),
                                       end, settings.person)  # fmt: skip
         suffix = "this week" if cadence == "weekly" else f"{end:%B} to date"
-        charts = period_charts(days, suffix, settings.branding.primary_color, settings, report.kpis)
+        charts = period_charts(days, suffix, settings.branding.primary_color, settings)
         if "forecasts_monthly" in frames and "business_analysis_monthly" in frames:
             charts.append(forecast_figure(frames, settings.branding.primary_color))
         return render_report(

@@ -16,7 +16,6 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reporting_assets.lib.formatting import display_name, format_value
-from reporting_assets.reports.model import STATUS_WORDS
 
 GOOD, BAD, NEUTRAL, MUTED = "#2E7D32", "#C62828", "#1F3A5F", "#9AA5B1"
 FONT = "DejaVu Sans, Arial, sans-serif"
@@ -175,34 +174,6 @@ def forecast_chart(
     return _layout(fig, title, primary)
 
 
-RAG_FILL = {"green": "#2E7D32", "amber": "#F9A825", "red": "#C62828", "grey": "#9AA5B1"}
-
-
-def scorecard(kpis: list, title: str) -> go.Figure:
-    """A red / amber / green scorecard: each KPI with its value, target and status."""
-    labels = [k.label for k in kpis]
-    values = [format_value(k.value, k.unit) for k in kpis]
-    targets = [format_value(k.target, k.unit) if k.target is not None else "–" for k in kpis]
-    status = [STATUS_WORDS[k.status] for k in kpis]
-    fills = [RAG_FILL[k.status] for k in kpis]
-    fig = go.Figure(go.Table(
-        columnwidth=[3, 1.4, 1.4, 1],
-        header={"values": ["Metric", "Value", "Target", "Status"], "fill_color": NEUTRAL,
-                "font": {"color": "white", "size": 13}, "align": ["left", "right", "right",
-                                                                    "center"], "height": 30},
-        cells={"values": [labels, values, targets, status],
-               "fill_color": [["white"] * len(kpis), ["white"] * len(kpis),
-                              ["white"] * len(kpis), fills],
-               "font": {"color": [["#1F2933"] * len(kpis)] * 3
-                        + [["#1F2933" if f == RAG_FILL["amber"] else "white" for f in fills]],
-                        "size": 13},
-               "align": ["left", "right", "right", "center"], "height": 30},
-    ))  # fmt: skip
-    fig = _layout(fig, title, NEUTRAL)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return fig
-
-
 def browser_path() -> str:
     """The Chrome/Chromium kaleido will drive, or a clear error saying how to install one."""
     candidates = [
@@ -248,7 +219,8 @@ def export_charts(
     charts: list[Chart], folder: Path, formats: tuple[str, ...] = ("svg", "png", "mobile")
 ) -> dict[str, dict[str, Path]]:
     """Write every chart in every format through one browser; return {name: {format: path}}.
-    "mobile" is a PNG drawn for a phone (`mobile_figure`), for the email."""
+    "png" is drawn without its title (for a slide, whose title names it), "mobile" is a PNG
+    drawn for a phone (`mobile_figure`), for the email."""
     import kaleido
 
     if not charts:
@@ -260,6 +232,8 @@ def export_charts(
         for fmt in formats:
             fig, opts = chart.figure, {"width": chart.width, "height": chart.height, "format": fmt}
             path = folder / f"{chart.name}.{fmt}"
+            if fmt == "png":  # for a slide, whose title already names the chart
+                fig = go.Figure(chart.figure).update_layout(title=None, margin={"t": 20})
             if fmt == "mobile":
                 fig = mobile_figure(chart.figure)
                 opts = {"width": MOBILE_WIDTH, "height": MOBILE_HEIGHT, "format": "png"}

@@ -158,3 +158,5 @@ class ReportData:
     chart_titles: dict[str, str] = field(default_factory=dict)  # chart name -> caption
     # What changed and what is asked of the reader: the block every artifact opens with.
     decisions: Decisions = field(default_factory=Decisions)
+    # What each chart shows, as a takeaway: its slide's caption and notes (chart name → text).
+    chart_takeaways: dict[str, str] = field(default_factory=dict)

@@ -220,19 +220,59 @@ def build_period_report(
         kpis=kpi_list, summary=summary, alerts=alert_rows,
         sections=[*(analytics.sections if analytics is not None else []),
                   *([bridge_section(now, rev["opening_mrr"][0], gap)] if bridge is None else []),
-                  Section("days", "Day by day", "The period's days, as checked each morning.",
-                          daily, columns, ["scorecard", "mrr_trend", "sla_trend"]),
+                  Section("days", "Day by day", "Each day of the period as its morning's "
+                          "checks left it: MRR, net new and churned MRR, payment failures, "
+                          "spend, incidents, backlog and first response.",
+                          daily, columns, ["mrr_trend", "sla_trend"]),
                   coverage_section(kpis_now, kpis_before, report.cadence)],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
-        report_url=report_url, decisions=decisions, chart_titles={
-            "scorecard": f"Scorecard, {suffix}",
+        report_url=report_url, decisions=decisions,
+        chart_takeaways=chart_takeaways(rev, days["operational_efficiency_daily"], kpi_list,
+                                        report.cadence, getattr(analytics, "forecast", "")),
+        chart_titles={
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",
             "mrr_forecast": "MRR: the last months and the forecast",
         },
     )  # fmt: skip
+
+
+def _on(d: date) -> str:
+    return f"{d:%A} {d.day} {d:%B}"
+
+
+def chart_takeaways(
+    revenue: pl.DataFrame, ops: pl.DataFrame, kpi_list: list, cadence: str, forecast: str = ""
+) -> dict[str, str]:
+    """What each of the period's charts shows, in a sentence whose figures are the day-by-day
+    table's and the KPI cards': the MRR's highest and lowest day, first response against its
+    target with its worst day, and the forecast's headline."""
+    period = "week" if cadence == "weekly" else "month"
+    out = {}
+    mrr = revenue.drop_nulls("closing_mrr").sort("date")
+    if mrr.height:
+        hi, lo = mrr.row(mrr["closing_mrr"].arg_max(), named=True), mrr.row(
+            mrr["closing_mrr"].arg_min(), named=True)  # fmt: skip
+        out["mrr_trend"] = (
+            f"MRR was highest on {_on(hi['date'])}, at {format_value(hi['closing_mrr'], 'usd')}, "
+            f"and lowest on {_on(lo['date'])}, at {format_value(lo['closing_mrr'], 'usd')}."
+        )
+    sla = next((k for k in kpi_list if k.key == "first_response_sla_rate"), None)
+    days = ops.drop_nulls("first_response_sla_rate").sort("date")
+    if sla is not None and sla.value is not None and days.height:
+        worst = days.row(days["first_response_sla_rate"].arg_min(), named=True)
+        target = (f" against its {format_value(sla.target, 'ratio')} target"
+                  if sla.target is not None else "")  # fmt: skip
+        out["sla_trend"] = (
+            f"First response within SLA was {format_value(sla.value, 'ratio')} over the "
+            f"{period}{target}; its lowest day, {_on(worst['date'])}, was at "
+            f"{format_value(worst['first_response_sla_rate'], 'ratio')}."
+        )
+    if forecast:
+        out["mrr_forecast"] = forecast
+    return out
 
 
 BRIDGE_COLUMNS = [

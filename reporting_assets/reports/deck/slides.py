@@ -212,9 +212,10 @@ class _Builder(_Canvas):
         with Image.open(path) as image:
             px_width, px_height = image.size
         section = next((s for s in self.report.sections if planned.key in s.charts), None)
-        caption = section.intro if section and section.intro else ""
+        takeaway = self.report.chart_takeaways.get(planned.key, "")
+        caption = takeaway or (section.intro if section and section.intro else "")
         box_top = CONTENT_TOP
-        box_bottom = CONTENT_BOTTOM - (Inches(0.5) if caption else 0)
+        box_bottom = CONTENT_BOTTOM - (Inches(0.75) if caption else 0)
         box_height = box_bottom - box_top
         scale = min(CONTENT_WIDTH / px_width, box_height / px_height)
         width, height = Emu(int(px_width * scale)), Emu(int(px_height * scale))
@@ -225,19 +226,20 @@ class _Builder(_Canvas):
             self._text(
                 slide,
                 MARGIN,
-                box_bottom + Inches(0.1),
+                box_bottom + Inches(0.08),
                 CONTENT_WIDTH,
-                Inches(0.4),
+                Inches(0.65),
                 caption,
                 NOTE_PT + 2,
                 _MUTED,
                 align=PP_ALIGN.CENTER,
+                lines=2,
             )
         title = planned.title.rstrip(".")
         if title[1:2].islower():  # "MRR trend" keeps its capitals, "Spend by day" does not
             title = title[:1].lower() + title[1:]
-        lines = [f"This chart shows {title}."]
-        if section:
+        lines = [takeaway] if takeaway else [f"This chart shows {title}."]
+        if section and not takeaway:
             lines.append(f"It belongs to the {section.title} section. {section.intro}".strip())
         if self.report.data_through:
             lines.append(f"{self.report.data_through}.")
@@ -313,8 +315,9 @@ class _Builder(_Canvas):
             raise ValueError(f"section {section.key!r} has no column(s) {', '.join(missing)}")
         top = CONTENT_TOP
         if section.intro:
-            self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.4), section.intro, 14, _MUTED)
-            top += Inches(0.5)
+            self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.7), section.intro, 14, _MUTED,
+                       lines=2)  # fmt: skip
+            top += Inches(0.75)
         columns = section.columns
         head = frame.head(MAX_TABLE_ROWS)
         rows = [

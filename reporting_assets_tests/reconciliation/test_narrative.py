@@ -516,3 +516,52 @@ def test_every_number_in_a_slide_title_or_speaker_note_is_in_the_reports_tables(
         f"{report} {key}: {len(missing)} of {audited} deck number(s) are in none of the "
         "report's tables:\n" + "\n".join(missing[:40])
     )
+
+
+def _sheet(wb, title: str) -> tuple[list, list[list]]:
+    [(_, header, body)] = _tables(wb[title])[:1]
+    return header, [[c.value for c in r] for r in body]
+
+
+def test_sentences_and_tables_agree_on_counts_statuses_and_labels(pipeline):
+    """Contradictions a reader would catch: the churn section's count of high-risk accounts is
+    the table's (which leads with them); the forecast names each series as its table does; an
+    initiative with every milestone reached is never "behind"; an alert's breach begins on its
+    table's "since"."""
+    report, key = "monthly_board_report", "2026-03-01"
+    version = _version(pipeline, report, key)
+    wb = openpyxl.load_workbook(version / f"{report}_{key}.xlsx")
+    content = json.loads((version / "report.json").read_text())
+    # Churn: "N accounts are high risk" and the table's high-risk rows.
+    header, rows = _sheet(wb, "Accounts at risk of churn")
+    risk = [r[header.index("Risk")] for r in rows]
+    pdf = " ".join(
+        subprocess.run(
+            ["pdftotext", str(version / f"{report}_{key}.pdf"), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    )
+    said = re.search(r"(\d+) accounts? (?:are|is) high risk(?: \((\d+) shown\))?", pdf)
+    assert said, "the churn section does not count its high-risk accounts"
+    intro = said[0]
+    shown = int(said[2] or said[1])
+    assert risk[:shown] == ["High"] * shown and risk.count("High") == shown, (intro, risk)
+    # Forecast: each series named as the table names it, MRR's model sentence about MRR.
+    header, rows = _sheet(wb, "Forecasts")
+    series = {r[header.index("Series")] for r in rows}
+    assert series == {"MRR", "Cloud spend"}, series
+    # Alerts: the day each message says the breach began is the alerts table's "since".
+    assert content["alerts"], "the window's month has alerts"
+    for a in content["alerts"]:
+        since = date.fromisoformat(a["since"])
+        assert f"in breach since {since.day} {since:%B}" in a["message"], a
+    # Initiatives (weekly): all milestones reached is never behind.
+    weekly = _version(pipeline, "weekly_business_review", "2026-03-08")
+    wb = openpyxl.load_workbook(weekly / "weekly_business_review_2026-03-08.xlsx")
+    header, rows = _sheet(wb, "Strategic initiatives")
+    for r in rows:
+        done, total = r[header.index("Milestones")].split(" of ")
+        if done == total:
+            assert r[header.index("Status")] in ("done", "done late"), r

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from pptx import Presentation
 
 from reporting_assets.config.models import EMAIL, Settings
 from reporting_assets.records.ledger import SENT, deliveries
@@ -155,6 +156,16 @@ def _describe_file(entry: dict) -> str:
     return f"{entry['file']} ({', '.join([*counts, size])})"
 
 
+def deck_slides(path: Path) -> str:
+    """A deck's slides as a reviewer checks them, in order: "…_board.pptx: 1 title; 2 What
+    changed, and what we ask; 3 Agenda; …" (each slide by its title)."""
+    titles = []
+    for n, slide in enumerate(Presentation(path).slides, start=1):
+        texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame and s.text_frame.text]
+        titles.append(f"{n} " + ("title" if n == 1 else texts[0] if texts else "(no title)"))
+    return f"{path.name}: " + "; ".join(titles)
+
+
 def build_checklist(
     settings: Settings,
     report: str,
@@ -192,6 +203,8 @@ def build_checklist(
         "item": "Visual presentation",
         "status": "ok",
         "details": [_describe_file(f) for f in manifest]
+        + [f"slides of {deck_slides(Path(version) / f['file'])}" for f in manifest
+           if f["kind"].startswith("pptx:")]
         + [f"charts to look at: {', '.join(charts)} in {Path(version) / 'charts'}"],
     }  # fmt: skip
     return [

@@ -69,6 +69,14 @@ def test_a_manual_report_opens_a_review_and_sends_nothing(month):
     items = {i["item"]: i for i in review.checklist}
     assert set(items) == {"Executive summary accuracy", "Strategic recommendation quality",
                           "Visual presentation", "Distribution list verification"}  # fmt: skip
+    # The reviewer sees each deck's slides, in order, slide 2 the decision block.
+    slides = [d for d in items["Visual presentation"]["details"] if d.startswith("slides of ")]
+    assert {d.split(": ", 1)[0].rsplit("_", 1)[-1] for d in slides} == {
+        "board.pptx",
+        "strategy.pptx",
+    }
+    for d in slides:
+        assert "; 2 What changed, and what we ask; 3 Agenda;" in d, d
     to, cc = recipients(get_settings(), REPORT)
     assert items["Distribution list verification"]["to"] == to
     assert items["Distribution list verification"]["cc"] == cc

@@ -211,7 +211,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("mom_growth", "MoM", "ratio"), Column("logo_churn_rate", "Logo churn", "ratio"),
              Column("net_revenue_retention", "NRR", "ratio"),
              Column("infra_cost_share", "Cloud / revenue", "ratio"),
-             Column("cohort_retention_3m", "3-month cohort", "ratio")]))  # fmt: skip
+             Column("cohort_retention_3m", "3-month cohort", "ratio")],
+            brief=["month", "opening_mrr", "churned_mrr", "closing_mrr", "mom_growth",
+                   "logo_churn_rate", "net_revenue_retention"]))  # fmt: skip
         now = analysis.row(-1, named=True)
         yoy = (f", {format_value(now['yoy_growth'], 'ratio')} year over year"
                if now["yoy_growth"] is not None else "")  # fmt: skip
@@ -272,7 +274,8 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("backtest_mape", "Backtest error", "ratio"),
              Column("baseline_mape", "Baseline's error", "ratio"),
              Column("beats_baseline", "Model beats baseline", "bool")],
-            ["mrr_forecast"]))  # fmt: skip
+            ["mrr_forecast"],
+            brief=["series_label", "month", "forecast", "lower", "upper", "baseline"]))  # fmt: skip
         last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
         out.takeaway = (
             f"MRR is forecast at {format_value(last['forecast'], 'usd')} by the end of "

@@ -67,6 +67,8 @@ class Section:
     table: pl.DataFrame
     columns: list[Column]
     charts: list[str] = field(default_factory=list)
+    # The columns a slide shows when the table is too wide for one (names; default: all).
+    brief: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

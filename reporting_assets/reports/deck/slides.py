@@ -8,7 +8,7 @@ from PIL import Image
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches
 
-from reporting_assets.lib.formatting import format_delta, format_value
+from reporting_assets.lib.formatting import format_delta, format_value, plural
 from reporting_assets.reports.deck.canvas import _Canvas
 from reporting_assets.reports.deck.plan import (
     _Slide,
@@ -261,6 +261,7 @@ class _Builder(_Canvas):
             [a.message for a in alerts],
             colours=[_SEVERITY_COLOURS.get(s, self.primary) for s in statuses],
             heads=heads,
+            max_lines=3,
         )
         if shown < len(alerts):
             more = f"{len(alerts) - shown} more alerts in the report and workbook."
@@ -318,8 +319,10 @@ class _Builder(_Canvas):
             self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.7), section.intro, 14, _MUTED,
                        lines=2)  # fmt: skip
             top += Inches(0.75)
-        columns = section.columns
-        head = frame.head(MAX_TABLE_ROWS)
+        columns = [c for c in section.columns if not section.brief or c.name in section.brief]
+        # A table by date or month shows its latest rows; any other its first.
+        by_time = bool(columns) and columns[0].unit in ("date", "month")
+        head = frame.tail(MAX_TABLE_ROWS) if by_time else frame.head(MAX_TABLE_ROWS)
         rows = [
             [_section_cell(c, record[c.name], record[c.unit_from] if c.unit_from else None)
              for c in columns]
@@ -334,9 +337,9 @@ class _Builder(_Canvas):
             numeric = [c.unit not in ("text", "date", "bool", "name", "month") for c in columns]
             bottom = self._table(slide, top, headers, rows, None, TABLE_PT, numeric=numeric)
             if frame.height > MAX_TABLE_ROWS:
-                self._note(
-                    slide, bottom, f"{frame.height - MAX_TABLE_ROWS} more rows in the workbook."
-                )
+                more = plural(frame.height - MAX_TABLE_ROWS, "earlier row" if by_time else
+                              "more row")  # fmt: skip
+                self._note(slide, bottom, f"{more} in the workbook.")
         lines = [f"{section.title}: {section.intro}".strip()]
         shown = min(frame.height, MAX_TABLE_ROWS)
         lines.append(f"Showing {shown} of {frame.height} rows; the workbook has them all.")

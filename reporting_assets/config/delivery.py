@@ -16,13 +16,14 @@ from reporting_assets.config.base import (
 REPORT_SECTIONS = {
     "daily": {"summary", "revenue_protection", "cost_optimization", "operational_efficiency",
               "alerts", "quality"},
-    "weekly": {"summary", "trends", "scorecard", "initiatives", "roi", "alerts", "quality"},
+    "weekly": {"summary", "trends", "scorecard", "initiatives", "roi", "alerts", "quality",
+               "operations"},
     "monthly": {"summary", "business_analysis", "benchmarks", "forecasts", "recommendations",
                 "impact", "alerts", "quality"},
 }  # fmt: skip
 DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
                "details", "appendix", "days", "mrr_bridge", "coverage",
-               "churn_risk"}  # fmt: skip
+               "churn_risk", "operations_days", "costs_by_team"}  # fmt: skip
 
 
 class Report(Strict):

@@ -224,6 +224,8 @@ def build_period_report(
                           "checks left it: MRR, net new and churned MRR, payment failures, "
                           "spend, incidents, backlog and first response.",
                           daily, columns, ["mrr_trend", "sla_trend"]),
+                  *([operations_section(days), costs_section(days)]
+                    if "operations" in report.sections else []),
                   coverage_section(kpis_now, kpis_before, report.cadence)],
         quality=checks,
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
@@ -289,6 +291,45 @@ def bridge_section(now: dict, opening: float, gap: str = "") -> Section:
     intro = "Opening + new + won back + expansion − contraction − churned = closing MRR."
     return Section("mrr_bridge", "MRR bridge", intro + (f" {gap}." if gap else ""),
                    pl.DataFrame([row]), BRIDGE_COLUMNS)  # fmt: skip
+
+
+def operations_section(days: dict[str, pl.DataFrame]) -> Section:
+    """The operational review, day by day: incidents and how fast they were resolved, the
+    support backlog and first response, deploys and the pipelines' success."""
+    ops = days["operational_efficiency_daily"].sort("date")
+    return Section(
+        "operations_days", "Operations by day", "Incidents opened and the mean time to resolve "
+        "them, the support backlog and first responses within SLA, deploys and the share of "
+        "pipeline runs that succeeded.", ops,
+        [Column("date", "Day", "date"), Column("incidents_opened", "Incidents", "count"),
+         Column("mttr_hours", "MTTR", "hours"), Column("ticket_backlog", "Backlog", "count"),
+         Column("first_response_sla_rate", "First response SLA", "ratio"),
+         Column("deploys", "Deploys", "count"),
+         Column("pipeline_success_rate", "Pipeline success", "ratio")],
+    )  # fmt: skip
+
+
+def costs_section(days: dict[str, pl.DataFrame]) -> Section:
+    """Spend by team against its budget over the period, the largest first, with each team's
+    costliest service."""
+    lines = days["cost_optimization_daily"].filter(pl.col("level") == "line")
+    by_service = lines.group_by("team", "service").agg(pl.col("cost_usd").sum())
+    top = by_service.sort("cost_usd", descending=True).group_by("team", maintain_order=True).first()
+    teams = (
+        lines.group_by("team")
+        .agg(pl.col("cost_usd").sum(), pl.col("daily_budget_usd").sum())
+        .with_columns(budget_variance=pl.col("cost_usd") / pl.col("daily_budget_usd") - 1)
+        .join(top.select("team", top_service="service"), on="team", how="left")
+        .sort("cost_usd", descending=True)
+    )
+    return Section(
+        "costs_by_team", "Spend by team", "Each team's cloud and vendor spend over the period "
+        "against its budget, the largest first, and the service that cost it most.", teams,
+        [Column("team", "Team", "name"), Column("cost_usd", "Spend", "usd"),
+         Column("daily_budget_usd", "Budget", "usd"),
+         Column("budget_variance", "vs budget", "ratio"),
+         Column("top_service", "Costliest service", "name")],
+    )  # fmt: skip
 
 
 def coverage_section(now: pl.DataFrame, before: pl.DataFrame | None, cadence: str) -> Section:

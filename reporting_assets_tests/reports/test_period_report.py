@@ -132,7 +132,8 @@ def test_the_weekly_analytics_are_in_the_pdf_and_the_workbook(weekly, reporting_
     sheet = wb["Initiative ROI"]
     invested = [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert invested == roi["investment_to_date"].to_list()  # typed numbers, not text
-    statuses = [r[5] for r in wb["Strategic initiatives"].iter_rows(min_row=2, values_only=True)]
+    rows = list(wb["Strategic initiatives"].iter_rows(values_only=True))
+    statuses = [r[rows[0].index("Status")] for r in rows[1:]]
     assert statuses == progress["status"].to_list()
 
 

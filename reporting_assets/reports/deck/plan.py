@@ -37,7 +37,6 @@ _ALIASES = {
     "risks": "alerts",
     "alerts_risks": "alerts",
     "quality": "appendix",
-    "operations": "details",
     "operations_detail": "details",
     "detail": "details",
     "tables": "details",

@@ -23,7 +23,7 @@ REPORT_SECTIONS = {
 }  # fmt: skip
 DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
                "details", "appendix", "days", "mrr_bridge", "coverage",
-               "churn_risk", "operations_days", "costs_by_team"}  # fmt: skip
+               "churn_risk", "operations_days", "costs_by_team", "scenarios"}  # fmt: skip
 
 
 class Report(Strict):

@@ -52,6 +52,8 @@ class AnalyticsContent:
     takeaway: str = ""
     # The forecast in a sentence (the forecast chart's takeaway).
     forecast: str = ""
+    # What the analytics' charts show (chart name → takeaway).
+    charts: dict[str, str] = field(default_factory=dict)
     # The month's recommendations (strategic_recommendations_monthly), for the asks.
     recommendation_rows: pl.DataFrame | None = None
 
@@ -212,8 +214,15 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("net_revenue_retention", "NRR", "ratio"),
              Column("infra_cost_share", "Cloud / revenue", "ratio"),
              Column("cohort_retention_3m", "3-month cohort", "ratio")],
+            ["mrr_movements"],
             brief=["month", "opening_mrr", "churned_mrr", "closing_mrr", "mom_growth",
                    "logo_churn_rate", "net_revenue_retention"]))  # fmt: skip
+        now = analysis.row(-1, named=True)
+        worst = analysis.sort("churned_mrr", descending=True).row(0, named=True)
+        out.charts["mrr_movements"] = (
+            f"Churned MRR was highest in {worst['month']:%B %Y}, at "
+            f"{format_value(worst['churned_mrr'], 'usd')}; {now['month']:%B %Y} closed at "
+            f"{format_value(now['closing_mrr'], 'usd')}.")  # fmt: skip
         now = analysis.row(-1, named=True)
         yoy = (f", {format_value(now['yoy_growth'], 'ratio')} year over year"
                if now["yoy_growth"] is not None else "")  # fmt: skip
@@ -276,6 +285,15 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("beats_baseline", "Model beats baseline", "bool")],
             ["mrr_forecast"],
             brief=["series_label", "month", "forecast", "lower", "upper", "baseline"]))  # fmt: skip
+        horizon = f.sort("month").group_by("series", maintain_order=True).last()
+        out.sections.append(Section(
+            "scenarios", "Scenarios", f"Where the forecast puts each series by "
+            f"{horizon['month'][0]:%B %Y}: the downside and upside are the ends of its "
+            f"{horizon['interval'][0]:.0%} prediction interval, the base case its forecast.",
+            horizon.select("series_label", "month", "lower", "forecast", "upper"),
+            [Column("series_label", "Series"), Column("month", "Month", "month"),
+             Column("lower", "Downside", "usd"), Column("forecast", "Base", "usd"),
+             Column("upper", "Upside", "usd")]))  # fmt: skip
         last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
         out.takeaway = (
             f"MRR is forecast at {format_value(last['forecast'], 'usd')} by the end of "

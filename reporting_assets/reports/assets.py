@@ -351,6 +351,10 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
         charts = period_charts(days, suffix, settings.branding.primary_color, settings)
         if "forecasts_monthly" in frames and "business_analysis_monthly" in frames:
             charts.append(forecast_figure(frames, settings.branding.primary_color))
+        if "business_analysis_monthly" in frames:
+            charts.append(ch.Chart("mrr_movements", ch.mrr_movements(
+                frames["business_analysis_monthly"], "MRR movements, month by month",
+                settings.branding.primary_color)))  # fmt: skip
         return render_report(
             report,
             report_def,

@@ -153,6 +153,27 @@ def mrr_waterfall(total: dict, title: str, primary: str = NEUTRAL) -> go.Figure:
     return _layout(fig, title, primary)
 
 
+def mrr_movements(analysis: pl.DataFrame, title: str, primary: str = NEUTRAL) -> go.Figure:
+    """The MRR bridge month by month (business_analysis_monthly): what came in above the axis
+    (new and won back, expansion), what went out below it (contraction, churned), and the net."""
+    a = analysis.sort("month")
+    months = [f"{m:%b %Y}" for m in a.get_column("month").to_list()]
+    fig = go.Figure()
+    parts = [("New and won back", a["new_mrr"] + a["reactivation_mrr"], GOOD),
+             ("Expansion", a["expansion_mrr"], "#81C784"),
+             ("Contraction", -a["contraction_mrr"], "#EF9A9A"),
+             ("Churned", -a["churned_mrr"], BAD)]  # fmt: skip
+    for name, values, colour in parts:
+        fig.add_bar(x=months, y=values.to_list(), name=name, marker_color=colour)
+    net = (a["new_mrr"] + a["reactivation_mrr"] + a["expansion_mrr"] - a["contraction_mrr"]
+           - a["churned_mrr"])  # fmt: skip
+    fig.add_scatter(x=months, y=net.to_list(), name="Net new", mode="lines+markers",
+                    line={"color": primary, "width": 2})  # fmt: skip
+    fig.update_layout(barmode="relative")
+    fig.update_yaxes(tickformat="$,.0f")  # "−$50,000", the sign before the dollar
+    return _layout(fig, title, primary)
+
+
 def forecast_chart(
     months: list, actual: list[float], forecast: pl.DataFrame, title: str, *, money: bool = True,
     primary: str = NEUTRAL,

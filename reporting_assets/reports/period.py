@@ -231,12 +231,15 @@ def build_period_report(
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
         report_url=report_url, decisions=decisions,
-        chart_takeaways=chart_takeaways(rev, days["operational_efficiency_daily"], kpi_list,
-                                        report.cadence, getattr(analytics, "forecast", "")),
+        chart_takeaways={
+            **chart_takeaways(rev, days["operational_efficiency_daily"], kpi_list,
+                              report.cadence, getattr(analytics, "forecast", "")),
+            **getattr(analytics, "charts", {})},
         chart_titles={
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",
             "mrr_forecast": "MRR: the last months and the forecast",
+            "mrr_movements": "MRR movements, month by month",
         },
     )  # fmt: skip
 

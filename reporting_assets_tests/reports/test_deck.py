@@ -387,6 +387,34 @@ def test_libreoffice_converts_each_slide_to_a_page(decks, tmp_path):
         ).stdout
         pages = int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE).group(1))
         assert pages == len(Presentation(path).slides)
+        _assert_no_text_overflows(path, pdf)
+
+
+WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                  r"([^<]*)</word>")  # fmt: skip
+
+
+def _assert_no_text_overflows(deck: Path, pdf: Path) -> None:
+    """Measured in LibreOffice's rendering, not with the deck code's own text metrics: every
+    word drawn on a slide lies inside the box of a text shape or table of that slide (a text
+    that overflowed its box would be drawn outside it, over other content or off the slide)."""
+    prs = Presentation(deck)
+    to_pt = 72 / 914_400  # EMU to points
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout  # fmt: skip
+    pages = html.split("<page ")[1:]
+    slack = 2.0  # points: glyph bounds vs the box edge
+    outside = []
+    for n, (slide, page) in enumerate(zip(prs.slides, pages, strict=True), start=1):
+        boxes = [(s.left * to_pt, s.top * to_pt, (s.left + s.width) * to_pt,
+                  (s.top + s.height) * to_pt)
+                 for s in slide.shapes if s.has_text_frame or s.has_table]  # fmt: skip
+        for x0, y0, x1, y1, word in WORD.findall(page):
+            x0, y0, x1, y1 = map(float, (x0, y0, x1, y1))
+            if not any(bx0 - slack <= x0 and x1 <= bx1 + slack and by0 - slack <= y0
+                       and y1 <= by1 + slack for bx0, by0, bx1, by1 in boxes):  # fmt: skip
+                outside.append(f"slide {n}: {word!r} at ({x0:.0f}, {y0:.0f})–({x1:.0f}, {y1:.0f})")
+    assert not outside, f"{deck.name}: text outside its box:\n" + "\n".join(outside[:20])
 
 
 def test_slide_two_is_the_decision_block_with_owner_date_and_stake(decks):
@@ -400,3 +428,26 @@ def test_slide_two_is_the_decision_block_with_owner_date_and_stake(decks):
                      "$8,140 in failed payments"):  # fmt: skip
             assert part in text, (audience, part)
         assert f"Why: {ask.why}" in _notes(slide)
+
+
+def test_the_overflow_check_catches_text_that_spills_out_of_its_box(tmp_path):
+    """The measurement above, on a slide made to overflow: a long paragraph in a box one line
+    high is drawn below the box by LibreOffice, and the check says so."""
+    _require_tools()
+    from pptx.enum.text import MSO_AUTO_SIZE
+    from pptx.util import Inches, Pt
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    box = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(3), Inches(0.4))
+    box.text_frame.word_wrap = True
+    box.text_frame.auto_size = MSO_AUTO_SIZE.NONE
+    box.text_frame.text = "A sentence far too long for one line of this narrow box " * 4
+    box.text_frame.paragraphs[0].runs[0].font.size = Pt(18)
+    deck = tmp_path / "overflow.pptx"
+    prs.save(deck)
+    subprocess.run(["soffice", f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}",
+                    "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(deck)],
+                   capture_output=True, timeout=240, check=True)  # fmt: skip
+    with pytest.raises(AssertionError, match="text outside its box"):
+        _assert_no_text_overflows(deck, tmp_path / "overflow.pdf")

@@ -169,7 +169,7 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
              Column("milestones", "Milestones"), Column("percent_complete", "Complete", "ratio"),
              Column("schedule_variance_days", "Days late", "count"),
              Column("planned_end_date", "Planned end", "date"),
-             Column("status", "Status"), Column("reason", "Why")]))  # fmt: skip
+             Column("status", "Status", "name"), Column("reason", "Why")]))  # fmt: skip
         behind = p.filter(pl.col("status").is_in(["behind", "at risk"]))
         if behind.height:
             names = "; ".join(f"{r['name']} ({r['status']})" for r in behind.iter_rows(named=True))
@@ -349,7 +349,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             label=pl.col("metric").replace_strict({k: v[0] for k, v in IMPACT_LABELS.items()},
                                                   default=pl.col("metric")),
             unit=pl.col("metric").replace_strict({k: v[1] for k, v in IMPACT_LABELS.items()},
-                                                 default="ratio"))  # fmt: skip
+                                                 default="ratio"),
+            rating=pl.col("status").replace_strict(STATUS_WORDS, default=pl.col("status")),
+        )  # fmt: skip
         out.sections.append(Section(
             "impact", "Business impact", f"The platform's targets: decisions "
             f"{s.impact.decision_speed:.0%} faster, {s.impact.revenue_protection:.0%} more of "
@@ -359,7 +361,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             [Column("label", "Measure"), Column("value", "This month", unit_from="unit"),
              Column("baseline", "Baseline", unit_from="unit"),
              Column("improvement", "Improvement / rate", "ratio"),
-             Column("target", "Target", "ratio"), Column("status", "Status"),
+             Column("target", "Target", "ratio"), Column("rating", "Status"),
              Column("basis", "How measured")]))  # fmt: skip
         met = i.filter(pl.col("status") == "green").height
         measured = i.filter(pl.col("improvement").is_not_null()).height

@@ -15,7 +15,7 @@ import polars as pl
 
 from reporting_assets.analytics.weekly import initiative_progress
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.formatting import display_name, format_value
 from reporting_assets.metrics.docs import definition
 from reporting_assets.metrics.layer import Coverage, day_list
 from reporting_assets.metrics.periods import values_of
@@ -99,7 +99,7 @@ def initiative_rows(
             if r["milestones_total"]
             else "–",
             "planned end": r["planned_end_date"].isoformat(),
-            "status": r["status"],
+            "status": display_name(r["status"]),  # "Done late", as the table shows it
         }
         for r in progress.iter_rows(named=True)
     ]

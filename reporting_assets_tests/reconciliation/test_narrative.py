@@ -564,4 +564,4 @@ def test_sentences_and_tables_agree_on_counts_statuses_and_labels(pipeline):
     for r in rows:
         done, total = r[header.index("Milestones")].split(" of ")
         if done == total:
-            assert r[header.index("Status")] in ("done", "done late"), r
+            assert r[header.index("Status")] in ("Done", "Done late"), r

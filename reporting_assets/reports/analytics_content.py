@@ -8,7 +8,7 @@ Each section appears when the report definition lists it (`trends`, `scorecard`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -18,6 +18,7 @@ from reporting_assets.lib.formatting import (
     format_delta,
     format_value,
     in_sentence,
+    plural,
     signed,
 )
 from reporting_assets.reports.model import STATUS_WORDS, Column, Section
@@ -64,6 +65,15 @@ DRIVER_WORDS = {
     "past_due_days_90": "days past due, last 90 days", "downgrades_90": "recent downgrades",
     "log_events_per_seat": "product use per seat", "usage_trend": "falling usage",
 }  # fmt: skip
+
+
+def lead(out: AnalyticsContent, key: str, sentence: str) -> str:
+    """Make `sentence` the takeaway of section `key` (its first, when it has several) and
+    return it, for the summary too."""
+    for i, section in enumerate(out.sections):
+        if section.key == key and not section.takeaway:
+            out.sections[i] = replace(section, takeaway=sentence)
+    return sentence
 
 
 def driver_words(feature: str) -> str:
@@ -120,12 +130,12 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
              Column("streak_text", "Streak")]))  # fmt: skip
         notable = t.filter(pl.col("significant") | (pl.col("streak").abs() >= 3))
         for r in notable.head(3).iter_rows(named=True):
-            out.summary.append(
+            out.summary.append(lead(out, "trends",
                 f"{r['label']}: {r['streak_text']} ({format_delta(r['wow_change'], r['unit'])} "
                 f"week over week" + (", a significant trend of "
                                      f"{format_delta(r['slope_per_week'], r['unit'])} a week)"
                                      if r["significant"] else ").")
-            )  # fmt: skip
+            ))  # fmt: skip
     card = frames.get("business_scorecard_weekly")
     if card is not None and "scorecard" in wanted:
         c = _with_labels(card, s).with_columns(
@@ -151,7 +161,7 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         moved = moved.sort(pl.col("contribution_change").abs(), descending=True).head(2)
         why = "; ".join(f"{in_sentence(r['label'])} {signed(r['contribution_change'])}"
                         for r in moved.iter_rows(named=True))  # fmt: skip
-        out.summary.insert(0, (
+        out.summary.insert(0, lead(out, "scorecard",
             f"Scorecard {overall['value']:.0f}/100 ({STATUS_WORDS[overall['status']]})"
             + (f", {signed(change)} since last week" if change is not None else "")
             + (f": {why}." if why else ".")))  # fmt: skip
@@ -174,8 +184,8 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
         if behind.height:
             names = "; ".join(f"{r['name']} ({r['status']})" for r in behind.iter_rows(named=True))
             need = "needs" if behind.height == 1 else "need"
-            out.summary.append(f"{behind.height} of {p.height} initiatives {need} attention: "
-                               f"{names}.")  # fmt: skip
+            out.summary.append(lead(out, "initiatives", f"{behind.height} of {p.height} "
+                                    f"initiatives {need} attention: {names}."))  # fmt: skip
     roi = frames.get("roi_weekly")
     if roi is not None and "roi" in wanted:
         out.sections.append(Section(
@@ -188,12 +198,12 @@ def weekly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Settin
              Column("realized_vs_expected", "Realized vs expected", "ratio"),
              Column("payback_months", "Payback (months)", "count")]))  # fmt: skip
         t = roi.filter(pl.col("initiative_id") == "total").row(0, named=True)
-        out.summary.append(
+        out.summary.append(lead(out, "roi",
             f"Initiatives have returned {format_value(t['realized_benefit_to_date'], 'usd')} on "
             f"{format_value(t['investment_to_date'], 'usd')} invested (ROI "
             f"{format_value(t['roi'], 'ratio')}), "
             f"{format_value(t['realized_vs_expected'], 'ratio')} of the benefit expected "
-            "by now.")  # fmt: skip
+            "by now."))  # fmt: skip
     return out
 
 
@@ -231,9 +241,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             "mrr": now["closing_mrr"],
             "net_new_mrr": sum(now[c] for c in BRIDGE_IN) - sum(now[c] for c in BRIDGE_OUT),
         }
-        out.summary.append(
+        out.summary.append(lead(out, "business_analysis",
             f"MRR growth: {format_delta(now['mom_growth'], 'ratio').replace(' pts', '%')} month "
-            f"over month{yoy}.")  # fmt: skip
+            f"over month{yoy}."))  # fmt: skip
     bench = frames.get("market_benchmarks_monthly")
     if bench is not None and "benchmarks" in wanted:
         b = bench.with_columns(
@@ -257,7 +267,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
         parts = ([f"top quartile in {listed(strong)}"] if strong.height else []) + (
             [f"bottom quartile in {listed(weak)}"] if weak.height else [])  # fmt: skip
         if parts:
-            out.summary.append("Against the industry: " + "; ".join(parts) + ".")
+            out.summary.append(
+                lead(out, "benchmarks", "Against the industry: " + "; ".join(parts) + ".")
+            )
     forecasts = frames.get("forecasts_monthly")
     if forecasts is not None and "forecasts" in wanted:
         f = forecasts.with_columns(
@@ -293,7 +305,12 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             horizon.select("series_label", "month", "lower", "forecast", "upper"),
             [Column("series_label", "Series"), Column("month", "Month", "month"),
              Column("lower", "Downside", "usd"), Column("forecast", "Base", "usd"),
-             Column("upper", "Upside", "usd")]))  # fmt: skip
+             Column("upper", "Upside", "usd")],
+            takeaway=" ".join(
+                f"{r['series_label']} by {r['month']:%B %Y}: {format_value(r['lower'], 'usd')} "
+                f"in the downside, {format_value(r['forecast'], 'usd')} in the base case, "
+                f"{format_value(r['upper'], 'usd')} in the upside."
+                for r in horizon.iter_rows(named=True))))  # fmt: skip
         last = f.filter(pl.col("series") == "mrr").sort("month").row(-1, named=True)
         out.takeaway = (
             f"MRR is forecast at {format_value(last['forecast'], 'usd')} by the end of "
@@ -301,7 +318,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
             f"{format_value(last['lower'], 'usd')}–{format_value(last['upper'], 'usd')})"
             + ("." if last["beats_baseline"] else "; the naive baseline did better in backtest, "
                f"at {format_value(last['baseline'], 'usd')}."))  # fmt: skip
-        out.summary.append(out.takeaway)
+        out.summary.append(lead(out, "forecasts", out.takeaway))
         out.forecast = out.takeaway
     churn = frames.get("churn_risk_monthly")
     if churn is not None and "forecasts" in wanted:
@@ -324,7 +341,9 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("mrr", "MRR", "usd"),
              Column("churn_probability", "Churn probability", "ratio"),
              Column("risk_band", "Risk", "name"), Column("mrr_at_stake", "MRR at stake", "usd"),
-             Column("driver", "Main driver")]))  # fmt: skip
+             Column("driver", "Main driver")],
+            takeaway=f"{plural(high.height, 'paying account')} "
+            f"{'is' if high.height == 1 else 'are'} at high risk of churning."))  # fmt: skip
     recs = frames.get("strategic_recommendations_monthly")
     if recs is not None:
         out.recommendations = recs.sort("rank")["recommendation"].to_list()
@@ -340,9 +359,10 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
                  Column("estimated_impact_usd", "Estimated impact", "usd"),
                  Column("source", "From")]))  # fmt: skip
             if recs.height:
-                plural = "s" if recs.height != 1 else ""
-                out.summary.append(f"{recs.height} recommendation{plural}; the first: "
-                                   f"{out.recommendations[0]}")  # fmt: skip
+                many = "s" if recs.height != 1 else ""
+                out.summary.append(lead(out, "recommendations",
+                    f"{recs.height} recommendation{many}; the first: "
+                    f"{out.recommendations[0]}"))  # fmt: skip
     impact = frames.get("business_impact_monthly")
     if impact is not None and "impact" in wanted:
         i = impact.with_columns(
@@ -365,5 +385,7 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
              Column("basis", "How measured")]))  # fmt: skip
         met = i.filter(pl.col("status") == "green").height
         measured = i.filter(pl.col("improvement").is_not_null()).height
-        out.summary.append(f"Business impact: {met} of {measured} measured targets met.")
+        out.summary.append(
+            lead(out, "impact", f"Business impact: {met} of {measured} measured targets met.")
+        )
     return out

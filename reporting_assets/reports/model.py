@@ -69,6 +69,8 @@ class Section:
     charts: list[str] = field(default_factory=list)
     # The columns a slide shows when the table is too wide for one (names; default: all).
     brief: list[str] = field(default_factory=list)
+    # What the section shows, in one sentence (its slide's lead, its page's first line).
+    takeaway: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import polars as pl
 
 from reporting_assets.analytics.weekly import initiative_progress
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import display_name, format_value
+from reporting_assets.lib.formatting import display_name, format_value, plural
 from reporting_assets.metrics.docs import definition
 from reporting_assets.metrics.layer import Coverage, day_list
 from reporting_assets.metrics.periods import values_of
@@ -208,6 +208,11 @@ def build_period_report(
         alert_asks(critical, rev, cost_days, end + timedelta(days=1), settings)
         + recommendation_asks(getattr(analytics, "recommendation_rows", None), end, settings),
     )  # fmt: skip
+    said = {
+        **chart_takeaways(rev, days["operational_efficiency_daily"], kpi_list, report.cadence,
+                          getattr(analytics, "forecast", "")),
+        **getattr(analytics, "charts", {}),
+    }  # fmt: skip
     suffix = "this week" if report.cadence == "weekly" else f"{end:%B} to date"
     label = (f"Week of {start.day} {start:%B} – {end.day} {end:%B %Y}" if report.cadence ==
              "weekly" else f"{end:%B %Y}, to {end.day} {end:%B}")  # fmt: skip
@@ -223,7 +228,8 @@ def build_period_report(
                   Section("days", "Day by day", "Each day of the period as its morning's "
                           "checks left it: MRR, net new and churned MRR, payment failures, "
                           "spend, incidents, backlog and first response.",
-                          daily, columns, ["mrr_trend", "sla_trend"]),
+                          daily, columns, ["mrr_trend", "sla_trend"],
+                          takeaway=said.get("mrr_trend", "")),
                   *([operations_section(days), costs_section(days)]
                     if "operations" in report.sections else []),
                   coverage_section(kpis_now, kpis_before, report.cadence)],
@@ -231,10 +237,7 @@ def build_period_report(
         definitions=[(settings.metrics[m].label, settings.metrics[m].unit,
                       definition(m, settings.metrics[m])) for m in PERIOD_KPIS],
         report_url=report_url, decisions=decisions,
-        chart_takeaways={
-            **chart_takeaways(rev, days["operational_efficiency_daily"], kpi_list,
-                              report.cadence, getattr(analytics, "forecast", "")),
-            **getattr(analytics, "charts", {})},
+        chart_takeaways=said,
         chart_titles={
             "mrr_trend": f"MRR, {suffix}",
             "sla_trend": f"First response within SLA, {suffix}",
@@ -300,6 +303,10 @@ def operations_section(days: dict[str, pl.DataFrame]) -> Section:
     """The operational review, day by day: incidents and how fast they were resolved, the
     support backlog and first response, deploys and the pipelines' success."""
     ops = days["operational_efficiency_daily"].sort("date")
+    opened = int(ops["incidents_opened"].sum())
+    backlog = ops.drop_nulls("ticket_backlog")
+    ended = (f"; the support backlog ended at {int(backlog['ticket_backlog'][-1])}"
+             if backlog.height else "")  # fmt: skip
     return Section(
         "operations_days", "Operations by day", "Incidents opened and the mean time to resolve "
         "them, the support backlog and first responses within SLA, deploys and the share of "
@@ -309,6 +316,7 @@ def operations_section(days: dict[str, pl.DataFrame]) -> Section:
          Column("first_response_sla_rate", "First response SLA", "ratio"),
          Column("deploys", "Deploys", "count"),
          Column("pipeline_success_rate", "Pipeline success", "ratio")],
+        takeaway=f"{plural(opened, 'incident')} opened{ended}.",
     )  # fmt: skip
 
 
@@ -332,6 +340,10 @@ def costs_section(days: dict[str, pl.DataFrame]) -> Section:
          Column("daily_budget_usd", "Budget", "usd"),
          Column("budget_variance", "vs budget", "ratio"),
          Column("top_service", "Costliest service", "name")],
+        takeaway="" if teams.is_empty() else (
+            f"{display_name(teams['team'][0])} spent the most, "
+            f"{format_value(teams['cost_usd'][0], 'usd')}, "
+            f"{format_value(teams['budget_variance'][0], 'ratio')} against its budget."),
     )  # fmt: skip
 
 

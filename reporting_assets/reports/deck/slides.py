@@ -315,9 +315,11 @@ class _Builder(_Canvas):
         if missing:
             raise ValueError(f"section {section.key!r} has no column(s) {', '.join(missing)}")
         top = CONTENT_TOP
-        if section.intro:
-            self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.7), section.intro, 14, _MUTED,
-                       lines=2)  # fmt: skip
+        lead = section.takeaway or section.intro  # what it shows, else what it is
+        if lead:
+            self._text(slide, MARGIN, top, CONTENT_WIDTH, Inches(0.7), lead, 16 if
+                       section.takeaway else 14, _INK if section.takeaway else _MUTED,
+                       section.takeaway != "", lines=2)  # fmt: skip
             top += Inches(0.75)
         columns = [c for c in section.columns if not section.brief or c.name in section.brief]
         # A table by date or month shows its latest rows; any other its first.
@@ -340,7 +342,8 @@ class _Builder(_Canvas):
                 more = plural(frame.height - MAX_TABLE_ROWS, "earlier row" if by_time else
                               "more row")  # fmt: skip
                 self._note(slide, bottom, f"{more} in the workbook.")
-        lines = [f"{section.title}: {section.intro}".strip()]
+        lines = [*([section.takeaway] if section.takeaway else []),
+                 f"{section.title}: {section.intro}".strip()]  # fmt: skip
         shown = min(frame.height, MAX_TABLE_ROWS)
         lines.append(f"Showing {shown} of {frame.height} rows; the workbook has them all.")
         return "\n".join(lines)

@@ -19,7 +19,7 @@ REPORT_SECTIONS = {
     "weekly": {"summary", "trends", "scorecard", "initiatives", "roi", "alerts", "quality",
                "operations"},
     "monthly": {"summary", "business_analysis", "benchmarks", "forecasts", "recommendations",
-                "impact", "alerts", "quality"},
+                "impact", "alerts", "quality", "initiative_roi"},
 }  # fmt: skip
 DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
                "details", "appendix", "days", "mrr_bridge", "coverage",

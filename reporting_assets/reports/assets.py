@@ -43,7 +43,11 @@ from reporting_assets.reports.payloads import (
     webhook_payload,
 )
 from reporting_assets.reports.pdf import render_pdf
-from reporting_assets.reports.period import build_period_report, initiative_rows
+from reporting_assets.reports.period import (
+    build_period_report,
+    initiative_roi_section,
+    initiative_rows,
+)
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource, describe, write_manifest
 from reporting_assets.resources.settings import SettingsResource
@@ -307,6 +311,7 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
             "kpis": period_in(kpis_asset, -1, 0),
             "strategic_initiatives": period_in("strategic_initiatives"),
             "initiative_milestones": period_in("initiative_milestones"),
+            "initiative_ledger": period_in("initiative_ledger"),
             **{n: dg.AssetIn(n) for n in names},
         },
         freshness_policy=freshness(cadence),
@@ -337,6 +342,11 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
         content = (weekly_content if cadence == "weekly" else monthly_content)(
             frames, report_def.sections, settings
         )
+        sources = ("strategic_initiatives", "initiative_milestones", "initiative_ledger")
+        at_end = {n: inputs[n].get(end.isoformat()) for n in sources}
+        if "initiative_roi" in report_def.sections and all(f is not None for f in at_end.values()):
+            content.sections.append(initiative_roi_section(
+                *at_end.values(), end, settings.person))  # fmt: skip
         report = build_period_report(
             key, start, end, days, now_kpis, before_kpis,
             _checks(app_db, sorted(counted)) + _checks(app_db, [context.partition_key],

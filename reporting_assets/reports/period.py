@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from reporting_assets.analytics.weekly import initiative_progress
+from reporting_assets.analytics.weekly import initiative_progress, roi
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import display_name, format_value, plural
 from reporting_assets.metrics.docs import definition
@@ -297,6 +297,39 @@ def bridge_section(now: dict, opening: float, gap: str = "") -> Section:
     intro = "Opening + new + won back + expansion − contraction − churned = closing MRR."
     return Section("mrr_bridge", "MRR bridge", intro + (f" {gap}." if gap else ""),
                    pl.DataFrame([row]), BRIDGE_COLUMNS)  # fmt: skip
+
+
+def initiative_roi_section(
+    initiatives: pl.DataFrame, milestones: pl.DataFrame, ledger: pl.DataFrame, end: date,
+    person: Callable[[str], str] = str,
+) -> Section:  # fmt: skip
+    """Each initiative's progress and return at the period's end, judged and computed as the
+    weekly initiative-progress and ROI assets do: owner, milestones, status, money in, benefit
+    out and ROI."""
+    progress = initiative_progress(initiatives, milestones, end, end)
+    returns = roi(initiatives, ledger, end, end)
+    table = progress.join(returns.select("initiative_id", "investment_to_date",
+                                         "realized_benefit_to_date", "roi"),
+                          on="initiative_id", how="left").with_columns(
+        owner=pl.col("owner").map_elements(person, return_dtype=pl.String),
+        milestones=pl.format("{} of {}", "milestones_done", "milestones_total"))  # fmt: skip
+    total = returns.filter(pl.col("initiative_id") == "total")
+    said = "" if total.is_empty() else (
+        f"Initiatives have returned {format_value(total['realized_benefit_to_date'][0], 'usd')} "
+        f"on {format_value(total['investment_to_date'][0], 'usd')} invested, an ROI of "
+        f"{format_value(total['roi'][0], 'ratio')}.")  # fmt: skip
+    return Section(
+        "initiative_roi", "Initiatives and their returns", "Each strategic initiative at the "
+        "period's end: its owner, milestones reached, status, the money invested and the benefit "
+        "realized to date, and its return on investment.",
+        pl.concat([table, returns.filter(pl.col("initiative_id") == "total")],
+                  how="diagonal_relaxed"),
+        [Column("name", "Initiative"), Column("owner", "Owner"),
+         Column("milestones", "Milestones"), Column("status", "Status", "name"),
+         Column("investment_to_date", "Invested", "usd"),
+         Column("realized_benefit_to_date", "Realized", "usd"), Column("roi", "ROI", "ratio")],
+        takeaway=said,
+    )  # fmt: skip
 
 
 def operations_section(days: dict[str, pl.DataFrame]) -> Section:

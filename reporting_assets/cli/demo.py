@@ -30,6 +30,7 @@ from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources import build_resources
 from reporting_assets.resources.app_db import check_results
+from reporting_assets.web.auth import Links, web_secret
 
 
 def demo_spec(
@@ -287,6 +288,10 @@ def demo(days, events_per_day, history_days) -> None:
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."
     )
+    links = Links(web_secret(settings), settings.web.link_max_age_hours * 3600)
+    ceo = "ceo@" + settings.channels.email.sender.rsplit("@", 1)[-1]
+    click.echo(f"`make ui` also serves the web app on {settings.web.base_url}: sign in as the CEO "
+               f"with {settings.web.base_url}/signin/{links.token(ceo)}")  # fmt: skip
     if unexpected:
         click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)

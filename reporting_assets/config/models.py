@@ -44,6 +44,7 @@ from reporting_assets.config.platform import (
     Sources,
     Storage,
     WarehouseSource,
+    Web,
 )
 
 __all__ = [
@@ -115,6 +116,7 @@ class Settings(Strict):
     analytics: Analytics = Analytics()
     recommendations: list[RecommendationRule] = Field(default_factory=list)
     impact: ImpactTargets = ImpactTargets()
+    web: Web = Web()
     # Who is who: the display name and role of the addresses reports name (owners of asks).
     people: dict[str, Person] = Field(default_factory=dict)
 

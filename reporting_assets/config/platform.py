@@ -125,3 +125,22 @@ class DemoCompany(Strict):
     events_per_day: int = Field(2_000, ge=100)
     starting_accounts: int = Field(400, ge=20)
     output_dir: str = "var/demo"
+
+
+class Web(Strict):
+    """The web app (`reporting serve`): where it listens, the address reports link to, and who
+    its readers are. Sign-in links and sessions are signed with the secret in `secret_env`
+    (unset in the demo: one is made and kept under the data root)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str = "http://127.0.0.1:8080"  # what emails and notices link to
+    secret_env: str = "REPORTING_WEB_SECRET"
+    link_max_age_hours: float = Field(72, gt=0)  # a sign-in link expires after this
+    session_max_age_hours: float = Field(12, gt=0)
+    # Behind a company SSO proxy: the header naming the signed-in user, trusted only from these
+    # client addresses (the proxy's).
+    sso_header: str | None = None
+    sso_proxies: list[str] = Field(default_factory=list)
+
+    _env = field_validator("secret_env")(_check_env_name)

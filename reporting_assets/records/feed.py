@@ -185,6 +185,14 @@ class Feed:
             read = set(conn.execute(read_ids).scalars())
         return [_as_notification(r, r["id"] in read) for r in rows]
 
+    def after(self, user: str, after_id: int, limit: int = 100) -> list[Notification]:
+        """The user's notifications newer than `after_id`, oldest first: what an open page has
+        not shown yet (its live stream, and the replay for a page that reconnects)."""
+        query = self._query(user).where(notifications.c.id > after_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(notifications.c.id).limit(limit)).mappings().all()
+        return [_as_notification(r) for r in rows]
+
     def all(self, *, kind: str | None = None) -> list[Notification]:
         """Every notification, oldest first (optionally of one kind)."""
         query = sa.select(notifications)

@@ -43,7 +43,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
             duckdb_path=wh.duckdb_path,
             postgres_url=_optional_env(wh.postgres_url_env),
         ),
-        "artifacts": ArtifactStoreResource(root=settings.storage.artifact_root),
+        "artifacts": ArtifactStoreResource(
+            root=settings.storage.artifact_root, report_base_url=settings.web.base_url
+        ),
         "app_db": AppDatabase(
             url=settings.storage.app_database_url
             or _optional_env(settings.storage.app_database_url_env),

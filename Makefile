@@ -19,7 +19,7 @@ test: setup-test
 ## The Dagster UI on http://127.0.0.1:3000 (asset lineage, partitions, runs of `make demo`).
 ui: setup
 	mkdir -p var/dagster_home && ( [ -s var/dagster_home/dagster.yaml ] || printf "telemetry:\n  enabled: false\n" > var/dagster_home/dagster.yaml )
-	.venv/bin/reporting serve & web=$$!; trap "kill $$web" EXIT INT TERM; \
+	.venv/bin/reporting serve & web=$$!; trap "kill $$web 2>/dev/null" EXIT INT TERM; \
 	DAGSTER_HOME=$(CURDIR)/var/dagster_home .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import jinja2
 import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.templating import templates
 from reporting_assets.reports.daily import alert_sentence
 from reporting_assets.reports.decisions import (
     STAKE_WORDS,
@@ -25,13 +25,7 @@ from reporting_assets.reports.decisions import (
     stake_of,
 )
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_TEMPLATES = templates(Path(__file__).with_name("templates"))
 
 
 @dataclass(frozen=True)

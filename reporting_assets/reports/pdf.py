@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import jinja2
-
 from reporting_assets.config import resolve
 from reporting_assets.lib.formatting import (
     display_name,
@@ -15,19 +13,14 @@ from reporting_assets.lib.formatting import (
     month_name,
     unit_words,
 )
+from reporting_assets.lib.templating import templates
 from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 from reporting_assets.reports.quality import check_words, count_checks, quality_sentence
 
 TEMPLATES = Path(__file__).parent / "templates"
 NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = templates(TEMPLATES)
 
 
 def _cell(value, unit: str) -> str:

@@ -14,7 +14,6 @@ import json
 import secrets
 from pathlib import Path
 
-import jinja2
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,19 +32,14 @@ from starlette.routing import Route
 from reporting_assets.config import resolve
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.templating import templates
 from reporting_assets.records.feed import Feed
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.web import pages
 from reporting_assets.web.auth import Links, SignInError, reader, web_secret
 
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+TEMPLATES = templates(Path(__file__).with_name("templates"))
 TEMPLATES.globals["fmt"] = format_value
 # How often the live stream looks for new notifications (the seed's goal: on screen in < 2 s).
 POLL_S = 0.5

@@ -23,7 +23,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from reporting_assets.lib.formatting import display_name, unit_words
-from reporting_assets.reports.model import STATUS_WORDS, ReportData, Section
+from reporting_assets.reports.model import STATUS_WORDS, WORD_STATUS, ReportData, Section
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
 # title block fills rows 1-4, row 5 is blank. KPI rows start on the row below.
@@ -38,7 +38,6 @@ from reporting_assets.reports.workbook_style import (
     NUMBER_FORMATS,
     POINTS,
     STATUS_COLOURS,
-    WORD_STATUS,
     Cell,
     as_date,
     display_width,

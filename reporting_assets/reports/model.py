@@ -16,6 +16,18 @@ from reporting_assets.lib.formatting import format_value
 from reporting_assets.metrics.rating import STATUS_WORDS as STATUS_WORDS
 from reporting_assets.metrics.rating import Status
 
+# Words in reports and source data (statuses, check results, alert severities, risk bands) that
+# carry a status colour, for every renderer: the deck's fills and bullets, the workbook's cells.
+WORD_STATUS: dict[str, str] = {
+    **{w: "green" for w in ("green", "on track", "on_track", "done", "complete", "completed",
+                            "pass")},
+    **{w: "amber" for w in ("amber", "watch", "at risk", "at_risk", "done late", "warning",
+                            "warn", "medium")},
+    **{w: "red" for w in ("red", "off track", "off_track", "behind", "blocked", "fail",
+                          "critical", "error", "high")},
+    **{w: "grey" for w in ("grey", "not rated", "not started", "info", "low")},
+}  # fmt: skip
+
 Unit = Literal["usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"]
 
 

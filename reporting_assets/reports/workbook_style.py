@@ -13,7 +13,7 @@ from typing import Any
 import xlsxwriter
 
 from reporting_assets.lib.formatting import format_value
-from reporting_assets.reports.model import ReportData
+from reporting_assets.reports.model import WORD_STATUS, ReportData
 
 # Zero-based position of the KPI table header on the Summary sheet (row 6 in Excel terms): the
 # title block fills rows 1-4, row 5 is blank. KPI rows start on the row below.
@@ -53,19 +53,6 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "amber": ("#FFEB9C", "#9C5700"),
     "red": ("#FFC7CE", "#9C0006"),
     "grey": ("#E7E6E6", "#3A3A3A"),
-}
-# Other words that carry a status colour: check results and alert severities.
-WORD_STATUS = {
-    "pass": "green",
-    "fail": "red",
-    "critical": "red",
-    "error": "red",
-    "high": "red",
-    "warning": "amber",
-    "warn": "amber",
-    "medium": "amber",
-    "info": "grey",
-    "low": "grey",
 }
 
 

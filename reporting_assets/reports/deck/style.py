@@ -22,7 +22,7 @@ from pptx.slide import SlideLayout
 from pptx.util import Emu, Inches, Pt
 
 from reporting_assets.lib.formatting import display_name, format_value, month_name
-from reporting_assets.reports.model import Column
+from reporting_assets.reports.model import WORD_STATUS, Column
 
 # Slide geometry (16:9, 13.333 in × 7.5 in) and the content area inside the margins.
 SLIDE_WIDTH, SLIDE_HEIGHT = Emu(12192000), Emu(6858000)
@@ -60,35 +60,7 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "red": ("C00000", "FFFFFF"),
     "grey": ("D9D9D9", "1A1A1A"),
 }
-# Words in source data (initiative status, alert severity) that carry a status colour.
-_WORD_STATUS = {
-    "green": "green",
-    "on track": "green",
-    "on_track": "green",
-    "done": "green",
-    "complete": "green",
-    "completed": "green",
-    "amber": "amber",
-    "at risk": "amber",
-    "at_risk": "amber",
-    "watch": "amber",
-    "warning": "amber",
-    "warn": "amber",
-    "medium": "amber",
-    "red": "red",
-    "off track": "red",
-    "off_track": "red",
-    "behind": "red",
-    "done late": "amber",
-    "blocked": "red",
-    "critical": "red",
-    "error": "red",
-    "high": "red",
-    "grey": "grey",
-    "not started": "grey",
-    "info": "grey",
-    "low": "grey",
-}
+_WORD_STATUS = WORD_STATUS  # the reports' one map of status words
 # Bullet colours for alert severities (text on white, so darker than the status fills).
 _SEVERITY_COLOURS = {"red": "C00000", "amber": "9C5700", "grey": "595959", "green": "1E7B34"}
 

@@ -24,11 +24,12 @@ import reporting_assets.records.feed
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
 import reporting_assets.records.resolutions
-import reporting_assets.records.reviews  # noqa: F401
+import reporting_assets.records.reviews
+import reporting_assets.records.usage  # noqa: F401
 from reporting_assets.resources.app_db import VERSION_TABLE, metadata, migrate, schema_version
 
 REPO = Path(__file__).resolve().parents[1]
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _differences(engine: sa.Engine) -> list:

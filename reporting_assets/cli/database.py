@@ -15,7 +15,8 @@ import reporting_assets.records.feed
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
 import reporting_assets.records.resolutions
-import reporting_assets.records.reviews  # noqa: F401
+import reporting_assets.records.reviews
+import reporting_assets.records.usage  # noqa: F401
 from reporting_assets.cli.common import app_database
 from reporting_assets.resources.app_db import MIGRATIONS, metadata, migrate, schema_version
 

@@ -6,9 +6,9 @@ import click
 
 from reporting_assets.cli.common import artifact_store, engine, fail
 from reporting_assets.config import get_settings
-from reporting_assets.distribution.notify import notify
+from reporting_assets.distribution.reviews import decide_review
 from reporting_assets.lib.formatting import plural
-from reporting_assets.records.reviews import OPEN, ReviewBook, ReviewError, artifact_hash
+from reporting_assets.records.reviews import OPEN, Review, ReviewBook, ReviewError
 
 
 @click.group("review")
@@ -62,36 +62,12 @@ def review_show(review_id: int) -> None:
                    "(or reject)")  # fmt: skip
 
 
-def reviewer(settings, report: str, by: str | None) -> str:
-    """Who decides a review: one of the report's reviewers in config, never its owner alone
-    (the owner wrote it; someone else checks it)."""
-    who = (by or "").strip().lower()
-    cfg = settings.reports[report]
-    allowed = [r.lower() for r in cfg.reviewers]
-    if not who:
-        raise ReviewError("say who decides (--by): reviews are audited")
-    if who == cfg.owner.lower():
-        raise ReviewError(f"{who} owns {report}: someone else must review it "
-                          f"({', '.join(allowed) or 'no reviewer named in config'})")  # fmt: skip
-    if who not in allowed:
-        raise ReviewError(f"{who} is not a reviewer of {report} (reports.{report}.reviewers: "
-                          f"{', '.join(allowed) or 'none'})")  # fmt: skip
-    return who
-
-
-def _decide(review_id: int, by: str | None, comment: str, approve: bool) -> None:
-    book = ReviewBook(engine())
+def _decide(review_id: int, by: str | None, comment: str, approve: bool) -> Review:
     try:
-        r = book.get(review_id)
-        latest = artifact_store().latest(r.report, r.period)
-        if latest is None:
-            raise ReviewError(f"{r.report} {r.period} has no rendered version any more")
-        who = reviewer(get_settings(), r.report, by)
-        decide = book.approve if approve else book.reject
-        r = decide(review_id, who, comment, artifact_hash(latest))
+        return decide_review(get_settings(), engine(), artifact_store(), review_id, by or "",
+                             comment, approve=approve)  # fmt: skip
     except ReviewError as exc:
         fail(str(exc))
-    return r
 
 
 @review.command("approve")
@@ -113,13 +89,5 @@ def review_approve(review_id: int, by: str | None, comment: str) -> None:
 def review_reject(review_id: int, by: str | None, comment: str) -> None:
     """Reject: nothing is sent, and the report's owner is told why."""
     r = _decide(review_id, by, comment, approve=False)
-    settings = get_settings()
-    owner = settings.reports[r.report].owner
-    notify(settings, engine(), kind="review_rejected",
-           title=f"Review rejected: {settings.reports[r.report].title} {r.period}",
-           body=f"{r.decided_by} rejected review #{r.id} ({r.version}): {comment}\nFix it and "
-           "render the report again; that opens a new review.",
-           dedupe_key=f"review-rejected:{r.id}", addresses=[owner],
-           channels=["dashboard", "email"], severity="warning", report=r.report,
-           period=r.period)  # fmt: skip
+    owner = get_settings().reports[r.report].owner
     click.echo(f"Review #{r.id} rejected; {owner} was notified. Nothing was sent.")

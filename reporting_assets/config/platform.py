@@ -136,8 +136,10 @@ class Web(Strict):
     port: int = Field(8080, ge=1, le=65535)
     base_url: str = "http://127.0.0.1:8080"  # what emails and notices link to
     secret_env: str = "REPORTING_WEB_SECRET"
-    link_max_age_hours: float = Field(72, gt=0)  # a sign-in link expires after this
+    link_max_age_hours: float = Field(168, gt=0)  # a sign-in link expires after this (a week)
     session_max_age_hours: float = Field(12, gt=0)
+    # Sign-in requests (opening or confirming a link) one client address may make in a minute.
+    signin_attempts_per_minute: int = Field(10, ge=1)
     # Behind a company SSO proxy: the header naming the signed-in user, trusted only from these
     # client addresses (the proxy's).
     sso_header: str | None = None

@@ -31,6 +31,7 @@ from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import MessageFactory, dispatch
 from reporting_assets.distribution.notify import report_in_doubt
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
+from reporting_assets.lib.links import Links, report_path, report_url
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.leases import DeliveryBusy, Lease
@@ -88,6 +89,7 @@ def deliver_by_email(
 
     The rows still to send are read from the ledger and each message is built just before it
     goes out, so a list of any length starts at once and runs in the memory of one message.
+    Each reader's copy links to the report with their own sign-in link (signed, expiring).
     """
     channel = settings.channels.email
     base = (version / "email.eml").read_bytes()
@@ -100,6 +102,7 @@ def deliver_by_email(
     ledger.plan(report_key, period, "email", readers.everyone)
     before = ledger.tally(report_key, period, "email")
     factories: dict[tuple[str, ...], MessageFactory] = {}
+    links, page = Links.of(settings), report_path(report_key, period)
 
     def build(row):
         """The reader's copy: the PDF and workbook, and the decks of the audiences they are
@@ -112,7 +115,9 @@ def deliver_by_email(
                 list_unsubscribe_url=channel.list_unsubscribe_url,
                 attachments=[*attachments, *(decks[a] for a in wanted)],
                 max_attachment_bytes=int(channel.max_attachment_mb * 1_000_000),
-                link_base=f"{link_base}/{report_key}/{period}",
+                link_base=report_url(link_base, report_key, period),
+                report_link=report_url(link_base, report_key, period),
+                personal_link=lambda reader: links.url(link_base, reader, page),
             )  # fmt: skip
         return factories[wanted].build(row)
 
@@ -161,7 +166,7 @@ def deliver_to_dashboard(
         notification_id, _ = feed.publish(
             kind, title, body, dedupe_key=f"report:{report_key}:{period}:{row.generation}",
             severity="warning" if content["alerts"] else "info", report=report_key,
-            period=period, url=f"{link_base}/{report_key}/{period}", audience=[*to, *cc],
+            period=period, url=report_url(link_base, report_key, period), audience=[*to, *cc],
             payload={"version": version.name, "kpis": content["kpis"],
                      "alerts": content["alerts"]})  # fmt: skip
         ledger.mark_sent(row.id, None, f"notification {notification_id}")

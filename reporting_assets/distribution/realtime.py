@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from reporting_assets.config.audience import list_addresses
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.notify import notify
+from reporting_assets.lib.links import alert_url
 from reporting_assets.reports.notices import alert_notice
 from reporting_assets.resources.app_db import AppDatabase, metadata
 from reporting_assets.resources.storage import AssetHistory
@@ -183,7 +184,7 @@ def check_critical_alerts(
             if notice.action != "resolved" else "info",
             dedupe_key=f"alert:{notice.rule}:{notice.scope}:e{notice.episode}:{notice.action}:"
             f"{notice.number}", addresses=[*to, *cc], channels=channels, report=notice.rule,
-            period=notice.day, url=f"{report_base_url}/alerts/{notice.rule}/{notice.day}"
+            period=notice.day, url=alert_url(report_base_url, notice.rule, notice.day)
             if report_base_url else None,
             details={"rule": notice.rule, "scope": notice.scope, "day": notice.day,
                      "value": ev["value"], "threshold": ev["threshold"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 # Each unit in words, as a table's "Unit" column reads (the same in the PDF, workbook and README).
 UNIT_WORDS = {
     "usd": "US dollars",
@@ -95,3 +97,25 @@ def display_name(identifier: str) -> str:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """A count with its noun: "1 problem", "3 problems", "2 days" (`many` for irregular ones)."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+# Units whose values are numbers (right-aligned in tables).
+NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
+
+
+def cell_text(value, unit: str) -> str:
+    """A table cell as every report shows it: numbers in their unit, months by name,
+    identifiers as names, a dash for no value."""
+    if value is None:
+        return "–"
+    if unit == "bool":
+        return "yes" if value else ""
+    if unit == "month" and isinstance(value, date):
+        return month_name(value)
+    if unit == "date" and isinstance(value, date):
+        return value.isoformat()
+    if unit == "name" and isinstance(value, str):
+        return display_name(value)
+    if unit in NUMERIC and isinstance(value, int | float):
+        return format_value(float(value), unit)
+    return str(value)

@@ -215,6 +215,23 @@ def build_checklist(
     ]
 
 
+def reviewer(settings: Settings, report: str, by: str | None) -> str:
+    """Who decides a review: one of the report's reviewers in config, never its owner alone
+    (the owner wrote it; someone else checks it)."""
+    who = (by or "").strip().lower()
+    cfg = settings.reports[report]
+    allowed = [r.lower() for r in cfg.reviewers]
+    if not who:
+        raise ReviewError("say who decides (--by): reviews are audited")
+    if who == cfg.owner.lower():
+        raise ReviewError(f"{who} owns {report}: someone else must review it "
+                          f"({', '.join(allowed) or 'no reviewer named in config'})")  # fmt: skip
+    if who not in allowed:
+        raise ReviewError(f"{who} is not a reviewer of {report} (reports.{report}.reviewers: "
+                          f"{', '.join(allowed) or 'none'})")  # fmt: skip
+    return who
+
+
 # -- the book of reviews -----------------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ import polars as pl
 
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.config.audience import recipients
+from reporting_assets.lib.formatting import NUMERIC, cell_text
+from reporting_assets.lib.links import report_url
 from reporting_assets.metrics.layer import Coverage, headline_values
 from reporting_assets.metrics.windows import GATED_DAILY, stacked
 from reporting_assets.partitions import (
@@ -31,11 +33,11 @@ from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook, build_checklist
 from reporting_assets.reports import charts as ch
 from reporting_assets.reports.analytics_content import monthly_content, weekly_content
-from reporting_assets.reports.daily import build_daily_report
+from reporting_assets.reports.daily import build_daily_report, kpi_series
 from reporting_assets.reports.deck import write_deck
 from reporting_assets.reports.email_body import build_message
 from reporting_assets.reports.excel import write_workbook
-from reporting_assets.reports.model import CheckRow, ReportData
+from reporting_assets.reports.model import CheckRow, ReportData, Section
 from reporting_assets.reports.payloads import (
     encode,
     slack_payload,
@@ -107,10 +109,26 @@ def _preview(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
+def section_content(section: Section) -> dict:
+    """A section as the web view shows it: its words, and its table as the PDF writes it."""
+
+    def cells(row: dict) -> list[str]:
+        return [cell_text(row[c.name], row[c.unit_from] if c.unit_from else c.unit)
+                for c in section.columns]  # fmt: skip
+
+    return {"key": section.key, "title": section.title, "takeaway": section.takeaway,
+            "intro": section.intro, "charts": list(section.charts),
+            "columns": [{"label": c.label, "numeric": c.unit in NUMERIC or c.unit_from is not None}
+                        for c in section.columns],
+            "rows": [cells(row) for row in section.table.iter_rows(named=True)]}  # fmt: skip
+
+
 def report_content(report: ReportData, decks: dict | None = None) -> dict:
     """What the report says, as plain JSON: the dashboard, the review and webhooks read it."""
     content = webhook_payload(report)
     content["checks"] = [asdict(c) for c in report.quality]
+    content["sections"] = [section_content(s) for s in report.sections]
+    content["chart_titles"] = dict(report.chart_titles)
     content["recommendations"] = [str(r) for r in (decks or {}).get("recommendations", [])]
     return content
 
@@ -253,7 +271,8 @@ def _daily_report_asset(key: str) -> dg.AssetsDefinition:
         now = datetime.now(ZoneInfo(settings.calendar.report_timezone))
         report = build_daily_report(
             key, day, tables, previous, _checks(app_db, [key_today]), settings, generated_at=now,
-            report_url=f"{artifacts.report_base_url}/{key}/{key_today}")  # fmt: skip
+            report_url=report_url(artifacts.report_base_url, key, key_today),
+            series=kpi_series(windows, day))  # fmt: skip
         charts = daily_charts(tables, windows, settings.branding.primary_color, settings)
         return render_report(
             report,
@@ -353,7 +372,8 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
                                                        [kpis_asset, *names]),
             settings, period_key=context.partition_key, analytics=content,
             generated_at=datetime.now(tz), coverage=cover,
-            report_url=f"{artifacts.report_base_url}/{key}/{context.partition_key}")  # fmt: skip
+            report_url=report_url(artifacts.report_base_url, key,
+                                  context.partition_key))  # fmt: skip
         initiatives = initiative_rows(inputs["strategic_initiatives"].get(end.isoformat()),
                                       inputs["initiative_milestones"].get(end.isoformat()),
                                       end, settings.person)  # fmt: skip

@@ -7,6 +7,7 @@ numbers, and each status from the metric layer's rating rule against the target 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -14,7 +15,7 @@ import polars as pl
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_delta, format_value, plural
 from reporting_assets.metrics.docs import definition
-from reporting_assets.metrics.layer import METRICS, day_values
+from reporting_assets.metrics.layer import METRICS, day_values, headline_values
 from reporting_assets.metrics.rating import rate
 from reporting_assets.reports.decisions import (
     alert_asks,
@@ -57,6 +58,17 @@ def kpis(
                        m.direction, r.status, definition(key, m),
                        r.reason if r.status == "grey" else "", gap))  # fmt: skip
     return out
+
+
+def kpi_series(windows: dict[str, dict[str, pl.DataFrame]], through: date) -> dict[str, tuple]:
+    """Each metric day by day up to `through` (oldest first), from the daily tables' windows
+    ({asset: {day: table}}): what a KPI's sparkline draws."""
+    out: dict[str, dict[str, float | None]] = {}
+    for asset, window in windows.items():
+        for day in sorted(d for d in window if d <= through.isoformat()):
+            for row in headline_values(asset, window[day]).iter_rows(named=True):
+                out.setdefault(row["metric"], {})[day] = row["value"]
+    return {metric: tuple(by_day[d] for d in sorted(by_day)) for metric, by_day in out.items()}
 
 
 def definitions(settings: Settings, keys) -> list[tuple[str, str, str]]:
@@ -187,11 +199,14 @@ def build_daily_report(
     *,
     generated_at: datetime,
     report_url: str = "",
+    series: dict[str, tuple] | None = None,
 ) -> ReportData:
-    """The daily executive report for `day` from the day's (and the day before's) tables."""
+    """The daily executive report for `day` from the day's (and the day before's) tables;
+    `series` (`kpi_series`) gives each KPI its days before."""
     report = settings.reports[key]
     alerts = tables["critical_alerts_daily"]
-    kpi_list = kpis(day_values(tables), day_values(previous_tables), settings)
+    cards = kpis(day_values(tables), day_values(previous_tables), settings)
+    kpi_list = [replace(k, series=(series or {}).get(k.key, ())) for k in cards]
     revenue = tables["revenue_protection_daily"]
     revenue_total = revenue.filter(pl.col("plan") == "total").row(0, named=True)
     costs = tables["cost_optimization_daily"]

@@ -48,6 +48,8 @@ class Kpi:
     status_reason: str = ""
     # Days of the period with no checked figures, in words (empty when the period is complete).
     gap: str = ""
+    # The metric day by day up to the report's day, oldest first (the dashboard's sparkline).
+    series: tuple[float | None, ...] = ()
 
     @property
     def delta(self) -> float | None:

@@ -16,6 +16,7 @@ import polars as pl
 
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value
+from reporting_assets.lib.links import alert_url, report_url
 from reporting_assets.lib.templating import templates
 from reporting_assets.reports.daily import alert_sentence
 from reporting_assets.reports.decisions import (
@@ -96,11 +97,12 @@ def alert_notice(
         ask = sentence_case(rule.action) + "." if rule.action else ""
     links = []
     if base_url and action != "resolved":
-        links.append(("Acknowledge", f"{base_url}/alerts/{evaluation['rule']}/{day}/ack"))
+        links.append(("Acknowledge", alert_url(base_url, evaluation["rule"], day.isoformat())))
     if rule is not None and rule.runbook_url:
         links.append(("Runbook", rule.runbook_url))
-    if base_url:
-        links.append(("Open the day's report", f"{base_url}/daily_executive/{day}"))
+    daily = next((k for k, r in settings.reports.items() if r.cadence == "daily"), None)
+    if base_url and daily:
+        links.append(("Open the day's report", report_url(base_url, daily, day.isoformat())))
     if action == "resolved":
         headline = f"{m.label} is {value} on {day.day} {day:%B}, back within its thresholds."
     else:

@@ -297,6 +297,7 @@ def webhook_payload(report: ReportData) -> dict:
                 "target": k.target,
                 "status": k.status,
                 "display": format_value(k.value, k.unit),
+                "series": list(k.series),
             }
             for k in report.kpis
         ],

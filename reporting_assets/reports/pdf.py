@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from reporting_assets.config import resolve
 from reporting_assets.lib.formatting import (
-    display_name,
+    NUMERIC,
+    cell_text,
     format_delta,
     format_value,
-    month_name,
     unit_words,
 )
 from reporting_assets.lib.templating import templates
@@ -18,25 +17,7 @@ from reporting_assets.reports.model import STATUS_WORDS, Kpi, ReportData
 from reporting_assets.reports.quality import check_words, count_checks, quality_sentence
 
 TEMPLATES = Path(__file__).parent / "templates"
-NUMERIC = {"usd", "ratio", "count", "hours", "minutes", "per_100_accounts", "usd_per_k"}
-
 _env = templates(TEMPLATES)
-
-
-def _cell(value, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "bool":
-        return "yes" if value else ""
-    if unit == "month" and isinstance(value, date):
-        return month_name(value)
-    if unit == "date" and isinstance(value, date):
-        return value.isoformat()
-    if unit == "name" and isinstance(value, str):
-        return display_name(value)
-    if unit in NUMERIC and isinstance(value, int | float):
-        return format_value(float(value), unit)
-    return str(value)
 
 
 def _delta_class(k: Kpi) -> str:
@@ -56,7 +37,7 @@ def render_html(report: ReportData, charts: dict[str, str]) -> str:
     return _env.get_template("report.html.j2").render(
         r=report,
         logo=logo, charts=charts, css=(TEMPLATES / "report.css").read_text(), fmt=format_value,
-        fmt_delta=format_delta, cell=_cell, delta_class=_delta_class, numeric=NUMERIC,
+        fmt_delta=format_delta, cell=cell_text, delta_class=_delta_class, numeric=NUMERIC,
         words=STATUS_WORDS, quality=quality, quality_sentence=quality_sentence(quality),
         quality_intro=quality_sentence(quality, where=None),
         check_words=check_words, unit_words=unit_words,

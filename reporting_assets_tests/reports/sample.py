@@ -152,7 +152,7 @@ def sample_report(rows: int = 6) -> ReportData:
             ("Monthly recurring revenue", "usd", "Sum of subscription fees."),
             ("Payment failure rate", "ratio", "Failed attempts / all attempts."),
         ],
-        report_url="https://reports.northwind.example/daily_executive/2026-11-26",
+        report_url="https://reports.northwind.example/reports/daily_executive/2026-11-26",
         decisions=Decisions(
             [
                 "MRR closed at $1,439,745, down $255 on the day.",

@@ -213,6 +213,10 @@ class MessageFactory:
     itself, so a list of any length costs the memory of one message. Serialize each message
     before asking for the next. `headers(target)` gives a row's To header (the reader, or the
     list's own address) and its Cc addresses.
+
+    With `personal_link`, each reader's copy carries their own link instead of `report_link`
+    wherever the body links to the report: `personal_link(target)` is the address's signed
+    sign-in link, so the reader who clicks it is known to the web app (and nobody else is).
     """
 
     def __init__(
@@ -225,18 +229,32 @@ class MessageFactory:
         attachments: Sequence[Path],
         max_attachment_bytes: int,
         link_base: str,
+        report_link: str = "",
+        personal_link: Callable[[str], str] | None = None,
     ):
         self.headers, self.domain = headers, domain
+        self.personal_link = personal_link if report_link else None
         final = finalize_message(
             base, to="undisclosed-recipients:;", cc=[], message_id="<template@invalid>",
             list_unsubscribe_url=list_unsubscribe_url, attachments=attachments,
             max_attachment_bytes=max_attachment_bytes, link_base=link_base,
         )  # fmt: skip
         self.template, self.attached, self.linked = final
+        # The body parts that link to the report, with their text as rendered.
+        self.linking = [(part, subtype, part.get_content()) for subtype in ("plain", "html")
+                        if (part := _body_part(self.template, subtype)) is not None
+                        and report_link in part.get_content()]  # fmt: skip
+        # The report's address as a whole link, not the start of a longer one (a file's).
+        self.report_link = re.compile(re.escape(report_link) + r"(?![\w/]|\.\w)")
 
     def build(self, row: Delivery) -> EmailMessage:
         to, cc = self.headers(row.target)
         msg = self.template
+        if self.personal_link is not None:
+            link = self.personal_link(row.target)
+            for part, subtype, text in self.linking:
+                escaped = html.escape(link) if subtype == "html" else link
+                _replace_text(part, self.report_link.sub(lambda _, to=escaped: to, text), subtype)
         msg.replace_header("To", to)
         del msg["Cc"]
         if cc:

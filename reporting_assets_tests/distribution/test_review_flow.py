@@ -4,21 +4,25 @@ re-rendered report needs a new review."""
 
 import email
 import email.policy
+import re
 from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from reporting_assets.cli import main
 from reporting_assets.config import get_settings
 from reporting_assets.config.audience import recipients
 from reporting_assets.definitions import defs
+from reporting_assets.lib.links import Links
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook, distribution_check
 from reporting_assets.resources import build_resources
 from reporting_assets.sensors import review_approval_sensor
+from reporting_assets.web.app import create_app
 from reporting_assets_tests.fakes.webhook_fakes import SECRET, WebhookFake
 
 pytestmark = pytest.mark.integration  # runs Dagster jobs or processes
@@ -218,3 +222,80 @@ def test_distribution_check_flags_outside_domains_and_the_diff(month):
     assert item["outside_allowed_domains"] == ["ceo@gmail.example"]
     assert item["added"] == ["ceo@gmail.example"] and item["removed"] == []
     assert any("compared with the 2026-03-01 send" in d for d in item["details"])
+
+
+def _browser_as(app, address: str) -> TestClient:
+    """A reader's browser, signed in through their own link (the GET page, then its POST)."""
+    client = TestClient(app)
+    token = Links.of(get_settings()).token(address)
+    page = client.get(f"/signin/{token}")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+    assert client.post(f"/signin/{token}", data={"csrf": csrf}).status_code == 200
+    return client
+
+
+def _csrf(page_text: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page_text)[1]
+
+
+def test_the_emails_link_each_reader_to_the_report_with_their_own_sign_in(month):
+    links = Links.of(get_settings())
+    emails = sorted(month["outbox"].glob("*.eml"))
+    assert emails
+    for path in emails:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        reader = path.name.removesuffix(".eml")
+        for subtype in ("plain", "html"):
+            body = msg.get_body(preferencelist=(subtype,)).get_content()
+            found = re.findall(r"/signin/([\w.-]+)\?next=%2Freports%2F" + REPORT + "%2F" + MONTH,
+                               body)  # fmt: skip
+            assert found, f"{path.name} {subtype}: no personal link to the report"
+            assert {links.address(t) for t in found} == {reader}
+
+
+def test_review_in_the_browser_refuses_the_owner_and_strangers_and_the_approval_sends(
+    month, monkeypatch
+):
+    settings = get_settings()
+    _run(month["instance"], "monthly_report_job", MONTH)  # v3: a new review to decide
+    [review] = [r for r in _book().list("open") if r.report == REPORT]
+    app = create_app(settings, build_resources(settings)["app_db"])
+    cfg = settings.reports[REPORT]
+
+    owner = _browser_as(app, cfg.owner)
+    page = owner.get(f"/reviews/{review.id}")
+    assert page.status_code == 200 and "You cannot decide this review" in page.text
+    assert "Approve and send" not in page.text
+    refused = owner.post(f"/reviews/{review.id}", data={"csrf": _csrf(page.text),
+                         "action": "approve", "comment": "mine is fine"})  # fmt: skip
+    assert refused.status_code == 403 and "someone else must review it" in refused.text
+
+    stranger = _browser_as(app, "board@northwind.example")  # reads it, does not review it
+    assert stranger.get(f"/reviews/{review.id}").status_code == 404
+
+    chair = _browser_as(app, "chair@northwind.example")
+    page = chair.get(f"/reviews/{review.id}")
+    assert "Approve and send" in page.text and "Distribution list" in page.text
+    assert "What changed, and what we ask" in page.text  # the decks' slide outlines
+    preview = chair.get(f"/reviews/{review.id}/pages/1.png")
+    assert preview.headers["content-type"] == "image/png" and preview.content[:4] == b"\x89PNG"
+    forged = chair.post(f"/reviews/{review.id}", data={"csrf": "forged", "action": "approve"})
+    assert forged.status_code == 403
+    assert _book().get(review.id).status == "open"
+
+    done = chair.post(f"/reviews/{review.id}", data={"csrf": _csrf(page.text),
+                      "action": "approve", "comment": "checked in the browser"})  # fmt: skip
+    assert done.status_code == 200 and "approved" in done.text
+    events = _book().events(review.id)
+    assert events[-1]["action"] == "approved" and events[-1]["actor"] == "chair@northwind.example"
+    assert events[-1]["artifact_sha256"] == review.artifact_sha256
+    assert events[-1]["comment"] == "checked in the browser"
+
+    requests = _tick(month["instance"]).run_requests
+    [request] = [r for r in requests if r.run_key == f"review-{review.id}"]
+    result = _run(month["instance"], request.job_name, request.partition_key, tags=request.tags)
+    # Approved, so delivered: everyone on the list had this period already (the first version
+    # went out above), and nobody gets it twice.
+    meta = result.asset_materializations_for_node(f"{REPORT}_email")[0].metadata
+    to, cc = recipients(settings, REPORT)
+    assert meta["already_sent"].value == len({*to, *cc}) and meta["sent"].value == 0

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from reporting_assets_tests.web.live import RECORD_EVENT_SOURCES, LiveSite
-
 CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")  # the `chromium` apt package
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
@@ -48,9 +46,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def live_site(tmp_path_factory) -> LiveSite:
+def live_site(tmp_path_factory):
     """`reporting serve` on a free port over a home of its own (see `LiveSite`); stopped after
     the module. A test that kills it leaves it running again (`restart`)."""
+    # Imported here, not with this file: a conftest named on the command line is loaded before
+    # the root conftest sets the test environment, and the app reads its config on import.
+    from reporting_assets_tests.web.live import LiveSite
+
     site = LiveSite(tmp_path_factory.mktemp("live-site"))
     site.start()
     yield site
@@ -72,6 +74,8 @@ def _live_site_running(request) -> None:
 def _page(browser, viewport: dict):
     context = browser.new_context(viewport=viewport)
     context.set_default_timeout(10_000)
+    from reporting_assets_tests.web.live import RECORD_EVENT_SOURCES
+
     context.add_init_script(RECORD_EVENT_SOURCES)
     return context, context.new_page()
 

@@ -6,12 +6,23 @@ scrolls sideways on a phone."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import time
+from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from reporting_assets_tests.web.live import DAY, stream_open, visible
+from reporting_assets.config import resolve
+from reporting_assets.distribution.assets import deliver_by_email
+from reporting_assets.lib.links import report_url
+from reporting_assets.records.ledger import DeliveryLedger
+from reporting_assets.reports.email_body import build_message
+from reporting_assets_tests.reports.sample import sample_report
+from reporting_assets_tests.web.live import CEO, DAY, stream_open, visible
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -51,6 +62,68 @@ def test_a_link_signs_the_reader_in_to_todays_figures(live_site, page):
     shown = [(c.locator(".label").inner_text(), c.locator(".value").inner_text()) for c in cards]
     assert shown == [(k["label"], k["display"]) for k in live_site.report["kpis"]]
     assert shown  # the sample report has figures
+
+
+def test_a_reader_signs_in_through_the_link_in_their_email_from_the_outbox(
+    live_site, page, monkeypatch
+):
+    """The report email, delivered to the outbox as the delivery asset does it, carries the
+    reader's own link: it opens the report after the reader's one click."""
+    settings = live_site.settings
+    monkeypatch.setenv(settings.web.secret_env, live_site.secret)  # the server's links
+    version = live_site.store.latest("daily_executive", DAY)
+    report = replace(sample_report(), report_url=report_url(live_site.url, "daily_executive", DAY))
+    body = build_message(report, {}, sender=settings.channels.email.sender, to=[CEO], cc=[])
+    (version / "email.eml").write_bytes(body.as_bytes())
+    ledger = DeliveryLedger(live_site.engine)
+    counts = deliver_by_email("daily_executive", DAY, version, settings, ledger,
+                              link_base=live_site.url)  # fmt: skip
+    assert counts["sent"] + counts["already_sent"] == counts["recipients"]  # (both sizes)
+    outbox = resolve(settings.channels.email.outbox_dir) / "daily_executive" / DAY
+    eml = outbox / f"{CEO}.eml"
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    [link] = {m for m in re.findall(r'href="([^"]+/signin/[^"]+)"', html)}
+    page.goto(link.replace("&amp;", "&"))
+    page.get_by_role("button", name=f"Continue as {CEO}").click()
+    page.wait_for_url(f"{live_site.url}/reports/daily_executive/{DAY}")
+    expect(page.get_by_role("heading", name=report.title)).to_be_visible()
+
+
+def test_the_unread_count_drops_when_a_notification_is_read(live_site, page):
+    live_site.sign_in(page)
+    stream_open(page)
+    note = live_site.publish("Payment failures above 25%")
+    expect(_item(page, note)).to_be_visible()
+    unread = _unread(page)
+    _item(page, note).locator("a").click()  # opens it (here: back to Today), marked read
+    page.wait_for_load_state()
+    page.goto(f"{live_site.url}/")
+    expect(page.locator("#unread")).to_have_text(str(unread - 1))
+    assert live_site.feed.unread_count(CEO) == unread - 1
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.locator("#unread")).to_have_text("0")
+
+
+def test_feedback_and_the_sections_opened_land_in_their_tables(live_site, page):
+    live_site.sign_in(page)
+    page.goto(f"{live_site.url}/reports/daily_executive/{DAY}")
+    section = page.locator('details[data-section="revenue_protection"]')
+    section.locator("summary").click()
+    form = section.locator("form.feedback")
+    form.get_by_label("Yes").check()
+    form.get_by_label("4").check()
+    form.get_by_label("Comment").fill("Lead with the accounts at risk")
+    form.get_by_role("button", name="Send feedback").click()
+    expect(page.get_by_text("your feedback is saved")).to_be_visible()
+    with live_site.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT reader, section, rating, useful, comment FROM "
+                                    "feedback")).all()  # fmt: skip
+        opened = conn.execute(sa.text("SELECT reader, section FROM usage_events WHERE kind = "
+                                      "'section_open'")).all()  # fmt: skip
+    assert (CEO, "revenue_protection", 4, True, "Lead with the accounts at risk") in [
+        (r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]  # fmt: skip
+    assert (CEO, "revenue_protection") in [tuple(o) for o in opened]
 
 
 def test_a_critical_alert_is_on_the_open_page_within_2_s(live_site, page, timing):

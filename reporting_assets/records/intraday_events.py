@@ -54,11 +54,17 @@ class EventTally:
 
 def store_event(engine: sa.Engine, event: HookEvent, day: date) -> bool:
     """Keep the event once; return False when it was already kept (a retried delivery)."""
-    row = dict(uuid=event.uuid, event=event.event, day=day.isoformat(),
-               occurred_at=event.occurred_at, distinct_id=event.distinct_id,
-               account_id=event.account_id, amount_minor=event.amount_minor,
-               properties=json.dumps(event.properties, separators=(",", ":"), default=str),
-               received_at=datetime.now(UTC))  # fmt: skip
+    row = dict(
+        uuid=event.uuid,
+        event=event.event,
+        day=day.isoformat(),
+        occurred_at=event.occurred_at,
+        distinct_id=event.distinct_id,
+        account_id=event.account_id,
+        amount_minor=event.amount_minor,
+        properties=json.dumps(event.properties, separators=(",", ":"), default=str),
+        received_at=datetime.now(UTC),
+    )
     try:
         with engine.begin() as conn:
             conn.execute(intraday_events.insert().values(**row))
@@ -67,7 +73,7 @@ def store_event(engine: sa.Engine, event: HookEvent, day: date) -> bool:
         with engine.connect() as conn:
             found = conn.execute(
                 sa.select(intraday_events.c.uuid).where(intraday_events.c.uuid == event.uuid)
-            ).first()  # fmt: skip
+            ).first()
         if found is None:  # not a duplicate after all: a real constraint problem
             raise
         return False
@@ -95,9 +101,10 @@ def last_event_at(engine: sa.Engine, day: date) -> datetime | None:
     """When the newest event kept for the day happened (UTC)."""
     with engine.connect() as conn:
         newest = conn.execute(
-            sa.select(sa.func.max(intraday_events.c.occurred_at))
-            .where(intraday_events.c.day == day.isoformat())
-        ).scalar()  # fmt: skip
+            sa.select(sa.func.max(intraday_events.c.occurred_at)).where(
+                intraday_events.c.day == day.isoformat()
+            )
+        ).scalar()
     if newest is not None and newest.tzinfo is None:  # SQLite hands back naive UTC
         newest = newest.replace(tzinfo=UTC)
     return newest

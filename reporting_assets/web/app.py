@@ -38,6 +38,7 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.web import pages
 from reporting_assets.web.auth import Links, SignInError, reader, web_secret
+from reporting_assets.web.hooks import hook_routes
 
 TEMPLATES = templates(Path(__file__).with_name("templates"))
 TEMPLATES.globals["fmt"] = format_value
@@ -181,6 +182,7 @@ def create_app(settings: Settings, app_db: AppDatabase) -> Starlette:
             Route("/events", events),
             Route("/reports/{report}/{period}", report_page),
             Route("/reports/{report}/{period}/{file}", report_file),
+            *hook_routes(settings, app_db),
         ],
         middleware=[
             Middleware(

@@ -49,10 +49,6 @@ RULE = "payment_failures_high"
 NY = ZoneInfo("America/New_York")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @pytest.fixture
 def hook(config_with, tmp_path, monkeypatch):
     """The web app with the hook on, alerts to the executives by dashboard and email (outbox)."""
@@ -68,7 +64,10 @@ def hook(config_with, tmp_path, monkeypatch):
     client = TestClient(create_app(settings, app_db))
     cfg = settings.notifications.critical_alerts
     to, cc = list_addresses(settings, [cfg.distribution_list])
+    moment = datetime.now(UTC)  # every event of a test happens now, on one New York day
     return {
+        "moment": moment,
+        "day": moment.astimezone(NY).date(),
         "client": client,
         "settings": settings,
         "engine": app_db.engine,
@@ -85,7 +84,8 @@ def _post(client: TestClient, body, secret: str | None = SECRET):
     return client.post("/hooks/posthog", content=data, headers=headers)
 
 
-def _charge(event: str, n: int, moment: datetime | None = None, **kw) -> dict:
+def _charge(hook: dict, event: str, n: int, **kw) -> dict:
+    """A charge of $49 (a success, or a failure) as PostHog posts it."""
     account = f"acct_{n:05d}"
     props = {
         "account_id": account,
@@ -93,7 +93,7 @@ def _charge(event: str, n: int, moment: datetime | None = None, **kw) -> dict:
         "currency": "USD",
         ("amount" if event == "payment_failed" else "revenue"): 4900,
     }
-    return hook_body(event, moment or datetime.now(UTC), props, distinct_id=f"u_{n:05d}_0", **kw)
+    return hook_body(event, hook["moment"], props, distinct_id=f"u_{n:05d}_0", **kw)
 
 
 def _emails(outbox) -> list:
@@ -112,11 +112,11 @@ def test_a_burst_of_failed_payments_is_announced_once_within_seconds(hook):
     client, feed = hook["client"], Feed(hook["engine"])
     posted = []
     for n in range(20):
-        posted.append(_charge("purchase_completed", n))
+        posted.append(_charge(hook, "purchase_completed", n))
         assert _post(client, posted[-1]).status_code == 200
     breach_at, latency = None, None
     for k in range(1, 11):
-        posted.append(_charge("payment_failed", 100 + k))
+        posted.append(_charge(hook, "payment_failed", 100 + k))
         started = time.monotonic()
         answer = _post(client, posted[-1])
         assert answer.status_code == 200 and answer.json()["stored"] == "new"
@@ -127,7 +127,7 @@ def test_a_burst_of_failed_payments_is_announced_once_within_seconds(hook):
     assert latency <= 30  # the promise; the goal is 10 s
 
     [note] = feed.all(kind="critical_alert")
-    today = datetime.now(NY).date().isoformat()
+    today = hook["day"].isoformat()
     assert (note.report, note.period, note.severity) == (RULE, today, "critical")
     assert "so far today" in note.title and "7 failed charges of 27 charges attempted" in note.body
     assert note.payload["value"] == pytest.approx(7 / 27)
@@ -154,15 +154,15 @@ def test_a_burst_of_failed_payments_is_announced_once_within_seconds(hook):
 def test_a_repeat_burst_inside_the_renotify_interval_notifies_nobody(hook):
     client, feed, engine = hook["client"], Feed(hook["engine"]), hook["engine"]
     for n in range(10):
-        _post(client, _charge("purchase_completed", n))
+        _post(client, _charge(hook, "purchase_completed", n))
     for n in range(10):
-        _post(client, _charge("payment_failed", 100 + n))
+        _post(client, _charge(hook, "payment_failed", 100 + n))
     assert len(feed.all(kind="critical_alert")) == 1 and len(_emails(hook["outbox"])) == 4
     for n in range(20):  # another burst an hour or so later: still the same episode
-        assert _post(client, _charge("payment_failed", 200 + n)).status_code == 200
+        assert _post(client, _charge(hook, "payment_failed", 200 + n)).status_code == 200
     assert len(feed.all(kind="critical_alert")) == 1 and len(_emails(hook["outbox"])) == 4
     # Once the re-notify interval (240 minutes) has passed, the next breach reminds once.
-    today = datetime.now(NY).date()
+    today = hook["day"]
     later = datetime.now(UTC) + timedelta(minutes=241)
     [sent] = check_intraday_alerts(hook["settings"], engine, today, now=later)
     assert (sent["action"], sent["number"]) == ("reminder", 2)
@@ -175,11 +175,12 @@ def test_concurrent_evaluations_announce_once(hook):
     """Eight evaluations of the same breached day at once (eight deliveries landing together):
     one notice, one email per reader."""
     engine, settings = hook["engine"], hook["settings"]
-    today = datetime.now(NY).date()
+    today = hook["day"]
     for n in range(6):  # kept without judging, as if eight deliveries had just been answered
-        receive_event(settings, engine, HookEvent(f"ok-{n}", "purchase_completed", _now()))
+        moment = hook["moment"]
+        receive_event(settings, engine, HookEvent(f"ok-{n}", "purchase_completed", moment))
         receive_event(
-            settings, engine, HookEvent(f"no-{n}", "payment_failed", _now(), None, None, 4900)
+            settings, engine, HookEvent(f"no-{n}", "payment_failed", moment, None, None, 49)
         )
     gate = threading.Barrier(8)
     results: list = []
@@ -204,9 +205,9 @@ def test_the_daily_path_continues_the_intraday_episode(hook):
     day before, evaluated late, neither ends nor repeats it."""
     client, engine, settings = hook["client"], hook["engine"], hook["settings"]
     for n in range(10):
-        _post(client, _charge("purchase_completed", n))
-        _post(client, _charge("payment_failed", 100 + n))
-    today = datetime.now(NY).date()
+        _post(client, _charge(hook, "purchase_completed", n))
+        _post(client, _charge(hook, "payment_failed", 100 + n))
+    today = hook["day"]
     [state] = alert_episodes(engine).values()
     assert (state.firing, state.since, state.episode, state.notices) == (
         True,
@@ -234,7 +235,7 @@ def test_the_daily_path_continues_the_intraday_episode(hook):
 
 
 def test_the_hook_refuses_a_wrong_or_missing_secret_and_stores_nothing(hook, monkeypatch):
-    client, body = hook["client"], _charge("payment_failed", 1)
+    client, body = hook["client"], _charge(hook, "payment_failed", 1)
     for secret in (None, "", "wrong", SECRET + "x"):
         answer = _post(client, body, secret=secret)
         assert answer.status_code == 401 and HEADER in answer.json()["error"]
@@ -293,12 +294,12 @@ def test_a_malformed_body_gets_a_400_naming_the_problem(hook, body, problem):
 
 
 def test_an_old_format_body_naming_the_event_name_works(hook):
-    body = _charge("payment_failed", 7, legacy=True)
+    body = _charge(hook, "payment_failed", 7, legacy=True)
     assert "name" in body["event"] and "event" not in body["event"]
     answer = _post(hook["client"], body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["event"] == "payment_failed"
-    today = datetime.now(NY).date()
+    today = hook["day"]
     assert day_tally(hook["engine"], today, ["payment_failed"])["payment_failed"].count == 1
 
 

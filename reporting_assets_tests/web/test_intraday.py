@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from reporting_assets.cli.intraday import replay_bodies
 from reporting_assets.config.audience import list_addresses
 from reporting_assets.distribution.intraday import (
     COUNTED_EVENTS,
@@ -333,16 +334,10 @@ def test_the_hook_rate_of_a_demo_day_equals_the_daily_metric(hook, demo_company)
     day = date.fromisoformat(manifest_dates(demo_company)["payment_failure_spike"])
     start, end = day_bounds_utc(day, NY)
     raw = read_batch_export(str(demo_company["path"] / "posthog" / "events"), start, end)
-    rows = raw.to_dicts()
-    random.Random(7).shuffle(rows)
-    for r in rows + rows[:25]:
-        body = hook_body(
-            r["event"],
-            r["timestamp"],
-            json.loads(r["properties"]),
-            uuid=r["uuid"],
-            distinct_id=r["distinct_id"],
-        )
+    bodies = replay_bodies(raw, raw.get_column("event").unique().to_list(), None, str(NY))
+    assert len(bodies) == raw.height
+    random.Random(7).shuffle(bodies)
+    for body in bodies + bodies[:25]:
         assert _post(hook["client"], body).status_code == 200
     tally = day_tally(engine, day, COUNTED_EVENTS)
     rate = metric_value("payment_failure_rate", metric_parts("payment_failure_rate", tally))
@@ -369,3 +364,23 @@ def test_the_hook_rate_of_a_demo_day_equals_the_daily_metric(hook, demo_company)
         f"rate {rate:.3f} by the hook and by the daily table"
     )
     assert Feed(engine).all(kind="critical_alert") == [] and _emails(hook["outbox"]) == []
+
+
+def test_a_replay_moves_the_day_onto_today_at_the_same_local_times(demo_company):
+    day = date.fromisoformat(manifest_dates(demo_company)["payment_failure_spike"])
+    raw = read_batch_export(
+        str(demo_company["path"] / "posthog" / "events"), *day_bounds_utc(day, NY)
+    )
+    onto = date(2026, 11, 30)
+    bodies = replay_bodies(raw, list(COUNTED_EVENTS), onto, str(NY))
+    again = replay_bodies(raw, list(COUNTED_EVENTS), onto, str(NY))
+    assert [b["event"]["uuid"] for b in bodies] == [b["event"]["uuid"] for b in again]
+    originals = raw.filter(pl.col("event").is_in(COUNTED_EVENTS)).sort("timestamp", "uuid")
+    assert len(bodies) == originals.height == 8
+    for body, original in zip(bodies, originals.iter_rows(named=True), strict=True):
+        moved = datetime.fromisoformat(body["event"]["timestamp"]).astimezone(NY)
+        was = original["timestamp"].astimezone(NY)
+        assert moved.date() == onto and moved.time().replace(microsecond=0) == was.time().replace(
+            microsecond=0
+        )
+        assert body["event"]["uuid"] != original["uuid"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,19 +119,30 @@ _LOCAL_ALERT_LOCK = threading.Lock()  # an in-memory SQLite database lives in on
 
 
 @contextmanager
-def alert_lock(engine: sa.Engine) -> Iterator[None]:
+def alert_lock(engine: sa.Engine, wait_s: float = 120) -> Iterator[None]:
     """Held while one evaluation decides and sends alert notices, across threads and processes
     (the web app's hook, the sensor): a PostgreSQL advisory lock, or a lock file beside a SQLite
     database. The notices themselves are written on other connections meanwhile."""
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(sa.text(f"SELECT pg_advisory_lock({_PG_ALERT_LOCK})"))
+        # Waiters hold no connection (a burst of deliveries must not drain the pool that the
+        # holder needs to write its notices): they try again every 50 ms.
+        deadline = time.monotonic() + wait_s
+        while True:
+            conn = engine.connect()
+            held = conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_PG_ALERT_LOCK})")).scalar()
             conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_ALERT_LOCK})"))
-                conn.commit()
+            if held:
+                break
+            conn.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another alert evaluation held the lock for {wait_s:g} s")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_ALERT_LOCK})"))
+            conn.commit()
+            conn.close()
         return
     path = engine.url.database
     if not path or path == ":memory:":

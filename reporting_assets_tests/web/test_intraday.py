@@ -172,11 +172,8 @@ def test_a_repeat_burst_inside_the_renotify_interval_notifies_nobody(hook):
     assert len(_emails(hook["outbox"])) == 8  # the reminder: one more email per executive
 
 
-def test_concurrent_evaluations_announce_once(hook):
-    """Eight evaluations of the same breached day at once (eight deliveries landing together):
-    one notice, one email per reader."""
-    engine, settings = hook["engine"], hook["settings"]
-    today = hook["day"]
+def _eight_at_once(hook: dict, engine: sa.Engine) -> None:
+    settings = hook["settings"]
     for n in range(6):  # kept without judging, as if eight deliveries had just been answered
         moment = hook["moment"]
         receive_event(settings, engine, HookEvent(f"ok-{n}", "purchase_completed", moment))
@@ -188,7 +185,7 @@ def test_concurrent_evaluations_announce_once(hook):
 
     def run():
         gate.wait()
-        results.append(check_intraday_alerts(settings, engine, today))
+        results.append(check_intraday_alerts(settings, engine, hook["day"]))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for t in threads:
@@ -198,6 +195,17 @@ def test_concurrent_evaluations_announce_once(hook):
     assert sorted(len(r) for r in results) == [0] * 7 + [1]
     assert len(Feed(engine).all(kind="critical_alert")) == 1
     assert len(_emails(hook["outbox"])) == len(hook["readers"])
+
+
+def test_concurrent_evaluations_announce_once(hook):
+    """Eight evaluations of the same breached day at once (eight deliveries landing together):
+    one notice, one email per reader."""
+    _eight_at_once(hook, hook["engine"])
+
+
+@pytest.mark.postgres
+def test_concurrent_evaluations_announce_once_on_postgres(hook, pg_database):
+    _eight_at_once(hook, AppDatabase(url=pg_database).engine)
 
 
 def test_the_daily_path_continues_the_intraday_episode(hook):

@@ -97,7 +97,8 @@ def _minor_units(properties: dict) -> int | None:
         value = properties.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole or abs(value) >= 2**63:
             raise HookBodyError(
                 f"property '{key}' must be a whole number of minor units (cents), got {value!r}"
             )
@@ -139,7 +140,7 @@ def parse_hook_body(raw: bytes) -> HookEvent:
         uuid=_text(event["uuid"], "event.uuid", 64),
         event=_text(name, "event.event"),
         occurred_at=_timestamp(event.get("timestamp")),
-        distinct_id=None if distinct is None else _text(distinct, "event.distinct_id"),
+        distinct_id=None if distinct in (None, "") else _text(distinct, "event.distinct_id"),
         account_id=None if account is None else _text(account, "properties.account_id"),
         amount_minor=_minor_units(properties),
         properties=properties,

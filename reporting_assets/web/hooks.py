@@ -54,7 +54,8 @@ def hook_routes(settings: Settings, app_db: AppDatabase) -> list[Route]:
             given = given[7:]
         if not secrets.compare_digest(given.encode(), secret.encode()):
             return _error(401, f"missing or wrong {cfg.header} header")
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
             return _error(
                 413, f"the body is larger than {MAX_BODY // 1024} kB: one event per request"
             )

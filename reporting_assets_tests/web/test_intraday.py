@@ -294,6 +294,27 @@ def test_the_hook_refuses_a_wrong_or_missing_secret_and_stores_nothing(hook, mon
             },
             "event.properties",
         ),
+        (
+            {
+                "event": {
+                    "uuid": "u1",
+                    "event": "payment_failed",
+                    "timestamp": "2026-11-28T15:14Z",
+                    "properties": {"revenue": 49.5},
+                }
+            },
+            "property 'revenue'",
+        ),
+        (
+            {
+                "event": {
+                    "uuid": ["u1"],
+                    "event": "payment_failed",
+                    "timestamp": "2026-11-28T15:14Z",
+                }
+            },
+            "event.uuid must be a string",
+        ),
     ],
 )
 def test_a_malformed_body_gets_a_400_naming_the_problem(hook, body, problem):

@@ -21,6 +21,7 @@ import reporting_assets.distribution.notify
 import reporting_assets.distribution.realtime
 import reporting_assets.records.acks
 import reporting_assets.records.feed
+import reporting_assets.records.intraday_events
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
 import reporting_assets.records.resolutions
@@ -29,7 +30,7 @@ import reporting_assets.records.usage  # noqa: F401
 from reporting_assets.resources.app_db import VERSION_TABLE, metadata, migrate, schema_version
 
 REPO = Path(__file__).resolve().parents[1]
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _differences(engine: sa.Engine) -> list:

@@ -5,7 +5,7 @@
 * reviews (`cli.reviews`), the feed and acknowledgements (`cli.feed`)
 * the delivery ledger: resends and sends in doubt (`cli.deliveries`)
 * the app database's migrations (`cli.database`)
-* the web app and sign-in links (`cli.web`)
+* the web app and sign-in links (`cli.web`); replaying PostHog's pushed events (`cli.intraday`)
 
 Each command's module is imported when the command runs (click's lazily loaded subcommands):
 most of them build on the deployment's config, and `reporting check-config` must be able to
@@ -39,6 +39,7 @@ COMMANDS = {
     "db": "database:db",
     "serve": "web:serve",
     "signin-link": "web:signin_link",
+    "intraday": "intraday:intraday",
 }
 
 

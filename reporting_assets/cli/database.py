@@ -12,6 +12,7 @@ import reporting_assets.distribution.notify
 import reporting_assets.distribution.realtime
 import reporting_assets.records.acks
 import reporting_assets.records.feed
+import reporting_assets.records.intraday_events
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
 import reporting_assets.records.resolutions

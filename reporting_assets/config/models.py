@@ -40,6 +40,7 @@ from reporting_assets.config.platform import (
     Branding,
     Calendar,
     DemoCompany,
+    Intraday,
     PostHogSource,
     Sources,
     Storage,
@@ -62,6 +63,7 @@ __all__ = [
     "DistributionList",
     "EmailChannel",
     "ImpactTargets",
+    "Intraday",
     "Metric",
     "Notifications",
     "PostHogSource",
@@ -117,6 +119,7 @@ class Settings(Strict):
     recommendations: list[RecommendationRule] = Field(default_factory=list)
     impact: ImpactTargets = ImpactTargets()
     web: Web = Web()
+    intraday: Intraday = Intraday()
     # Who is who: the display name and role of the addresses reports name (owners of asks).
     people: dict[str, Person] = Field(default_factory=dict)
 

@@ -146,3 +146,28 @@ class Web(Strict):
     sso_proxies: list[str] = Field(default_factory=list)
 
     _env = field_validator("secret_env")(_check_env_name)
+
+
+class Intraday(Strict):
+    """Alerts as they happen: PostHog's realtime "HTTP Webhook" destination posts each billing
+    event to the web app (`POST /hooks/posthog`), which judges the critical alert rules that the
+    day's events alone define (the payment failure rate) on the day so far.
+
+    The destination sends the secret in the header `header`; the secret itself is in the
+    environment variable `secret_env`, and while that variable is unset the endpoint is off."""
+
+    secret_env: str = "POSTHOG_HOOK_SECRET"
+    header: str = "X-Webhook-Secret"
+    # A rate over the first few charges of a day swings wildly (1 failure in 2 is 50 %): the day
+    # so far is judged once at least this many charges were attempted. The full day (the daily
+    # alert list) needs only one.
+    min_payment_attempts: int = Field(5, ge=1)
+
+    _env = field_validator("secret_env")(_check_env_name)
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9-]+$", v):
+            raise ValueError(f"'{v}' is not an HTTP header name (letters, digits and -)")
+        return v

@@ -11,10 +11,17 @@ alert (a rule and scope critical since a day):
   later breach is a new episode.
 
 The state of each rule lives in ``alert_states``, so a restarted daemon does not notify twice.
+The intraday path (`intraday.py`, alerts on the day so far) shares these episodes, and both
+decide and send under `alert_lock`, so two evaluations never announce the same notice.
 """
 
 from __future__ import annotations
 
+import fcntl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,7 +31,7 @@ from reporting_assets.config.audience import list_addresses
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.notify import notify
 from reporting_assets.lib.links import alert_url
-from reporting_assets.reports.notices import alert_notice
+from reporting_assets.reports.notices import AlertNotice, alert_notice
 from reporting_assets.resources.app_db import AppDatabase, metadata
 from reporting_assets.resources.storage import AssetHistory
 
@@ -101,15 +108,63 @@ def plan_notices(
     return out
 
 
-def _states(engine: sa.Engine) -> dict[tuple[str, str], AlertState]:
+def alert_episodes(engine: sa.Engine) -> dict[tuple[str, str], AlertState]:
+    """The episode state of every rule and scope announced so far."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(alert_states)).mappings().all()
     return {(r["rule"], r["scope"]): AlertState(**r) for r in rows}
 
 
-def _save(engine: sa.Engine, notice: Notice, now: datetime) -> None:
+_PG_ALERT_LOCK = 704373  # pg_advisory_lock key (the migrator's is 704372)
+_LOCAL_ALERT_LOCK = threading.Lock()  # an in-memory SQLite database lives in one process
+
+
+@contextmanager
+def alert_lock(engine: sa.Engine, wait_s: float = 120) -> Iterator[None]:
+    """Held while one evaluation decides and sends alert notices, across threads and processes
+    (the web app's hook, the sensor): a PostgreSQL advisory lock, or a lock file beside a SQLite
+    database. The notices themselves are written on other connections meanwhile."""
+    if engine.dialect.name == "postgresql":
+        # Waiters hold no connection (a burst of deliveries must not drain the pool that the
+        # holder needs to write its notices): they try again every 50 ms.
+        deadline = time.monotonic() + wait_s
+        while True:
+            conn = engine.connect()
+            held = conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_PG_ALERT_LOCK})")).scalar()
+            conn.commit()
+            if held:
+                break
+            conn.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another alert evaluation held the lock for {wait_s:g} s")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_ALERT_LOCK})"))
+            conn.commit()
+            conn.close()
+        return
+    path = engine.url.database
+    if not path or path == ":memory:":
+        with _LOCAL_ALERT_LOCK:
+            yield
+        return
+    with open(f"{path}.alerts.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def save_state(
+    engine: sa.Engine, notice: Notice, now: datetime, last_day: str | None = None
+) -> None:
+    """Record a sent notice in its rule's episode state. `last_day`, the newest day whose
+    evaluation the episode has taken in, defaults to the notice's day."""
     values = {"firing": notice.action != "resolved", "since": notice.since,
-              "last_day": notice.day, "notices": notice.number,
+              "last_day": last_day or notice.day, "notices": notice.number,
               "episode": notice.episode}  # fmt: skip
     if notice.action != "resolved":
         values["last_notified_at"] = now
@@ -160,38 +215,73 @@ def check_critical_alerts(
     day = newest_checked_day(history, app_db)
     if day is None:
         return []
-    cfg = settings.notifications.critical_alerts
-    plan = plan_notices(evaluate_day(history, day), _states(engine), now,
-                        timedelta(minutes=cfg.renotify_minutes))  # fmt: skip
-    to, cc = list_addresses(settings, [cfg.distribution_list] if cfg.distribution_list else [])
+    evaluations = evaluate_day(history, day)
+    renotify = timedelta(minutes=settings.notifications.critical_alerts.renotify_minutes)
     sent = []
-    b = settings.branding
-    for notice in plan:
-        ev = notice.evaluation
-        card = alert_notice(
-            ev, settings, history.read("revenue_protection_daily", [notice.day]),
-            history.read("cost_optimization_daily", [notice.day]), action=notice.action,
-            reminder=notice.number - 1 if notice.action == "reminder" else 0,
-            base_url=report_base_url,
-        )  # fmt: skip
-        title, body = card.title, card.text
-        resolved = notice.action == "resolved"
-        channels = (["dashboard"] if "dashboard" in cfg.channels else []) if resolved \
-            else cfg.channels  # fmt: skip
-        result = notify(
-            settings, engine, kind="critical_alert" if notice.action != "resolved"
-            else "alert_resolved", title=title, body=body, severity="critical"
-            if notice.action != "resolved" else "info",
-            dedupe_key=f"alert:{notice.rule}:{notice.scope}:e{notice.episode}:{notice.action}:"
-            f"{notice.number}", addresses=[*to, *cc], channels=channels, report=notice.rule,
-            period=notice.day, url=alert_url(report_base_url, notice.rule, notice.day)
-            if report_base_url else None,
-            details={"rule": notice.rule, "scope": notice.scope, "day": notice.day,
-                     "value": ev["value"], "threshold": ev["threshold"],
-                     "since": notice.since, "action": notice.action},
-            html=card.html(b.company_name, b.primary_color),
-        )  # fmt: skip
-        _save(engine, notice, now)
-        sent.append({"action": notice.action, "rule": notice.rule, "day": notice.day,
-                     "number": notice.number, "channels": result})  # fmt: skip
+    with alert_lock(engine):
+        for notice in plan_notices(evaluations, alert_episodes(engine), now, renotify):
+            card = alert_notice(
+                notice.evaluation,
+                settings,
+                history.read("revenue_protection_daily", [notice.day]),
+                history.read("cost_optimization_daily", [notice.day]),
+                action=notice.action,
+                reminder=notice.number - 1 if notice.action == "reminder" else 0,
+                base_url=report_base_url,
+            )
+            result = announce(settings, engine, notice, card, report_base_url)
+            save_state(engine, notice, now)
+            sent.append(
+                {
+                    "action": notice.action,
+                    "rule": notice.rule,
+                    "day": notice.day,
+                    "number": notice.number,
+                    "channels": result,
+                }
+            )
     return sent
+
+
+def announce(
+    settings: Settings,
+    engine: sa.Engine,
+    notice: Notice,
+    card: AlertNotice,
+    base_url: str = "",
+    details: dict | None = None,
+) -> dict:
+    """Send one planned notice on the critical-alert channels (a resolution on the dashboard
+    only); return what happened on each. Its key makes a repeated send a no-op."""
+    cfg = settings.notifications.critical_alerts
+    to, cc = list_addresses(settings, [cfg.distribution_list] if cfg.distribution_list else [])
+    b = settings.branding
+    ev = notice.evaluation
+    resolved = notice.action == "resolved"
+    channels = (["dashboard"] if "dashboard" in cfg.channels else []) if resolved else cfg.channels
+    return notify(
+        settings,
+        engine,
+        kind="alert_resolved" if resolved else "critical_alert",
+        title=card.title,
+        body=card.text,
+        severity="info" if resolved else "critical",
+        dedupe_key=f"alert:{notice.rule}:{notice.scope}:e{notice.episode}:{notice.action}:"
+        f"{notice.number}",
+        addresses=[*to, *cc],
+        channels=channels,
+        report=notice.rule,
+        period=notice.day,
+        url=alert_url(base_url, notice.rule, notice.day) if base_url else None,
+        details={
+            "rule": notice.rule,
+            "scope": notice.scope,
+            "day": notice.day,
+            "value": ev["value"],
+            "threshold": ev["threshold"],
+            "since": notice.since,
+            "action": notice.action,
+            **(details or {}),
+        },
+        html=card.html(b.company_name, b.primary_color),
+    )

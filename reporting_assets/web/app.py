@@ -22,6 +22,7 @@ from starlette.routing import Route
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.links import SignInError, safe_next, web_secret
 from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.web.hooks import hook_routes
 from reporting_assets.web.reading import reading_routes
 from reporting_assets.web.reviewing import review_routes
 from reporting_assets.web.site import Site, checked_form
@@ -75,6 +76,7 @@ def create_app(settings: Settings, app_db: AppDatabase) -> Starlette:
             Route("/signout", signout, methods=["POST"]),
             *reading_routes(site),
             *review_routes(site),
+            *hook_routes(settings, app_db),
         ],
         middleware=[
             Middleware(

@@ -159,10 +159,9 @@ def _print_distribution(settings, checks_before: int, alerts: list[dict]) -> Non
         click.echo(f"   {a['action']:<9} {a['rule']} ({a['day']})")
     feed = Feed(app_db.engine)
     kinds = Counter(n.kind for n in feed.all())
-    export = resolve(settings.notifications.feed_export)
     click.echo(f"   Dashboard feed: {sum(kinds.values())} notifications ("
                + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
-               + f"); JSON for a dashboard in {export.relative_to(resolve('.'))}")  # fmt: skip
+               + "); the web app shows each reader theirs")  # fmt: skip
     ceo = "ceo@" + settings.channels.email.sender.rsplit("@", 1)[-1]
     click.echo(f"   Unread for {ceo}: {feed.unread_count(ceo)}  (reporting feed list --user {ceo})")
     for r in ReviewBook(app_db.engine).list("open"):

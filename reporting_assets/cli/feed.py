@@ -46,7 +46,7 @@ def decision_speed_command(days: int) -> None:
 
 @click.group("feed")
 def feed() -> None:
-    """The dashboard feed: list a user's notifications, mark them read, export it as JSON."""
+    """The dashboard feed: list a reader's notifications, mark them read, export them as JSON."""
 
 
 @feed.command("list")
@@ -65,18 +65,19 @@ def feed_list(user: str, unread: bool) -> None:
 @click.argument("ids", type=int, nargs=-1)
 def feed_read(user: str, ids: tuple[int, ...]) -> None:
     """Mark notifications read for a user (all of them when no id is given)."""
-    f = Feed(engine())
-    n = f.mark_read(user, list(ids) or None)
-    f.export(resolve(get_settings().notifications.feed_export))
+    n = Feed(engine()).mark_read(user, list(ids) or None)
     click.echo(f"{n} marked read for {user}")
 
 
 @feed.command("export")
-@click.option(
-    "--output", type=click.Path(), default=None, help="Default: notifications.feed_export."
-)
-def feed_export(output: str | None) -> None:
-    """Write the feed as JSON (what a dashboard polls)."""
-    path = resolve(output or get_settings().notifications.feed_export)
-    doc = Feed(engine()).export(path)
-    click.echo(f"{len(doc['notifications'])} notifications written to {path}")
+@click.option("--user", required=True, help="Email address of the reader.")
+@click.option("--output", type=click.Path(), default=None,
+              help="Default: <notifications.feed_exports>/<user>.json.")  # fmt: skip
+def feed_export(user: str, output: str | None) -> None:
+    """Write one reader's feed as JSON (for a script of theirs to poll): their notifications,
+    each read or not, and nobody else's."""
+    user = user.strip().lower()
+    path = resolve(output or f"{get_settings().notifications.feed_exports}/{user}.json")
+    doc = Feed(engine()).export(path, user)
+    click.echo(f"{len(doc['notifications'])} notifications ({doc['unread']} unread) for {user} "
+               f"written to {path}")  # fmt: skip

@@ -198,4 +198,4 @@ class Notifications(Strict):
         default_factory=lambda: ["WARN", "ERROR"]
     )
     critical_alerts: CriticalAlertNotices = CriticalAlertNotices()
-    feed_export: str = "var/feed/notifications.json"
+    feed_exports: str = "var/feed"  # `reporting feed export --user` writes <address>.json here

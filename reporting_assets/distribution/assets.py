@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from reporting_assets.config import get_settings, resolve
+from reporting_assets.config import get_settings
 from reporting_assets.config.audience import audience, deck_audiences, recipients
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import MessageFactory, dispatch
@@ -170,7 +170,6 @@ def deliver_to_dashboard(
             payload={"version": version.name, "kpis": content["kpis"],
                      "alerts": content["alerts"]})  # fmt: skip
         ledger.mark_sent(row.id, None, f"notification {notification_id}")
-    feed.export(resolve(settings.notifications.feed_export))
     return _counts(before, ledger, report_key, period, "dashboard")
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from reporting_assets.config import resolve
 from reporting_assets.config.audience import data_team
 from reporting_assets.config.models import Settings
 from reporting_assets.distribution.email import dispatch, message_id_for, notice_message
@@ -59,7 +58,6 @@ def notify(
         _, new = feed.publish(kind, title, body, dedupe_key=dedupe_key, severity=severity,
                               report=report, period=period, url=url, audience=addresses,
                               payload=details)  # fmt: skip
-        feed.export(resolve(settings.notifications.feed_export))
         return "published" if new else "already published"
 
     def by_email():

@@ -9,8 +9,8 @@ a report already sent, a review asked for or rejected, a failed run or check for
 * ``audience`` is the list of users (email addresses) it is for; empty means everyone.
 * Each user's reads are rows of ``notification_reads``, so "unread" is per user.
 
-`export_feed` writes the whole feed as one JSON document (atomically replaced) that a dashboard
-can poll without a database connection.
+The web app shows each reader their feed; `Feed.export` writes one reader's as a JSON document
+(atomically replaced) for a script of theirs to poll without a database connection.
 """
 
 from __future__ import annotations
@@ -221,29 +221,22 @@ class Feed:
                 continue  # marked by someone else meanwhile
         return len(rows)
 
-    def export(self, path: Path, *, limit: int = 500) -> dict:
-        """Write the newest notifications, with who read each, as JSON at `path` (atomically)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit)
-            ).mappings().all()  # fmt: skip
-            reads = conn.execute(sa.select(notification_reads)).mappings().all()
-        readers: dict[int, list[str]] = {}
-        for r in reads:
-            readers.setdefault(r["notification_id"], []).append(r["reader"])
+    def export(self, path: Path, user: str, *, limit: int = 500) -> dict:
+        """Write one reader's newest notifications, each with its read flag, as JSON at `path`
+        (atomically): what that reader's own dashboard or script may poll. Nobody else's
+        addresses or reads are in it."""
+        user = user.strip().lower()
         items = []
-        for row in rows:
-            item = asdict(_as_notification(row))
-            item.pop("read")
-            item["read_by"] = sorted(readers.get(row["id"], []))
+        for n in self.for_user(user, limit=limit):
+            item = asdict(n)
+            item.pop("audience")
             items.append(item)
-        users = sorted({u for i in items for u in i["audience"]})
         document = {
+            "user": user,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "unread": sum(1 for i in items if not i["read"]),
             "notifications": items,
-            "unread": {u: sum(1 for i in items if (not i["audience"] or u in i["audience"])
-                              and u not in i["read_by"]) for u in users},
-        }  # fmt: skip
+        }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

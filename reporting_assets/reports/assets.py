@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import polars as pl
 
-from reporting_assets.config import get_settings, resolve
+from reporting_assets.config import get_settings
 from reporting_assets.config.audience import recipients
 from reporting_assets.lib.formatting import NUMERIC, cell_text
 from reporting_assets.lib.links import report_url
@@ -198,7 +198,6 @@ def render_report(
                          f"{report.period_label}", f"Review #{opened.id} waits for a decision: "
                          f"reporting review show {opened.id}", dedupe_key=f"review:{opened.id}",
                          report=key, period=period, audience=[report_def.owner])  # fmt: skip
-            feed.export(resolve(settings.notifications.feed_export))
         review = {"review": f"#{opened.id} {opened.status} (reporting review show {opened.id})"}
     return dg.MaterializeResult(metadata={
         **review,

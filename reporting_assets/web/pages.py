@@ -175,12 +175,13 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
             f'<circle cx="{last[0]}" cy="{last[1]}" r="2.5" fill="#1F3A5F"/></svg>')  # fmt: skip
 
 
-def chart_svg(version: Path, name: str) -> str | None:
-    """A report chart's own SVG, as rendered with the report (None when it has none)."""
-    if not re.fullmatch(r"[a-z0-9_]+", name):
+def chart_file(version: Path, name: str) -> Path | None:
+    """A report chart as rendered with the report: `mrr_trend.svg` (the page's), or
+    `mrr_trend.mobile.png` (drawn for a phone's width); None when there is no such chart."""
+    if not re.fullmatch(r"[a-z0-9_]+\.(svg|mobile\.png)", name):
         return None
-    path = version / "charts" / f"{name}.svg"
-    return path.read_text() if path.exists() else None
+    path = version / "charts" / name
+    return path if path.exists() else None
 
 
 def alert_audience(settings: Settings, rule: str) -> set[str]:

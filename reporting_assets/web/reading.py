@@ -127,11 +127,10 @@ def reading_routes(site: Site) -> list[Route]:
     @reader_only
     async def chart(request: Request, user: str) -> Response:
         version = version_of(request, user)
-        svg = pages.chart_svg(version, request.path_params["name"]) if version else None
-        if svg is None:
+        path = pages.chart_file(version, request.path_params["name"]) if version else None
+        if path is None:
             return not_found(request)
-        return Response(svg, media_type="image/svg+xml",
-                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
+        return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
     @reader_only
     async def feedback(request: Request, user: str) -> Response:
@@ -220,7 +219,7 @@ def reading_routes(site: Site) -> list[Route]:
         Route("/reports/{report}/{period}", report_page),
         Route("/reports/{report}/{period}/feedback", feedback, methods=["POST"]),
         Route("/reports/{report}/{period}/ack", acknowledge_report, methods=["POST"]),
-        Route("/reports/{report}/{period}/charts/{name}.svg", chart),
+        Route("/reports/{report}/{period}/charts/{name}", chart),
         Route("/reports/{report}/{period}/{file}", report_file),
         Route("/alerts/{rule}/{day}", alert_page),
         Route("/alerts/{rule}/{day}/ack", acknowledge_alert, methods=["POST"]),

@@ -5,10 +5,13 @@ approve or reject with a comment (the same rules and audit as `reporting review`
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -41,14 +44,23 @@ def may_decide(site: Site, review: Review, user: str) -> str | None:
 
 
 def slide_outlines(path: Path) -> list[dict]:
-    """Each slide of a deck as a reviewer previews it: its title and its text, in order."""
-    out = []
-    for n, slide in enumerate(Presentation(path).slides, start=1):
+    """Each slide of a deck as a reviewer previews it: its title and its text, in order,
+    without the footer every slide repeats."""
+    slides = []
+    for slide in Presentation(path).slides:
         texts = [s.text_frame.text.strip() for s in slide.shapes
                  if s.has_text_frame and s.text_frame.text.strip()]  # fmt: skip
-        pictures = sum(1 for s in slide.shapes if s.shape_type == 13)  # MSO_SHAPE_TYPE.PICTURE
+        pictures = sum(1 for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE)
         tables = sum(1 for s in slide.shapes if s.has_table)
-        out.append({"n": n, "title": texts[0] if texts else "(no title)", "lines": texts[1:],
+        slides.append((texts, pictures, tables))
+    # A text on most slides, page numbers aside, is the footer.
+    seen = Counter(re.sub(r"\d+", "#", t) for texts, _, _ in slides for t in set(texts))
+    footer = {t for t, n in seen.items() if n > len(slides) / 2}
+    out = []
+    for n, (texts, pictures, tables) in enumerate(slides, start=1):
+        kept = [t for t in texts if re.sub(r"\d+", "#", t) not in footer]
+        title = (" · ".join(kept[:2]) if n == 1 else kept[0]) if kept else "(no title)"
+        out.append({"n": n, "title": title, "lines": kept[2:] if n == 1 else kept[1:],
                     "pictures": pictures, "tables": tables})  # fmt: skip
     return out
 

@@ -8,8 +8,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from starlette.datastructures import FormData
@@ -28,6 +30,20 @@ from reporting_assets.web.auth import reader
 TEMPLATES = templates(Path(__file__).with_name("templates"))
 TEMPLATES.globals["fmt"] = format_value
 TEMPLATES.globals["status_words"] = {"green": "On track", "amber": "Watch", "red": "Off track"}
+
+
+def local_time(moment: str | datetime, tz: str) -> str:
+    """A stored UTC time as the reader's reports show time: "Mon 30 Nov, 5:42 pm EST"."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(tz))
+    clock = f"{local:%I:%M}".lstrip("0") + (" am" if local.hour < 12 else " pm")
+    return f"{local:%a} {local.day} {local:%b}, {clock} {local.tzname()}"
+
+
+TEMPLATES.filters["local"] = local_time
 
 
 class RateLimit:
@@ -78,6 +94,7 @@ class Site:
             context.setdefault("reader", self.settings.person(user) if user else None)
             context.setdefault("csrf", csrf_token(request))
         context.setdefault("reader", None)
+        context.setdefault("tz", self.settings.calendar.report_timezone)
         context.setdefault("company", self.settings.branding.company_name)
         return HTMLResponse(TEMPLATES.get_template(name).render(**context), status_code=status)
 

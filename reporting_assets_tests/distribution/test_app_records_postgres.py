@@ -37,12 +37,14 @@ def test_feed_read_state_is_per_user(engine, tmp_path):
     private, _ = feed.publish("review_rejected", "x", "y", dedupe_key="r:1",
                               audience=["a.b@northwind.example"])  # fmt: skip
     assert private not in [n.id for n in feed.for_user("a_b@northwind.example")]  # no wildcard
-    doc = feed.export(tmp_path / "feed.json")
-    assert json.loads((tmp_path / "feed.json").read_text())["unread"] == {
-        "a.b@northwind.example": 2, "ceo@northwind.example": 0,
-        "cfo@northwind.example": 2}  # fmt: skip
-    item = next(n for n in doc["notifications"] if n["id"] == first)
-    assert item["read_by"] == ["ceo@northwind.example"]
+    unread = {
+        u: feed.export(tmp_path / f"{u}.json", u)["unread"]
+        for u in ("a.b@northwind.example", "ceo@northwind.example", "cfo@northwind.example")
+    }
+    assert unread == {"a.b@northwind.example": 2, "ceo@northwind.example": 0,
+                      "cfo@northwind.example": 2}  # fmt: skip
+    doc = json.loads((tmp_path / "ceo@northwind.example.json").read_text())
+    assert next(n for n in doc["notifications"] if n["id"] == first)["read"] is True
 
 
 def test_review_decisions_are_audited_and_tied_to_the_artifacts(engine, tmp_path):

@@ -165,11 +165,15 @@ def test_the_dashboard_feed_announces_the_report_to_each_reader(delivered, repor
     assert note.id not in [n.id for n in feed.for_user("ceo@northwind.example", unread_only=True)]
     assert note.id in [n.id for n in feed.for_user("cfo@northwind.example", unread_only=True)]
 
-    exported = feed.export(reporting_home / "var/feed/notifications.json")
-    on_disk = json.loads((reporting_home / "var/feed/notifications.json").read_text())
-    assert on_disk["notifications"] == exported["notifications"]
+    # One reader's export: their notifications and reads, nobody else's addresses.
+    path = reporting_home / "var/feed/ceo@northwind.example.json"
+    exported = feed.export(path, "CEO@northwind.example")
+    on_disk = json.loads(path.read_text())
+    assert on_disk == exported and on_disk["user"] == "ceo@northwind.example"
     item = next(i for i in on_disk["notifications"] if i["id"] == note.id)
-    assert item["read_by"] == ["ceo@northwind.example"]
+    assert item["read"] is True and "cfo@northwind.example" not in path.read_text()
+    cfo = feed.export(reporting_home / "var/feed/cfo.json", "cfo@northwind.example")
+    assert next(i for i in cfo["notifications"] if i["id"] == note.id)["read"] is False
     # Re-running the report sent nothing new: one notification for the period, not two.
     assert len([n for n in feed.all(kind="daily_report") if n.period == DAY]) == 1
 

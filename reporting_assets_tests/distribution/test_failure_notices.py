@@ -106,7 +106,7 @@ def test_a_broken_email_channel_does_not_stop_the_other_channels(tmp_path, confi
                                           security="starttls", username_env=None,
                                           password_env=None),
             c["channels"]["slack"].update(enabled=True),
-            c["notifications"].update(feed_export=str(tmp_path / "feed.json"))))  # fmt: skip
+            c["notifications"].update(feed_exports=str(tmp_path / "feed"))))  # fmt: skip
         import os
 
         os.environ["SLACK_WEBHOOK_URL"] = slack.url

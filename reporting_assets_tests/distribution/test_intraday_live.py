@@ -48,7 +48,7 @@ def test_a_live_breach_reaches_every_inbox_once_within_seconds(config_with, tmp_
                     username_env=None,
                     password_env=None,
                 ),
-                c["notifications"].update(feed_export=str(tmp_path / "feed.json")),
+                c["notifications"].update(feed_exports=str(tmp_path / "feed")),
             )
         )
         port = free_port()

@@ -75,7 +75,7 @@ def private_store(config_with, tmp_path, monkeypatch, demo_company, demo_history
         c["storage"] = {"data_root": str(tmp_path / "data")}
         c["channels"]["slack"]["enabled"] = True
         c["channels"]["email"]["outbox_dir"] = str(tmp_path / "outbox")
-        c["notifications"]["feed_export"] = str(tmp_path / "feed.json")
+        c["notifications"]["feed_exports"] = str(tmp_path / "feed")
 
     settings = config_with(mutate)
     copy_history(tmp_path / "data" / "assets")

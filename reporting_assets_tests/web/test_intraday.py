@@ -57,7 +57,7 @@ def hook(config_with, tmp_path, monkeypatch):
         lambda c: (
             c["storage"].update(data_root=str(tmp_path / "data")),
             c["channels"]["email"].update(outbox_dir=str(tmp_path / "outbox")),
-            c["notifications"].update(feed_export=str(tmp_path / "feed.json")),
+            c["notifications"].update(feed_exports=str(tmp_path / "feed")),
         )
     )
     monkeypatch.setenv(settings.intraday.secret_env, SECRET)

@@ -1,5 +1,5 @@
 # reporting_assets: the commands a user runs. Each sets up what it needs first.
-.PHONY: demo test ui bench setup setup-test lint clean
+.PHONY: demo test ui live-alert bench setup setup-test lint clean
 
 setup:
 	scripts/bootstrap.sh demo
@@ -16,11 +16,22 @@ demo: setup
 test: setup-test
 	scripts/run-tests.sh
 
-## The Dagster UI on http://127.0.0.1:3000 (asset lineage, partitions, runs of `make demo`).
+# The PostHog hook's secret on this machine: $POSTHOG_HOOK_SECRET, else one made once (random,
+# readable by its owner only) in var/data/hook.secret, shared by `make ui` and `make live-alert`.
+HOOK_SECRET = $(or $(POSTHOG_HOOK_SECRET),$(shell mkdir -p var/data && ( [ -s var/data/hook.secret ] || ( umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > var/data/hook.secret ) ) && cat var/data/hook.secret))
+
+## The Dagster UI on http://127.0.0.1:3000 (asset lineage, partitions, runs of `make demo`) and
+## the web app on http://127.0.0.1:8080 (Today, reports, reviews; `make demo` prints a sign-in link).
 ui: setup
 	mkdir -p var/dagster_home && ( [ -s var/dagster_home/dagster.yaml ] || printf "telemetry:\n  enabled: false\n" > var/dagster_home/dagster.yaml )
-	.venv/bin/reporting serve & web=$$!; trap "kill $$web 2>/dev/null" EXIT INT TERM; \
+	POSTHOG_HOOK_SECRET=$(HOOK_SECRET) .venv/bin/reporting serve & web=$$!; trap "kill $$web 2>/dev/null" EXIT INT TERM; \
 	DAGSTER_HOME=$(CURDIR)/var/dagster_home .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## While `make ui` runs: the demo's payment-failure day, moved onto today, posted event by event
+## to the web app's PostHog hook. The alert is on Today and in the outbox within a second of the
+## breaching event.
+live-alert: setup
+	POSTHOG_HOOK_SECRET=$(HOOK_SECRET) .venv/bin/reporting intraday replay
 
 ## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):
 ## the source stage, then the metric stage against pandas and bare DuckDB on the same day.
@@ -30,6 +41,7 @@ bench: setup
 	.venv/bin/python bench/bench_render.py
 	.venv/bin/python bench/bench_delivery.py
 	.venv/bin/python bench/bench_periods.py
+	.venv/bin/python bench/bench_web.py
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports

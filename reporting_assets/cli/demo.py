@@ -19,6 +19,7 @@ from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spe
 from reporting_assets.distribution.notify import notify_failed_checks
 from reporting_assets.distribution.realtime import check_critical_alerts
 from reporting_assets.lib.formatting import plural
+from reporting_assets.lib.links import Links
 from reporting_assets.metrics.rating import STATUS_WORDS
 from reporting_assets.partitions import (
     latest_complete_day,
@@ -30,7 +31,6 @@ from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources import build_resources
 from reporting_assets.resources.app_db import check_results
-from reporting_assets.web.auth import Links, web_secret
 
 
 def demo_spec(
@@ -287,10 +287,16 @@ def demo(days, events_per_day, history_days) -> None:
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): Assets → lineage for the "
         "flow, an asset's Checks tab for the quality gates, Runs for what ran."
     )
-    links = Links(web_secret(settings), settings.web.link_max_age_hours * 3600)
-    ceo = "ceo@" + settings.channels.email.sender.rsplit("@", 1)[-1]
-    click.echo(f"`make ui` also serves the web app on {settings.web.base_url}: sign in as the CEO "
-               f"with {settings.web.base_url}/signin/{links.token(ceo)}")  # fmt: skip
+    domain = settings.channels.email.sender.rsplit("@", 1)[-1]
+    links = Links.of(settings)
+    ceo, chair = f"ceo@{domain}", f"chair@{domain}"
+    click.echo(f"`make ui` also serves the web app on {settings.web.base_url}:\n"
+               f"   the CEO's Today: {links.url(settings.web.base_url, ceo)}\n"
+               f"   the board chair's review of the monthly report: "
+               f"{links.url(settings.web.base_url, chair, '/reviews')}\n"
+               "   and, while it runs, `make live-alert` posts the demo's payment-failure day to "
+               "its PostHog hook, event by event: the alert is on the CEO's open page within a "
+               "second of the breaching event.")  # fmt: skip
     if unexpected:
         click.secho(f"Unexpected failures on {', '.join(unexpected)}", fg="red", err=True)
         sys.exit(1)

@@ -219,7 +219,10 @@ def alert_view(settings: Settings, engine: sa.Engine, rule: str, day: str) -> di
     rules = {r.name: r for r in settings.alert_rules}
     cfg = rules.get(rule)
     return {
-        "rule": rule, "day": day, "title": notice["title"], "body": notice["body"],
+        "rule": rule, "day": day, "title": notice["title"],
+        # The notice's words without its links (this page has its own buttons).
+        "body": "\n".join(line for line in notice["body"].splitlines()
+                          if not re.fullmatch(r"[\w' ]+: https?://\S+", line)).strip(),
         "label": settings.metrics[cfg.metric].label if cfg else display_name(rule),
         "owner": settings.person(cfg.owner) if cfg and cfg.owner else "",
         "runbook_url": cfg.runbook_url if cfg else None,

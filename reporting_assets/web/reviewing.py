@@ -65,6 +65,16 @@ def slide_outlines(path: Path) -> list[dict]:
     return out
 
 
+def page_count(pdf: Path) -> int:
+    import pypdfium2  # a native library: loaded on the first preview
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
 @lru_cache(maxsize=64)
 def page_png(pdf: Path, page: int, mtime: float) -> bytes | None:
     """Page `page` (1-based) of a PDF as a PNG; None past the last page. (`mtime` keys the
@@ -113,14 +123,8 @@ def review_routes(site: Site) -> list[Route]:
         if review is None:
             return not_found(request)
         version = site.store.period_dir(review.report, review.period) / review.version
-        pdfs = sorted(version.glob("*.pdf"))
-        pages = 0
-        if pdfs:
-            import pypdfium2
-
-            document = pypdfium2.PdfDocument(pdfs[0])
-            pages = len(document)
-            document.close()
+        pdf = next(iter(sorted(version.glob("*.pdf"))), None)
+        pages = page_count(pdf) if pdf else 0
         decks = [{"file": p.name, "slides": slide_outlines(p)}
                  for p in sorted(version.glob("*.pptx"))]  # fmt: skip
         distribution = next((i for i in review.checklist
@@ -137,10 +141,9 @@ def review_routes(site: Site) -> list[Route]:
         if review is None:
             return not_found(request)
         version = site.store.period_dir(review.report, review.period) / review.version
-        pdfs = sorted(version.glob("*.pdf"))
+        pdf = next(iter(sorted(version.glob("*.pdf"))), None)
         number = request.path_params["page"]
-        png = await run_in_threadpool(page_png, pdfs[0], number, pdfs[0].stat().st_mtime) \
-            if pdfs else None  # fmt: skip
+        png = await run_in_threadpool(page_png, pdf, number, pdf.stat().st_mtime) if pdf else None
         if png is None:
             return not_found(request)
         return Response(png, media_type="image/png",

@@ -273,12 +273,13 @@ def test_today_draws_each_kpi_over_its_days(site):
 def test_an_alert_page_is_acknowledged_once_per_reader(site):
     feed = Feed(site["app_db"].engine)
     feed.publish("critical_alert", "Payment failure rate is critical", "54.5% of payments "
-                 "failed", dedupe_key="alert-1", report="payment_failures_high", period=DAY,
-                 audience=[CEO])  # fmt: skip
+                 "failed\n\nAcknowledge: https://old.example/alerts/x/ack", dedupe_key="alert-1",
+                 report="payment_failures_high", period=DAY, audience=[CEO])  # fmt: skip
     ceo = _sign_in(site)
     url = f"/alerts/payment_failures_high/{DAY}"
     page = ceo.get(url).text
     assert "Payment failure rate is critical" in page and "Nobody has acknowledged" in page
+    assert "54.5% of payments failed" in page and "old.example" not in page  # its own button
     assert ceo.post(f"{url}/ack", data={"csrf": "forged"}).status_code == 403
     done = ceo.post(f"{url}/ack", data={"csrf": _csrf(page), "decision": "Retry the card run"})
     assert "You acknowledged this alert" in done.text and "Retry the card run" in done.text

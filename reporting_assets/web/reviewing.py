@@ -66,9 +66,13 @@ def slide_outlines(path: Path) -> list[dict]:
 
 
 def page_count(pdf: Path) -> int:
+    """How many pages the PDF has; 0 when it cannot be read (the review still shows the rest)."""
     import pypdfium2  # a native library: loaded on the first preview
 
-    document = pypdfium2.PdfDocument(pdf)
+    try:
+        document = pypdfium2.PdfDocument(pdf)
+    except pypdfium2.PdfiumError:
+        return 0
     try:
         return len(document)
     finally:

@@ -20,6 +20,7 @@ from reporting_assets.config import resolve
 from reporting_assets.distribution.assets import deliver_by_email
 from reporting_assets.lib.links import report_url
 from reporting_assets.records.ledger import DeliveryLedger
+from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.reports.email_body import build_message
 from reporting_assets_tests.reports.sample import sample_report
 from reporting_assets_tests.web.live import CEO, DAY, stream_open, visible
@@ -177,3 +178,43 @@ def test_no_page_scrolls_sideways_on_a_phone(live_site, phone_page, where):
         if where == "report":
             page.goto(f"{live_site.url}/reports/daily_executive/{DAY}")
     assert page.evaluate(_SIDEWAYS) is None, f"{where} at 375 px"
+
+
+@pytest.fixture(scope="module")
+def reviewed_site(tmp_path_factory):
+    """A site whose daily report waits for review by the board chair (its owner may not)."""
+    from reporting_assets_tests.web.live import LiveSite
+
+    def manual(raw: dict) -> None:
+        raw["reports"]["daily_executive"].update(
+            approval="manual", reviewers=["chair@northwind.example"])  # fmt: skip
+
+    site = LiveSite(tmp_path_factory.mktemp("reviewed"), configure=manual)
+    version = site.store.latest("daily_executive", DAY)
+    checklist = [{"item": "Executive summary accuracy", "status": "ok", "details": ["checked"]}]
+    review, _ = ReviewBook(site.engine).open("daily_executive", DAY, version, checklist)
+    site.review_id = review.id
+    site.start()
+    yield site
+    site.kill()
+
+
+def test_a_reviewer_approves_in_the_browser_and_the_owner_cannot(reviewed_site, phone_page):
+    page = phone_page  # one review, decided once: on the phone, where a review is hardest
+    site, owner = reviewed_site, reviewed_site.settings.reports["daily_executive"].owner
+    site.sign_in(page, owner)
+    page.goto(f"{site.url}/reviews/{site.review_id}")
+    expect(page.get_by_text("You cannot decide this review")).to_be_visible()
+    assert page.get_by_role("button", name="Approve and send").count() == 0
+
+    page.context.clear_cookies()
+    site.sign_in(page, "chair@northwind.example")
+    page.goto(f"{site.url}/reviews")
+    page.get_by_role("link", name=re.compile("Daily Executive Report")).click()
+    page.get_by_label("Comment").fill("Figures match the ledger")
+    page.get_by_role("button", name="Approve and send").click()
+    expect(page.get_by_text("approved by chair@northwind.example")).to_be_visible()
+    review = ReviewBook(site.engine).get(site.review_id)
+    assert (review.status, review.decided_by, review.comment) == (
+        "approved", "chair@northwind.example", "Figures match the ledger")  # fmt: skip
+    assert page.evaluate(_SIDEWAYS) is None

@@ -138,6 +138,9 @@ def test_a_critical_alert_is_on_the_open_page_within_2_s(live_site, page, timing
     timing("critical alert from the database write to visible", elapsed)
     assert elapsed < ON_SCREEN_S
     expect(_item(page, new_id)).to_have_text("Payment failures above 2% since 09:00")
+    # A critical one is also at the top of the page, where a phone shows it without scrolling.
+    banner = page.locator(f'#live a.banner[data-id="{new_id}"]')
+    expect(banner).to_be_in_viewport()
     expect(page.locator("#unread")).to_have_text(str(unread + 1))
 
 

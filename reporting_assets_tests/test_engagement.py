@@ -1,0 +1,114 @@
+"""The monthly review's usage figures, from rows written the way the web app and the ledger
+write them, each checked against a hand count: reading per person, the sections ranked by use
+and rating, the sections nobody opened, feedback per report, and how soon deliveries are
+opened and acknowledged per channel."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reporting_assets.records.acks import acknowledgements
+from reporting_assets.records.delivery_rows import SENT, deliveries
+from reporting_assets.records.engagement import (
+    cobwebs,
+    delivery_effectiveness,
+    feedback_summary,
+    reading_by_person,
+    section_relevance,
+)
+from reporting_assets.records.usage import feedback, usage_events
+from reporting_assets.resources.app_db import AppDatabase
+
+CEO, CFO = "ceo@northwind.example", "cfo@northwind.example"
+MONTH = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+T = datetime(2026, 11, 10, 14, 0, tzinfo=UTC)
+SECTIONS = {"weekly_business_review": ["revenue", "costs", "operations"]}
+
+
+def _usage(reader, kind, at, section=None, seconds=None, period="2026-11-08", file=None):
+    return dict(reader=reader, kind=kind, report="weekly_business_review", period=period,
+                section=section, seconds=seconds, file=file, at=at)  # fmt: skip
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = AppDatabase(sqlite_path=str(tmp_path / "app.db")).engine
+    with engine.begin() as conn:
+        conn.execute(usage_events.insert(), [
+            _usage(CEO, "view", T),
+            _usage(CEO, "section_open", T + timedelta(minutes=1), "revenue"),
+            _usage(CEO, "section_open", T + timedelta(minutes=2), "revenue"),  # again
+            _usage(CEO, "section_open", T + timedelta(minutes=3), "costs"),
+            _usage(CEO, "time_on_report", T + timedelta(minutes=5), seconds=300),
+            _usage(CEO, "view", T + timedelta(days=1)),
+            _usage(CEO, "time_on_report", T + timedelta(days=1), seconds=90),
+            _usage(CFO, "view", T + timedelta(hours=3)),
+            _usage(CFO, "download", T + timedelta(hours=3), file="w.pdf"),
+            _usage(CFO, "section_open", T + timedelta(hours=3), "revenue"),
+            _usage(CFO, "view", datetime(2026, 10, 20, tzinfo=UTC)),  # the month before
+            _usage(CFO, "section_open", datetime(2026, 9, 1, tzinfo=UTC), "operations"),
+        ])  # fmt: skip
+        conn.execute(feedback.insert(), [
+            dict(reader=CEO, report="weekly_business_review", period="2026-11-08",
+                 section="revenue", rating=5, useful=True, comment="Keep", created_at=T),
+            dict(reader=CFO, report="weekly_business_review", period="2026-11-08",
+                 section="revenue", rating=3, useful=False, comment=None,
+                 created_at=T + timedelta(hours=4)),
+            dict(reader=CFO, report="weekly_business_review", period="2026-11-08",
+                 section=None, rating=None, useful=True, comment="Shorter please",
+                 created_at=T + timedelta(hours=5)),
+        ])  # fmt: skip
+        sent = T - timedelta(hours=2)
+        for target, channel in [(CEO, "email"), (CFO, "email"), ("slack", "slack"),
+                                ("board@northwind.example", "email")]:  # fmt: skip
+            conn.execute(deliveries.insert().values(
+                report="weekly_business_review", period="2026-11-08", channel=channel,
+                target=target, generation=0, status=SENT, attempts=1, created_at=sent,
+                updated_at=sent, sent_at=sent))  # fmt: skip
+        conn.execute(acknowledgements.insert().values(
+            subject="report", key="weekly_business_review", period="2026-11-08",
+            acknowledged_by=CEO, acknowledged_at=T + timedelta(hours=6), decision=None,
+            delivered_at=sent))  # fmt: skip
+    return engine
+
+
+def test_reading_per_person_counts_views_downloads_minutes_and_sections(engine):
+    table = reading_by_person(engine, *MONTH).to_dicts()
+    assert table == [
+        {"reader": CEO, "report": "weekly_business_review", "views": 2, "downloads": 0,
+         "minutes": (300 + 90) / 60, "sections": 2},
+        {"reader": CFO, "report": "weekly_business_review", "views": 1, "downloads": 1,
+         "minutes": 0.0, "sections": 1},
+    ]  # fmt: skip
+
+
+def test_sections_are_ranked_by_use_and_rating_and_the_unused_ones_found(engine):
+    table = section_relevance(engine, SECTIONS, *MONTH).to_dicts()
+    assert [(r["section"], r["opens"], r["readers"]) for r in table] == [
+        ("revenue", 3, 2), ("costs", 1, 1), ("operations", 0, 0)]  # fmt: skip
+    revenue = table[0]
+    assert revenue["mean_rating"] == 4.0 and revenue["useful_share"] == 0.5
+    assert table[1]["mean_rating"] is None
+    # Nobody opened "operations" in the 90 days before 1 December (1 September is 91 days).
+    unused = cobwebs(engine, SECTIONS, MONTH[1]).to_dicts()
+    assert unused == [{"report": "weekly_business_review", "section": "operations"}]
+    assert cobwebs(engine, SECTIONS, MONTH[1], days=92).is_empty()
+
+
+def test_feedback_per_report_with_its_comments(engine):
+    [row] = feedback_summary(engine, *MONTH).to_dicts()
+    assert (row["responses"], row["readers"], row["mean_rating"]) == (3, 2, 4.0)
+    assert row["useful_share"] == pytest.approx(2 / 3)
+    assert row["comments"] == ["Shorter please", "Keep"]  # newest first
+
+
+def test_delivery_effectiveness_per_channel(engine):
+    table = {r["channel"]: r for r in delivery_effectiveness(engine, *MONTH).to_dicts()}
+    email = table["email"]
+    # Sent at 12:00: the CEO opened at 14:00 (2 h), the CFO at 17:00 (5 h), the board never.
+    assert (email["deliveries"], email["unopened"]) == (3, 1)
+    assert email["median_hours_to_open"] == 3.5
+    assert email["median_hours_to_ack"] == 8.0  # only the CEO acknowledged, at 20:00
+    slack = table["slack"]  # a shared channel: the first reader's open counts
+    assert (slack["deliveries"], slack["unopened"], slack["median_hours_to_open"]) == (1, 0, 2.0)
+    assert delivery_effectiveness(engine, *(m - timedelta(days=30) for m in MONTH)).is_empty()

@@ -185,6 +185,13 @@ class Feed:
             read = set(conn.execute(read_ids).scalars())
         return [_as_notification(r, r["id"] in read) for r in rows]
 
+    def one(self, user: str, notification_id: int) -> Notification | None:
+        """One notification, if `user` may see it (None otherwise)."""
+        query = self._query(user).where(notifications.c.id == notification_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _as_notification(row) if row else None
+
     def after(self, user: str, after_id: int, limit: int = 100) -> list[Notification]:
         """The user's notifications newer than `after_id`, oldest first: what an open page has
         not shown yet (its live stream, and the replay for a page that reconnects)."""

@@ -72,7 +72,7 @@ def reading_routes(site: Site) -> list[Route]:
         """Mark one notification read and go where it points (a report, an alert)."""
         wanted = _number(request.path_params["id"])
         feed = Feed(site.engine)
-        note = next((n for n in feed.for_user(user, limit=100_000) if n.id == wanted), None)
+        note = feed.one(user, wanted) if wanted is not None else None
         if note is None:
             return site.message(request, 404, "Not found", "There is no such notification "
                                 "for you.")  # fmt: skip

@@ -3,7 +3,8 @@ write them, each checked against a hand count: reading per person, the sections 
 and rating, the sections nobody opened, feedback per report, and how soon deliveries are
 opened and acknowledged per channel."""
 
-from datetime import UTC, datetime, timedelta
+import subprocess
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -17,6 +18,8 @@ from reporting_assets.records.engagement import (
     section_relevance,
 )
 from reporting_assets.records.usage import feedback, usage_events
+from reporting_assets.reports.pdf import render_pdf
+from reporting_assets.reports.performance import performance_review
 from reporting_assets.resources.app_db import AppDatabase
 
 CEO, CFO = "ceo@northwind.example", "cfo@northwind.example"
@@ -97,7 +100,7 @@ def test_sections_are_ranked_by_use_and_rating_and_the_unused_ones_found(engine)
 
 def test_feedback_per_report_with_its_comments(engine):
     [row] = feedback_summary(engine, *MONTH).to_dicts()
-    assert (row["responses"], row["readers"], row["mean_rating"]) == (3, 2, 4.0)
+    assert (row["responses"], row["readers"], row["ratings"], row["mean_rating"]) == (3, 2, 2, 4.0)
     assert row["useful_share"] == pytest.approx(2 / 3)
     assert row["comments"] == ["Shorter please", "Keep"]  # newest first
 
@@ -112,3 +115,43 @@ def test_delivery_effectiveness_per_channel(engine):
     slack = table["slack"]  # a shared channel: the first reader's open counts
     assert (slack["deliveries"], slack["unopened"], slack["median_hours_to_open"]) == (1, 0, 2.0)
     assert delivery_effectiveness(engine, *(m - timedelta(days=30) for m in MONTH)).is_empty()
+
+
+def test_the_performance_review_says_what_the_records_say_and_reads_back_from_its_pdf(
+    engine, tmp_path, config_with
+):
+    settings = config_with(lambda c: None)
+    sections = {"weekly_business_review": SECTIONS["weekly_business_review"]}
+    levels = [{"measure": "Delivery success", "target": "99.5%", "actual": "100.0%", "met": True},
+              {"measure": "Daily report on time", "target": "by 07:30", "actual": "2 late",
+               "met": False}]  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("reporting_assets.reports.performance.report_sections", lambda s: sections)
+        report = performance_review(settings, engine, "monthly_board_report", date(2026, 11, 1),
+                                    date(2026, 11, 30), service_levels=levels)  # fmt: skip
+    cards = {k.key: k for k in report.kpis}
+    assert cards["delivery_success"].value == 1.0 and cards["delivery_success"].status == "green"
+    assert cards["readers"].value == 2 and cards["cobwebs"].value == 1
+    assert cards["hours_to_open"].value == 3.5 and cards["hours_to_ack"].value == 8.0
+    assert cards["mean_rating"].value == 4.0
+    assert cards["service_levels_met"].value == 1 and cards["service_levels_met"].status == "red"
+    asks = [a.what for a in report.decisions.asks]
+    assert asks == [
+        "Drop or merge the section nobody opened in 90 days",
+        "Restore daily report on time (target by 07:30, this month 2 late)",
+    ]
+    pdf = tmp_path / "review.pdf"
+    render_pdf(report, {}, pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    text = " ".join(text.split())
+    for words in (
+        "Delivery success",
+        "100.0%",
+        "Operations",
+        "Shorter please",
+        "Maya Chen",
+        "Drop or merge the section nobody opened in 90 days",
+        "2 late",
+    ):
+        assert words in text, words

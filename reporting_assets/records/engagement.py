@@ -114,8 +114,8 @@ def cobwebs(
 
 
 def feedback_summary(engine: sa.Engine, since: datetime, until: datetime) -> pl.DataFrame:
-    """Per report: how many gave feedback, the mean rating, the share who found it useful, and
-    the comments (newest first) in the window."""
+    """Per report: how many gave feedback, how many rated it and the mean rating, the share who
+    found it useful, and the comments (newest first) in the window."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(feedback).where(
             feedback.c.created_at >= _utc(since), feedback.c.created_at < _utc(until))
@@ -129,12 +129,12 @@ def feedback_summary(engine: sa.Engine, since: datetime, until: datetime) -> pl.
         judged = [bool(i["useful"]) for i in items if i["useful"] is not None]
         out.append({
             "report": report, "responses": len(items), "readers": len({i["reader"] for i in items}),
-            "mean_rating": statistics.fmean(rated) if rated else None,
+            "ratings": len(rated), "mean_rating": statistics.fmean(rated) if rated else None,
             "useful_share": sum(judged) / len(judged) if judged else None,
             "comments": [i["comment"] for i in items if i["comment"]],
         })  # fmt: skip
     schema = {"report": pl.String, "responses": pl.Int64, "readers": pl.Int64,
-              "mean_rating": pl.Float64, "useful_share": pl.Float64,
+              "ratings": pl.Int64, "mean_rating": pl.Float64, "useful_share": pl.Float64,
               "comments": pl.List(pl.String)}  # fmt: skip
     return pl.DataFrame(out, schema=schema)
 

@@ -193,9 +193,10 @@ class DeliveryLedger:
         ]
 
     def success_rate(
-        self, since: datetime | None = None, channel: str | None = None
-    ) -> float | None:
-        """sent / (sent + failed_permanent) over rows updated since `since` (all rows if None).
+        self, since: datetime | None = None, channel: str | None = None,
+        until: datetime | None = None,
+    ) -> float | None:  # fmt: skip
+        """sent / (sent + failed_permanent) over rows updated in [since, until) (all if None).
 
         Rows still pending or unknown are not counted either way. None when nothing is decided.
         """
@@ -206,6 +207,8 @@ class DeliveryLedger:
             if since.tzinfo is not None:
                 since = since.astimezone(UTC)
             query = query.where(deliveries.c.updated_at >= since)
+        if until is not None:
+            query = query.where(deliveries.c.updated_at < until.astimezone(UTC))
         if channel is not None:
             query = query.where(deliveries.c.channel == channel)
         with self.engine.connect() as conn:

@@ -16,11 +16,12 @@ from reporting_assets.records.engagement import (
     feedback_summary,
     reading_by_person,
     section_relevance,
+    service_level_month,
 )
 from reporting_assets.records.usage import feedback, usage_events
 from reporting_assets.reports.pdf import render_pdf
 from reporting_assets.reports.performance import performance_review
-from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.app_db import AppDatabase, check_results
 
 CEO, CFO = "ceo@northwind.example", "cfo@northwind.example"
 MONTH = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
@@ -155,3 +156,28 @@ def test_the_performance_review_says_what_the_records_say_and_reads_back_from_it
         "2 late",
     ):
         assert words in text, words
+
+
+def test_a_service_level_is_met_for_the_month_only_when_every_day_met_it(engine):
+    day = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    rows = [("slo_daily", "generation_time", "2026-11-01", True, "daily report within 5 min"),
+            ("slo_daily", "generation_time", "2026-11-02", False, "daily report within 5 min"),
+            ("slo_daily", "generation_time", "2026-11-02", True, "daily report within 5 min"),
+            ("slo_daily", "delivery_success", "2026-11-01", True, "99.5% delivered"),
+            ("slo_daily", "delivery_success", "2026-11-02", False, "99.5% delivered"),
+            ("slo_daily", "delivery_success", "2026-10-31", False, "99.5% delivered"),
+            ("other", "complete", "2026-11-02", False, "all rows")]  # fmt: skip
+    with engine.begin() as conn:
+        for n, (asset, check, key, passed, words) in enumerate(rows):
+            conn.execute(check_results.insert().values(
+                asset=asset, check_name=check, partition_key=key, run_id=f"r{n}", passed=passed,
+                severity="WARN", description=words,
+                evaluated_at=day + timedelta(minutes=n)))  # fmt: skip
+    month = [f"2026-11-{d:02d}" for d in range(1, 31)]
+    levels = {s["measure"]: s for s in service_level_month(engine, ["slo_daily"], month)}
+    # Re-evaluated the 2nd and passed: the last evaluation counts.
+    assert levels["Slo daily: generation time"]["met"] is True
+    assert levels["Slo daily: generation time"]["actual"] == "2 of 2 days met"
+    assert levels["Slo daily: delivery success"]["met"] is False  # 31 October is not November
+    assert levels["Slo daily: delivery success"]["actual"] == "1 of 2 days met"
+    assert len(levels) == 2

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import sqlalchemy as sa
 
+from reporting_assets.lib.formatting import display_name
 from reporting_assets.records.acks import acknowledgements
 from reporting_assets.records.delivery_rows import SENT, deliveries
 from reporting_assets.records.usage import feedback, usage_events
+from reporting_assets.resources.app_db import check_results
 
 COBWEB_DAYS = 90
 
@@ -208,3 +210,32 @@ def delivery_effectiveness(engine: sa.Engine, since: datetime, until: datetime) 
 def _at(value):
     """SQLite aggregates hand back text."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def service_level_month(
+    engine: sa.Engine, assets: Iterable[str], days: Iterable[str]
+) -> list[dict]:
+    """Each service-level check of `assets` over the month's `days` (partition keys): met when
+    every day it was evaluated passed. {"measure", "target", "actual", "met"}; the target is the
+    check's own description of its last evaluation."""
+    assets, days = list(assets), list(days)
+    if not assets or not days:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(check_results).where(check_results.c.asset.in_(assets),
+                                           check_results.c.partition_key.in_(days))
+            .order_by(check_results.c.evaluated_at)).mappings().all()  # fmt: skip
+    latest: dict[tuple[str, str, str], dict] = {}
+    for r in rows:  # a day evaluated twice counts as its last evaluation
+        latest[(r["asset"], r["check_name"], r["partition_key"])] = r
+    out: dict[tuple[str, str], dict] = {}
+    for (asset, check, _), r in sorted(latest.items()):
+        entry = out.setdefault((asset, check), {"evaluated": 0, "missed": 0, "last": r})
+        entry["evaluated"] += 1
+        entry["missed"] += 0 if r["passed"] else 1
+        entry["last"] = r
+    return [{"measure": f"{display_name(asset)}: {display_name(check).lower()}",
+             "target": e["last"]["description"],
+             "actual": f"{e['evaluated'] - e['missed']} of {e['evaluated']} days met",
+             "met": e["missed"] == 0} for (asset, check), e in out.items()]  # fmt: skip

@@ -65,10 +65,19 @@ weekly_report_job = dg.define_asset_job(
 monthly_report_job = dg.define_asset_job(
     "monthly_report_job",
     selection=dg.AssetSelection.groups(MONTHLY_GROUP)
-    | dg.AssetSelection.assets("monthly_board_report", *delivery_keys("monthly_board_report")),
+    | dg.AssetSelection.assets("monthly_board_report", *delivery_keys("monthly_board_report"))
+    | dg.AssetSelection.assets(
+        *(
+            a
+            for k, r in get_settings().reports.items()
+            if r.kind == "platform"
+            for a in (k, *delivery_keys(k))
+        )
+    ),
     description="The monthly analysis, models and recommendations, then the monthly board "
     "report for the month to date: PDF, workbook, email body and the board and strategy decks; "
-    "opens its review (it is delivered once approved).",
+    "opens its review (it is delivered once approved); and the reporting's own performance "
+    "review of the month, for the data team (also reviewed before it goes out).",
 )
 
 

@@ -44,6 +44,9 @@ EXPECTED_ASSETS = {
        for c in ("email", "teams", "dashboard")},
     **{f"monthly_board_report_{c}": ("step6_distribution", "monthly")
        for c in ("email", "webhook", "dashboard")},
+    "performance_review": ("step5_reports", "monthly"),  # the reporting's own review
+    **{f"performance_review_{c}": ("step6_distribution", "monthly")
+       for c in ("email", "dashboard")},
 }  # fmt: skip
 WEEKLY_ANALYTICS = (
     "kpis_weekly",
@@ -64,7 +67,12 @@ MONTHLY_ANALYTICS = (
 )
 EXPECTED_ASSETS.update({a: ("step3_scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
 EXPECTED_ASSETS.update({a: ("step4_analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
-REPORTS = ("daily_executive", "weekly_business_review", "monthly_board_report")
+REPORTS = (
+    "daily_executive",
+    "weekly_business_review",
+    "monthly_board_report",
+    "performance_review",
+)
 DELIVERY = {r: {k for k in EXPECTED_ASSETS if k.startswith(f"{r}_")} for r in REPORTS}
 SOURCES = {k for k, (group, _) in EXPECTED_ASSETS.items() if group == "step1_sources"}
 METRICS = {
@@ -81,8 +89,9 @@ EXPECTED_JOBS = {
     "monthly_kpis_job": {"kpis_monthly"},
     "weekly_report_job": {"weekly_business_review", *WEEKLY_ANALYTICS}
     | DELIVERY["weekly_business_review"],
-    "monthly_report_job": {"monthly_board_report", *MONTHLY_ANALYTICS}
-    | DELIVERY["monthly_board_report"],
+    "monthly_report_job": {"monthly_board_report", "performance_review", *MONTHLY_ANALYTICS}
+    | DELIVERY["monthly_board_report"]
+    | DELIVERY["performance_review"],
     **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
 }
 EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
@@ -224,7 +233,7 @@ def test_sensors_run_on_their_own():
 
 def test_report_assets_have_freshness_deadlines():
     graph = defs.resolve_asset_graph()
-    for report in ("daily_executive", "weekly_business_review", "monthly_board_report"):
+    for report in REPORTS:
         policy = graph.get(dg.AssetKey(report)).freshness_policy
         assert policy is not None and policy.timezone == "America/New_York", report
 

@@ -21,6 +21,8 @@ REPORT_SECTIONS = {
     "monthly": {"summary", "business_analysis", "benchmarks", "forecasts", "recommendations",
                 "impact", "alerts", "quality", "initiative_roi"},
 }  # fmt: skip
+# The sections of the platform's own monthly performance review (a report of `kind: platform`).
+PLATFORM_SECTIONS = {"reading", "relevance", "cobwebs", "feedback", "delivery", "service_levels"}
 DECK_SLIDES = {"title", "agenda", "kpis", "charts", "alerts", "initiatives", "recommendations",
                "details", "appendix", "days", "mrr_bridge", "coverage",
                "churn_risk", "operations_days", "costs_by_team", "scenarios"}  # fmt: skip
@@ -30,10 +32,15 @@ class Report(Strict):
     """A report: its cadence, what it contains, who gets it, in which formats, and its review."""
 
     title: str
+    # "business": the company's figures; "platform": the monthly review of the reporting itself
+    # (usage, feedback, delivery, service levels), for the data team.
+    kind: Literal["business", "platform"] = "business"
     cadence: Literal["daily", "weekly", "monthly"]
     owner: str
     sections: list[str] = Field(min_length=1)
-    audiences: list[Literal["executive", "board", "c_suite", "vp_operations", "strategy"]]
+    audiences: list[
+        Literal["executive", "board", "c_suite", "vp_operations", "strategy", "data_team"]
+    ]
     formats: list[Literal["pdf", "xlsx", "email", "pptx"]] = Field(min_length=1)
     approval: Literal["auto", "manual"] = "auto"
     # Who may approve or reject the report (manual approval): named people, never the owner alone.
@@ -58,7 +65,9 @@ class Report(Strict):
         unknown = sorted((set(self.deck_sections) | set(self.deck_lists)) - set(self.audiences))
         if unknown:
             raise ValueError(f"decks for audiences the report does not have: {', '.join(unknown)}")
-        known = REPORT_SECTIONS[self.cadence]
+        if self.kind == "platform" and self.cadence != "monthly":
+            raise ValueError("a platform review is monthly (cadence: monthly)")
+        known = PLATFORM_SECTIONS if self.kind == "platform" else REPORT_SECTIONS[self.cadence]
         bad = [x for x in self.sections if x not in known]
         if bad:
             raise ValueError(f"sections {', '.join(bad)} are not sections of a {self.cadence} "

@@ -45,7 +45,8 @@ PAST_PERIODS = {"weekly": 8, "monthly": 6}
 def gap_policy_severity(cadence: str) -> str:
     """ERROR (blocks) unless every report of the cadence renders incomplete periods with a
     gap statement."""
-    reports = [r for r in get_settings().reports.values() if r.cadence == cadence]
+    reports = [r for r in get_settings().reports.values()
+               if r.cadence == cadence and r.kind == "business"]  # fmt: skip
     lenient = reports and all(r.incomplete_period == "state_gaps" for r in reports)
     return "WARN" if lenient else "ERROR"
 

@@ -6,9 +6,6 @@ report's content once, and hands it to each format the report definition asks fo
 check failure upstream means the report asset does not run for that period.
 """
 
-import base64
-import json
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,46 +13,32 @@ import dagster as dg
 import polars as pl
 
 from reporting_assets.config import get_settings
-from reporting_assets.config.audience import recipients
-from reporting_assets.lib.formatting import NUMERIC, cell_text
 from reporting_assets.lib.links import report_url
 from reporting_assets.metrics.layer import Coverage, headline_values
 from reporting_assets.metrics.windows import GATED_DAILY, stacked
 from reporting_assets.partitions import (
-    REPORT_TZ,
     daily_partitions,
     day_window,
     monthly_partitions,
     period_days,
     weekly_partitions,
 )
-from reporting_assets.records.feed import Feed
-from reporting_assets.records.reviews import ReviewBook, build_checklist
 from reporting_assets.reports import charts as ch
 from reporting_assets.reports.analytics_content import monthly_content, weekly_content
 from reporting_assets.reports.daily import build_daily_report, kpi_series
-from reporting_assets.reports.deck import write_deck
-from reporting_assets.reports.email_body import build_message
-from reporting_assets.reports.excel import write_workbook
-from reporting_assets.reports.model import CheckRow, ReportData, Section
-from reporting_assets.reports.payloads import (
-    encode,
-    slack_payload,
-    teams_payload,
-    webhook_payload,
-)
-from reporting_assets.reports.pdf import render_pdf
+from reporting_assets.reports.model import CheckRow
 from reporting_assets.reports.period import (
     build_period_report,
     initiative_roi_section,
     initiative_rows,
 )
+from reporting_assets.reports.platform_assets import platform_review_asset
+from reporting_assets.reports.rendering import REPORTS_GROUP, freshness, render_report
 from reporting_assets.resources.app_db import AppDatabase
-from reporting_assets.resources.artifacts import ArtifactStoreResource, describe, write_manifest
+from reporting_assets.resources.artifacts import ArtifactStoreResource
 from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import period_in, window_in
 
-REPORTS_GROUP = "step5_reports"
 WEEKLY_ANALYTICS = ("metric_trends_weekly", "business_scorecard_weekly",
                     "initiative_progress_weekly", "roi_weekly")  # fmt: skip
 MONTHLY_ANALYTICS = ("business_history_monthly", "business_analysis_monthly",
@@ -66,20 +49,6 @@ DAILY_INPUTS = ("revenue_protection_daily", "cost_optimization_daily",
 # The checks a daily report's quality appendix lists: every gate a day passes, and the alerts'.
 CHECKED_ASSETS = (*GATED_DAILY, "critical_alerts_daily")
 TREND_DAYS = 28
-
-# When each report must have been rendered, in the report time zone: an hour after its schedule
-# (daily 06:30, weekly Sunday 18:00, monthly 23:59 on the last day). A report still missing at
-# its deadline shows as late ("stale") in the Dagster UI.
-FRESHNESS_DEADLINES = {"daily": "30 7 * * *", "weekly": "0 19 * * 0", "monthly": "0 1 1 * *"}
-
-
-def freshness(cadence: str) -> dg.FreshnessPolicy:
-    """Due an hour after the schedule; a render in the 90 minutes before the deadline counts."""
-    return dg.FreshnessPolicy.cron(
-        deadline_cron=FRESHNESS_DEADLINES[cadence],
-        lower_bound_delta=timedelta(minutes=90),
-        timezone=REPORT_TZ,
-    )
 
 
 def daily_charts(
@@ -103,113 +72,6 @@ def daily_charts(
                                              "First response within SLA", target=sla_target,
                                              percent=True, primary=primary)),
     ]  # fmt: skip
-
-
-def _preview(png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(png).decode()})")
-
-
-def section_content(section: Section) -> dict:
-    """A section as the web view shows it: its words, and its table as the PDF writes it."""
-
-    def cells(row: dict) -> list[str]:
-        return [cell_text(row[c.name], row[c.unit_from] if c.unit_from else c.unit)
-                for c in section.columns]  # fmt: skip
-
-    return {"key": section.key, "title": section.title, "takeaway": section.takeaway,
-            "intro": section.intro, "charts": list(section.charts),
-            "columns": [{"label": c.label, "numeric": c.unit in NUMERIC or c.unit_from is not None}
-                        for c in section.columns],
-            "rows": [cells(row) for row in section.table.iter_rows(named=True)]}  # fmt: skip
-
-
-def report_content(report: ReportData, decks: dict | None = None) -> dict:
-    """What the report says, as plain JSON: the dashboard, the review and webhooks read it."""
-    content = webhook_payload(report)
-    content["checks"] = [asdict(c) for c in report.quality]
-    content["sections"] = [section_content(s) for s in report.sections]
-    content["chart_titles"] = dict(report.chart_titles)
-    content["recommendations"] = [str(r) for r in (decks or {}).get("recommendations", [])]
-    return content
-
-
-def render_report(
-    report,
-    report_def,
-    charts: list[ch.Chart],
-    artifacts: ArtifactStoreResource,
-    app_db: AppDatabase,
-    settings,
-    *,
-    email_charts: tuple[str, ...],
-    decks: dict | None = None,
-) -> dg.MaterializeResult:
-    """Render every format the report definition asks for into a new draft, publish it as the
-    period's current version, and describe the files for the asset's metadata."""
-    key, period = report.report_key, report.period_key
-    store = artifacts.store()
-    draft = store.draft_dir(key, period)
-    chart_files = ch.export_charts(charts, draft / "charts")
-    files, counts = {}, {}
-    if "pdf" in report_def.formats:
-        files["pdf"] = draft / f"{key}_{period}.pdf"
-        counts["pdf"] = render_pdf(
-            report, {n: p["svg"] for n, p in chart_files.items()}, files["pdf"]
-        )
-    if "xlsx" in report_def.formats:
-        files["xlsx"] = draft / f"{key}_{period}.xlsx"
-        counts["xlsx"] = {"sheets": len(write_workbook(report, files["xlsx"])["sheets"])}
-    to, cc = recipients(settings, key)
-    files["json"] = draft / "report.json"
-    files["json"].write_text(json.dumps(report_content(report, decks), indent=2, default=str))
-    for channel, build in (("slack", slack_payload), ("teams", teams_payload)):
-        if channel in report_def.channels:
-            files[f"json:{channel}"] = draft / f"{channel}.json"
-            files[f"json:{channel}"].write_bytes(encode(build(report)))
-    if "email" in report_def.formats:
-        pngs = {n: chart_files[n]["mobile"].read_bytes() for n in email_charts if n in chart_files}
-        message = build_message(report, pngs, sender=settings.channels.email.sender, to=to, cc=cc)
-        files["email"] = draft / "email.eml"
-        files["email"].write_bytes(bytes(message))
-    if "pptx" in report_def.formats:
-        for audience in report_def.audiences:
-            kind = f"pptx:{audience}"
-            files[kind] = draft / f"{key}_{period}_{audience}.pptx"
-            counts[kind] = write_deck(
-                report,
-                audience,
-                {n: p["png"] for n, p in chart_files.items()},
-                files[kind],
-                sections=report_def.deck_sections.get(audience),
-                **(decks or {}),
-            )
-    version = store.publish(key, period, draft)
-    files = {k: version / p.name for k, p in files.items()}
-    entries = describe(files, counts)
-    write_manifest(version, entries)
-    preview = version / "charts" / f"{email_charts[0]}.png"
-    review = {}
-    if report_def.approval == "manual":
-        checklist = build_checklist(settings, key, period, version, to, cc, app_db.engine)
-        opened, new = ReviewBook(app_db.engine).open(key, period, version, checklist)
-        if new:
-            feed = Feed(app_db.engine)
-            feed.publish("review_requested", f"Review requested: {report_def.title}, "
-                         f"{report.period_label}", f"Review #{opened.id} waits for a decision: "
-                         f"reporting review show {opened.id}", dedupe_key=f"review:{opened.id}",
-                         report=key, period=period, audience=[report_def.owner])  # fmt: skip
-        review = {"review": f"#{opened.id} {opened.status} (reporting review show {opened.id})"}
-    return dg.MaterializeResult(metadata={
-        **review,
-        "period": period,
-        "version": version.name,
-        "folder": dg.MetadataValue.path(str(version)),
-        "files": dg.MetadataValue.json(entries),
-        "pages": counts.get("pdf", {}).get("pages", 0),
-        "alerts": len(report.alerts),
-        "summary": dg.MetadataValue.md("\n".join(f"- {s}" for s in report.summary)),
-        "preview": _preview(preview.read_bytes()),
-    })  # fmt: skip
 
 
 def _checks(
@@ -398,7 +260,12 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
     return _asset
 
 
-report_assets = [
-    _daily_report_asset(k) if r.cadence == "daily" else _period_report_asset(k)
-    for k, r in get_settings().reports.items()
-]
+def _report_asset(key: str, report_def) -> dg.AssetsDefinition:
+    """The asset of one report definition: the daily report, a weekly or monthly one, or the
+    platform's own monthly review."""
+    if report_def.kind == "platform":
+        return platform_review_asset(key)
+    return _daily_report_asset(key) if report_def.cadence == "daily" else _period_report_asset(key)
+
+
+report_assets = [_report_asset(k, r) for k, r in get_settings().reports.items()]

@@ -40,7 +40,7 @@ def _window(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
 
 def report_sections(settings: Settings) -> dict[str, list[str]]:
     """Every business report's sections (the ones readers can open and rate)."""
-    return {k: list(r.sections) for k, r in settings.reports.items()}
+    return {k: list(r.sections) for k, r in settings.reports.items() if r.kind == "business"}
 
 
 def _delivery_rate(engine: sa.Engine, since: datetime, until: datetime) -> float | None:

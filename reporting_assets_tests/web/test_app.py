@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from reporting_assets.distribution.realtime import alert_states
 from reporting_assets.partitions import today
 from reporting_assets.records.feed import Feed
-from reporting_assets.reports.assets import report_content
+from reporting_assets.reports.rendering import report_content
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
 from reporting_assets.web.app import create_app

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from reporting_assets.cli.common import app_database, dagster_home, partition_range, run_job
 from reporting_assets.cli.deliveries import print_ledger
+from reporting_assets.cli.demo_impact import acknowledge_in_web_app, baseline_history
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
 from reporting_assets.distribution.notify import notify_failed_checks
@@ -133,6 +134,27 @@ def _print_analytics(data_root: Path, week: str, month: str) -> None:
             click.echo(f"   Recommendation {r['rank']}: {r['recommendation']}")
 
 
+def _print_baseline(settings) -> None:
+    """The old process before go-live, generated so decision speed has a baseline."""
+    base = baseline_history(settings, app_database().engine, today(), settings.demo.seed)
+    if base is None:
+        return
+    hours = "no" if base.median_hours is None else f"median {base.median_hours:.1f} h to the"
+    click.echo(f"   The demo's generated baseline before go-live "
+               f"({settings.impact.go_live_day(today()):%-d %B %Y}): {base.report} emailed as a "
+               f"PDF each Monday, {base.first:%B}–{base.last:%B %Y} ({base.deliveries} deliveries,"
+               f" {base.acks} acknowledgements by reply written now; {hours} first)")  # fmt: skip
+
+
+def _acknowledge_in_web_app(settings) -> None:
+    live = settings.impact.go_live_day(today())
+    if live is None:
+        return
+    done = acknowledge_in_web_app(settings, app_database(), live)
+    what = "; ".join(done) or "nothing to acknowledge"
+    click.echo(f"   In the web app, signed in by their links: {what}")
+
+
 def _newest_check_id() -> int:
     with app_database().engine.connect() as conn:
         return conn.execute(
@@ -193,6 +215,7 @@ def demo(days, events_per_day, history_days) -> None:
         f"   {sum(manifest['events_per_day'].values()):,} PostHog events, "
         f"{sum(manifest['table_rows'].values()):,} warehouse rows"
     )
+    _print_baseline(settings)
     home = dagster_home()
     # Everything from the partitions' first day: the UI then shows no day left undone.
     load_from = max(spec.start, settings.calendar.first_partition_day(today()))
@@ -255,6 +278,8 @@ def demo(days, events_per_day, history_days) -> None:
         "analytics, models, reports and decks"
     )
     for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
+        if job == "monthly_report_job":  # the month's decision speed counts these
+            _acknowledge_in_web_app(settings)
         if not run_job(job, key):
             unexpected.append(f"{job} {key}")
     data_root = resolve(settings.storage.data_root)

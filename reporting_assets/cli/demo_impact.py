@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from reporting_assets.config.audience import recipients
 from reporting_assets.config.models import Settings
 from reporting_assets.lib.links import Links, alert_path, report_path
-from reporting_assets.records.acks import AckError, acknowledge, decision_speed
+from reporting_assets.records.acks import AckError, acknowledge, acks, decision_speed
 from reporting_assets.records.delivery_rows import SENT, deliveries
 from reporting_assets.records.feed import Feed
 from reporting_assets.resources.app_db import AppDatabase
@@ -117,22 +117,25 @@ def baseline_history(
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def _signed_in(app, links: Links, address: str, then: str):
-    """A browser of `address` that opened their email's sign-in link to `then` and pressed
-    Continue; returns it and the page it landed on."""
+def _press_acknowledge(app, links: Links, address: str, path: str, decision: str) -> bool:
+    """`address` opens their sign-in link to `path` (a report's or an alert's page), presses
+    Continue, then Acknowledge; True when the acknowledgement was recorded."""
     from starlette.testclient import TestClient  # httpx: a dev dependency, as `make demo` has
 
     browser = TestClient(app, base_url="http://demo.invalid")
     link = f"/signin/{links.token(address)}"
-    page = browser.get(link, params={"next": then})
-    landed = browser.post(link, params={"next": then}, data={"csrf": CSRF.search(page.text)[1]})
-    return browser, landed
+    page = browser.get(link, params={"next": path})
+    landed = browser.post(link, params={"next": path}, data={"csrf": CSRF.search(page.text)[1]})
+    form = {"csrf": CSRF.search(landed.text)[1], "decision": decision}
+    answer = browser.post(f"{path}/ack", data=form)
+    return answer.status_code == 200 and "problem=" not in str(answer.url)
 
 
 def acknowledge_in_web_app(settings: Settings, app_db: AppDatabase, go_live: date) -> list[str]:
     """A few executives acknowledge what reached them since go-live, in the web app: the
-    newest report of each report delivered by email, from its email's sign-in link, and the
-    newest critical alert, from its notice's Acknowledge link. Returns what each did."""
+    newest period of each report delivered by email, from the email's sign-in link, and the
+    newest critical alert, from its notice's Acknowledge link; one thing each, and nothing
+    somebody already acknowledged. Returns what each did."""
     engine = app_db.engine
     since = datetime.combine(go_live, time.min, ZoneInfo(settings.calendar.report_timezone))
     with engine.connect() as conn:
@@ -145,41 +148,35 @@ def acknowledge_in_web_app(settings: Settings, app_db: AppDatabase, go_live: dat
             )
             .order_by(deliveries.c.period.desc(), deliveries.c.target)
         ).all()
-    newest: dict[str, tuple[str, list[str]]] = {}
+    newest: dict[str, str] = {}  # report: its newest period (rows come newest first)
+    readers: dict[str, list[str]] = {}
     for report, period, target in rows:
-        if report not in newest or newest[report][0] == period:
-            newest.setdefault(report, (period, []))[1].append(target)
-    app, links = create_app(settings, app_db), Links.of(settings)
-    done, used = [], set()
-    for report, (period, readers) in sorted(newest.items()):
-        reader = next((r for r in sorted(readers) if r not in used), None)
-        if reader is None:
-            continue
-        path = report_path(report, period)
-        browser, page = _signed_in(app, links, reader, path)
-        form = {"csrf": CSRF.search(page.text)[1], "decision": "Read in the web app"}
-        answer = browser.post(f"{path}/ack", data=form)
-        if "thanks=ack" in str(answer.url):
-            used.add(reader)
-            done.append(
-                f"{settings.person(reader)} acknowledged {report} {period} from the email's link"
-            )
+        if newest.setdefault(report, period) == period:
+            readers.setdefault(report, []).append(target)
+    # (subject, key, period, who may acknowledge it)
+    todo = [("report", r, p, readers[r]) for r, p in sorted(newest.items())]
     alerts = [
         n
         for n in Feed(engine).all(kind="critical_alert")
         if datetime.fromisoformat(n.created_at) >= since
     ]
     if alerts:
-        alert = alerts[-1]
-        reader = next((a for a in sorted(alert.audience) if a not in used), None)
-        if reader is not None:
-            path = alert_path(alert.report, alert.period)
-            browser, page = _signed_in(app, links, reader, path)
-            form = {"csrf": CSRF.search(page.text)[1], "decision": "Owner asked to act today"}
-            answer = browser.post(f"{path}/ack", data=form)
-            if "problem" not in str(answer.url):
-                done.append(
-                    f"{settings.person(reader)} acknowledged the {alert.report} alert of "
-                    f"{alert.period} from the notice's Acknowledge link"
-                )
+        todo.append(("alert", alerts[-1].report, alerts[-1].period, sorted(alerts[-1].audience)))
+    seen = {(a.subject, a.key, a.period) for a in acks(engine)}
+    app, links = create_app(settings, app_db), Links.of(settings)
+    done, used = [], set()
+    for subject, key, period, readers in todo:
+        reader = next((r for r in sorted(readers) if r not in used), None)
+        if (subject, key, period) in seen or reader is None:
+            continue
+        used.add(reader)
+        if subject == "report":
+            path, how = report_path(key, period), f"{key} {period} from the email's link"
+            decision = "Read in the web app"
+        else:
+            path = alert_path(key, period)
+            how = f"the {key} alert of {period} from the notice's Acknowledge link"
+            decision = "Owner asked to act today"
+        if _press_acknowledge(app, links, reader, path, decision):
+            done.append(f"{settings.person(reader)} acknowledged {how}")
     return done

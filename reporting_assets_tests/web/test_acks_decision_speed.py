@@ -1,9 +1,10 @@
 """Acknowledgements made in the web app (a report's button, an alert page opened from a notice's
-Acknowledge link) count in the month's decision speed, as the business-impact asset reads it."""
+Acknowledge link) count in the month's decision speed, as the business-impact asset reads it;
+the demo's generated baseline before go-live, and its executives acknowledging in the web app."""
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,12 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from reporting_assets.analytics.impact import decision_hours
+from reporting_assets.cli.demo_impact import (
+    BASELINE_DECISION,
+    BASELINE_NOTE,
+    acknowledge_in_web_app,
+    baseline_history,
+)
 from reporting_assets.lib.links import Links, alert_path, report_path, web_secret
 from reporting_assets.records.acks import acks
 from reporting_assets.records.delivery_rows import SENT, deliveries
@@ -108,3 +115,56 @@ def test_web_app_acknowledgements_count_in_the_months_decision_speed(site):
     assert month.value == pytest.approx(sum(by_hand) / 2)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar() == 1
+
+
+def test_the_demo_generates_a_labelled_baseline_before_go_live_once(site):
+    settings, app_db = site
+    engine = app_db.engine
+    today = date(2026, 12, 1)  # go-live "100 days ago": 23 August; baseline May–July 2026
+    base = baseline_history(settings, engine, today, seed=7)
+    assert (base.first, base.last, base.report) == (
+        date(2026, 5, 1),
+        date(2026, 7, 31),
+        "weekly_business_review",
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(deliveries)).mappings().all()
+    assert len(rows) == base.deliveries > 0
+    assert {r["provider_response"] for r in rows} == {BASELINE_NOTE}
+    made = acks(engine)
+    assert len(made) == base.acks > 0
+    assert all(a.acknowledged_at.astimezone(NY).date() <= base.last for a in made)
+    assert {a.decision for a in made} == {BASELINE_DECISION}
+    # The old process is slow: a day or two from the emailed PDF to the first reply.
+    assert 20 < base.median_hours < 80
+    again = baseline_history(settings, engine, today, seed=7)
+    assert (again.deliveries, again.acks, again.median_hours) == (0, 0, base.median_hours)
+    assert len(acks(engine)) == base.acks
+
+
+def test_the_demo_acknowledges_in_the_web_app_after_go_live(site):
+    settings, app_db = site
+    engine = app_db.engine
+    sent = datetime.now(UTC) - timedelta(minutes=30)
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.insert(),
+            [
+                dict(report="daily_executive", period=DAY, channel="email", target=reader,
+                     generation=0, status=SENT, attempts=1, created_at=sent, updated_at=sent,
+                     sent_at=sent)
+                for reader in (CEO, CFO)
+            ],
+        )  # fmt: skip
+    Feed(engine).publish("critical_alert", "Payment failure rate is critical", "33% failed",
+                         dedupe_key="alert-1", report="payment_failures_high", period=DAY,
+                         audience=[CEO, CFO])  # fmt: skip
+    done = acknowledge_in_web_app(settings, app_db, date(2026, 11, 1))
+    assert done == [
+        "Maya Chen, CEO acknowledged daily_executive 2026-11-26 from the email's link",
+        "Daniel Okafor, CFO acknowledged the payment_failures_high alert of 2026-11-26 from "
+        "the notice's Acknowledge link",
+    ]
+    made = acks(engine)
+    assert [(a.subject, a.acknowledged_by) for a in made] == [("report", CEO), ("alert", CFO)]
+    assert acknowledge_in_web_app(settings, app_db, date(2026, 11, 1)) == []  # once each

@@ -395,3 +395,30 @@ def test_acknowledgements_made_today_count_in_the_month_in_progress(tmp_path):
     today = now.astimezone(NY).date()
     month = impact.decision_hours(engine, today.replace(day=1), today, NY)
     assert month.value == pytest.approx(2.0)
+
+
+def test_the_report_says_what_is_short_and_why_a_metric_is_not_rated():
+    from reporting_assets.reports.impact_content import impact_section, impact_takeaway
+
+    rows = [
+        _rate("executive_decision_speed_hours", 10.0, base=40.0)[1],
+        impact_row(MONTH, "revenue_protection_share", Figure(0.6),
+                   Figure(None, "no complete monthly KPIs for the baseline months (January 2026)"),
+                   TARGETS, "x"),
+        _rate("cost_optimization_realization", 0.0)[1],
+        _rate("initiative_success_rate", 0.75)[1],
+    ]  # fmt: skip
+    table = pl.DataFrame(rows, schema=impact.IMPACT_SCHEMA, orient="row")
+    assert impact_takeaway(table) == (
+        "Business impact: 1 of 3 rated targets met; Identified savings realized 0.0% against "
+        "20.0% or more (Off track), Initiatives finished on plan 75.0% against 80.0% or more "
+        "(Watch); not rated: At-risk revenue recovered (no complete monthly KPIs for the "
+        "baseline months (January 2026))."
+    )
+    section = impact_section(table)
+    shown = section.table.select("label", "change_text", "target_text", "rating").rows()
+    assert shown[0] == (
+        "Executive decision speed (hours)", "75.0% faster", "25.0% faster than the baseline",
+        "On track")  # fmt: skip
+    assert shown[2][1] is None and shown[2][3] == "Off track"  # a rate, not a change
+    assert shown[1][3] == "Not rated"

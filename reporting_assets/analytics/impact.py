@@ -181,7 +181,7 @@ def status_problems(table: pl.DataFrame) -> list[str]:
 
 
 def months_text(first: date, last: date) -> str:
-    """ "May–July 2026", "December 2025–February 2026", "May 2026"."""
+    """A span of months as a reader reads it: May–July 2026, or December 2025–February 2026."""
     if (first.year, first.month) == (last.year, last.month):
         return f"{first:%B %Y}"
     if first.year == last.year:

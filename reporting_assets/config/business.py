@@ -203,7 +203,10 @@ class ImpactTargets(Strict):
     @classmethod
     def _relative(cls, v):
         if isinstance(v, str) and not RELATIVE_DAYS.match(v):
-            raise ValueError(f"'{v}' is neither a date (YYYY-MM-DD) nor 'N days ago'")
+            try:
+                return date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"'{v}' is neither a date (YYYY-MM-DD) nor 'N days ago'") from None
         return v
 
     @field_validator("tolerance")

@@ -12,6 +12,7 @@ import click
 import polars as pl
 import sqlalchemy as sa
 
+from reporting_assets.analytics.impact import months_text
 from reporting_assets.cli.common import app_database, dagster_home, partition_range, run_job
 from reporting_assets.cli.deliveries import print_ledger
 from reporting_assets.cli.demo_impact import acknowledge_in_web_app, baseline_history
@@ -139,11 +140,17 @@ def _print_baseline(settings) -> None:
     base = baseline_history(settings, app_database().engine, today(), settings.demo.seed)
     if base is None:
         return
-    hours = "no" if base.median_hours is None else f"median {base.median_hours:.1f} h to the"
-    click.echo(f"   The demo's generated baseline before go-live "
-               f"({settings.impact.go_live_day(today()):%-d %B %Y}): {base.report} emailed as a "
-               f"PDF each Monday, {base.first:%B}–{base.last:%B %Y} ({base.deliveries} deliveries,"
-               f" {base.acks} acknowledgements by reply written now; {hours} first)")  # fmt: skip
+    hours = "none" if base.median_hours is None else f"median {base.median_hours:.1f} h"
+    written = "already in the app database"
+    if base.deliveries or base.acks:
+        written = f"{base.deliveries} deliveries and {base.acks} acknowledgements written now"
+    live = settings.impact.go_live_day(today())
+    click.echo(
+        f"   The demo's generated baseline before go-live ({live:%-d %B %Y}): the "
+        f"{settings.reports[base.report].title} emailed as a PDF each Monday of "
+        f"{months_text(base.first, base.last)}, acknowledged by reply ({hours} to the first "
+        f"acknowledgement); {written}"
+    )
 
 
 def _acknowledge_in_web_app(settings) -> None:

@@ -41,6 +41,8 @@ def impact_section(impact: pl.DataFrame) -> Section:
             Column("reason", "Why"),
             Column("basis", "How measured"),
         ],
+        # A slide leaves out how each is measured (in the workbook and the PDF).
+        brief=["label", "value", "baseline", "change_text", "target_text", "rating", "reason"],
     )
 
 

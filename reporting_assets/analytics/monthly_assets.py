@@ -14,11 +14,9 @@ from reporting_assets.analytics.business_assets import (
     business_history_monthly,
     market_benchmarks_monthly,
 )
+from reporting_assets.analytics.impact_assets import business_impact_monthly
 from reporting_assets.analytics.model_assets import churn_risk_monthly, forecasts_monthly
-from reporting_assets.analytics.recommendation_assets import (
-    business_impact_monthly,
-    strategic_recommendations_monthly,
-)
+from reporting_assets.analytics.recommendation_assets import strategic_recommendations_monthly
 
 monthly_analytics_assets = [
     business_history_monthly,

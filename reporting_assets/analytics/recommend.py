@@ -1,4 +1,4 @@
-"""Strategic recommendations and business-impact metrics, from the month's numbers.
+"""Strategic recommendations, from the month's numbers.
 
 *Findings* are the month's measured values (one number each, with where it came from). A
 recommendation rule in config fires when a finding is below or above its threshold; its estimated
@@ -93,43 +93,3 @@ def recommendations(
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return pl.DataFrame(rows, schema=RECOMMENDATION_SCHEMA, orient="row")
-
-
-IMPACT_SCHEMA = {
-    "month": pl.Date, "metric": pl.String, "value": pl.Float64, "baseline": pl.Float64,
-    "improvement": pl.Float64, "target": pl.Float64, "status": pl.String, "basis": pl.String,
-}  # fmt: skip
-
-
-def impact_row(
-    month: date, metric: str, value, baseline, target: float, basis: str, *,
-    lower_is_better: bool = False, direct: bool = False,
-) -> dict:  # fmt: skip
-    """One business-impact metric. With a baseline, the improvement is the relative change
-    (for "lower is better", how much lower); `direct` metrics compare the value itself with
-    the target (e.g. a success rate)."""
-    if direct:
-        improvement = value
-    elif value is None or not baseline:
-        improvement = None
-    elif lower_is_better:
-        improvement = 1 - value / baseline
-    else:
-        improvement = value / baseline - 1
-    if improvement is None:
-        status = "grey"
-    else:
-        status = "green" if improvement >= target else "amber" if improvement >= 0 else "red"
-    return {"month": month, "metric": metric, "value": value, "baseline": baseline,
-            "improvement": improvement, "target": target, "status": status,
-            "basis": basis}  # fmt: skip
-
-
-def initiative_success_rate(initiatives: pl.DataFrame, as_of: date) -> tuple[float | None, int]:
-    """Share of the initiatives due by `as_of` that finished no later than planned."""
-    due = initiatives.filter(pl.col("planned_end_date") <= as_of)
-    if due.is_empty():
-        return None, 0
-    on_time = due.filter(pl.col("actual_end_date").is_not_null()
-                         & (pl.col("actual_end_date") <= pl.col("planned_end_date")))  # fmt: skip
-    return on_time.height / due.height, due.height

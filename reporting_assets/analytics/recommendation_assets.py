@@ -1,19 +1,14 @@
-"""The month's strategic recommendations (rules over the findings) and the business-impact
-metrics (group `step4_analysis_monthly`)."""
-
-from datetime import date, datetime, timedelta
+"""The month's strategic recommendations: rules over the findings (group
+`step4_analysis_monthly`)."""
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
-from reporting_assets.analytics import monthly, recommend
+from reporting_assets.analytics import recommend
 from reporting_assets.analytics.monthly_common import (
-    IMPACT_LOOKBACK_MONTHS,
     PAST_MONTHS,
     month_of,
     outcome,
-    report_tz,
 )
 from reporting_assets.analytics.period_common import analytics_specs
 from reporting_assets.config.models import Settings
@@ -32,10 +27,8 @@ from reporting_assets.quality.dagster_checks import (
     THRESHOLDS,
 )
 from reporting_assets.quality.schemas import (
-    BusinessImpactMonthly,
     StrategicRecommendationsMonthly,
 )
-from reporting_assets.records.acks import acks
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.storage import period_in
@@ -200,187 +193,5 @@ def strategic_recommendations_monthly(
                 )
             ),
             "total_impact_usd": float(table["estimated_impact_usd"].sum()),
-        },
-    )
-
-
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name=MONTHLY_GROUP,
-    kinds={"polars"},
-    ins={
-        "kpis": period_in("kpis_monthly", -IMPACT_LOOKBACK_MONTHS, 0),
-        "strategic_initiatives": period_in("strategic_initiatives"),
-        "cost_savings": period_in("cost_savings"),
-        "past": period_in("business_impact_monthly", -PAST_MONTHS, -1),
-    },
-    check_specs=analytics_specs("business_impact_monthly"),
-    code_version="2",
-)
-def business_impact_monthly(
-    context: dg.AssetExecutionContext,
-    business: SettingsResource,
-    kpis: dict[str, pl.DataFrame],
-    strategic_initiatives: dict[str, pl.DataFrame],
-    cost_savings: dict[str, pl.DataFrame],
-    past: dict[str, pl.DataFrame],
-    app_db: AppDatabase,
-):
-    """The seed's business-impact metrics this month against the baseline months: executive
-    decision speed (delivery to acknowledgement), revenue protection (share of revenue at risk
-    recovered), cost optimization realization (realized of identified savings) and strategic
-    initiative success rate, each with its target."""
-    s = business.get()
-    imp = s.impact
-    month, end = month_of(context)
-    if context.partition_key not in kpis:
-        raise dg.Failure(f"kpis_monthly has no partition for {month:%B %Y}")
-    months = sorted(date.fromisoformat(k) for k in kpis)
-    base_start = imp.baseline_start.replace(day=1) if imp.baseline_start else months[0]
-    base_months = [
-        m
-        for m in months
-        if base_start <= m < min(monthly.add_months(base_start, imp.baseline_months), month)
-    ]
-    base_end = min(monthly.add_months(base_start, imp.baseline_months), month) - timedelta(days=1)
-    # A baseline month with days missing would understate it: it is left out, and said to be.
-    left_out = [m for m in base_months if not kpis[m.isoformat()]["complete"][0]]
-    base_months = [m for m in base_months if m not in left_out]
-    in_baseline = bool(base_months)
-
-    def share(tables: list[pl.DataFrame]):
-        values = [values_of(t) for t in tables]
-        risk = sum(v.get("mrr_at_risk_flagged") or 0.0 for v in values)
-        recovered = sum(v.get("revenue_recovered") or 0.0 for v in values)
-        return recovered / risk if risk else None
-
-    tz = report_tz()
-    engine = app_db.engine
-
-    def speed(start: date, stop: date):
-        since = datetime.combine(start, datetime.min.time(), tz)
-        until = datetime.combine(stop + timedelta(days=1), datetime.min.time(), tz)
-        hours = [
-            a.hours_to_decision
-            for a in acks(engine, since, until)
-            if a.hours_to_decision is not None
-        ]
-        return float(np.median(hours)) if hours else None
-
-    savings = cost_savings.get(end.isoformat())
-    identified = float(savings["monthly_savings_usd"].sum()) if savings is not None else 0.0
-    realized = (
-        float(savings["realized_monthly_savings_usd"].fill_null(0).sum())
-        if savings is not None
-        else 0.0
-    )
-    initiatives = strategic_initiatives.get(end.isoformat())
-    success, due = (
-        recommend.initiative_success_rate(initiatives, end)
-        if initiatives is not None
-        else (None, 0)
-    )
-    now = kpis[context.partition_key]
-    base_tables = [kpis[m.isoformat()] for m in base_months]
-    rows = [
-        recommend.impact_row(
-            month,
-            "executive_decision_speed_hours",
-            speed(month, end),
-            speed(base_start, base_end) if in_baseline else None,
-            imp.decision_speed,
-            "median hours from delivery to the first acknowledgement, vs the baseline months",
-            lower_is_better=True,
-        ),
-        recommend.impact_row(
-            month,
-            "revenue_protection_share",
-            share([now]),
-            share(base_tables) if in_baseline else None,
-            imp.revenue_protection,
-            "revenue recovered / revenue at risk, vs the baseline months",
-        ),
-        recommend.impact_row(
-            month,
-            "cost_optimization_realization",
-            realized / identified if identified else None,
-            None,
-            imp.cost_realization,
-            "realized / identified monthly savings",
-            direct=True,
-        ),
-        recommend.impact_row(
-            month,
-            "initiative_success_rate",
-            success,
-            None,
-            imp.initiative_success,
-            f"initiatives finished on plan, of the {due} due by now",
-            direct=True,
-        ),
-    ]
-    table = pl.DataFrame(rows, schema=recommend.IMPACT_SCHEMA, orient="row")
-    earlier = stacked(past)
-    past_values = (
-        {}
-        if earlier is None
-        else {m: earlier.filter(pl.col("metric") == m)["value"].to_list() for m in table["metric"]}
-    )
-    outcomes = {
-        COMPLETE: checks.completeness(
-            table,
-            BusinessImpactMonthly,
-            sources={"days this month": int(now["days_counted"][0])},
-        ),
-        BUSINESS_RULES: checks.business_rules(
-            table,
-            BusinessImpactMonthly,
-            {"value": (0, None)},
-            extra_problems=[
-                f"{r['metric']}: status {r['status']} does not follow from "
-                f"{r['improvement']} vs {r['target']}"
-                for r in table.iter_rows(named=True)
-                if r["improvement"] is not None
-                and r["status"]
-                != (
-                    "green"
-                    if r["improvement"] >= r["target"]
-                    else "amber"
-                    if r["improvement"] >= 0
-                    else "red"
-                )
-            ],
-        ),
-        HISTORY: checks.consistent_with_periods(
-            dict(zip(table["metric"], table["value"], strict=True)),
-            past_values,
-            period="month",
-            z_threshold=s.analytics.history_z_threshold,
-            severity=HISTORY_SEVERITY,
-        ),
-        THRESHOLDS: outcome(
-            [
-                f"{k} target {v} outside (0, 1]"
-                for k, v in (
-                    ("decision_speed", imp.decision_speed),
-                    ("revenue_protection", imp.revenue_protection),
-                    ("cost_realization", imp.cost_realization),
-                    ("initiative_success", imp.initiative_success),
-                )
-                if not 0 < v <= 1
-            ],
-            "the impact targets are sane",
-        ),
-    }
-    yield from emit_checked(
-        context,
-        app_db,
-        "business_impact_monthly",
-        table,
-        month,
-        outcomes,
-        {
-            "baseline": ", ".join(f"{m:%B %Y}" for m in base_months) or "none before this month",
-            "baseline_left_out": ", ".join(f"{m:%B %Y} (days missing)" for m in left_out) or "none",
         },
     )

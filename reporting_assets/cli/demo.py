@@ -12,8 +12,10 @@ import click
 import polars as pl
 import sqlalchemy as sa
 
+from reporting_assets.analytics.impact import months_text
 from reporting_assets.cli.common import app_database, dagster_home, partition_range, run_job
 from reporting_assets.cli.deliveries import print_ledger
+from reporting_assets.cli.demo_impact import acknowledge_in_web_app, baseline_history
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
 from reporting_assets.distribution.notify import notify_failed_checks
@@ -133,6 +135,33 @@ def _print_analytics(data_root: Path, week: str, month: str) -> None:
             click.echo(f"   Recommendation {r['rank']}: {r['recommendation']}")
 
 
+def _print_baseline(settings) -> None:
+    """The old process before go-live, generated so decision speed has a baseline."""
+    base = baseline_history(settings, app_database().engine, today(), settings.demo.seed)
+    if base is None:
+        return
+    hours = "none" if base.median_hours is None else f"median {base.median_hours:.1f} h"
+    written = "already in the app database"
+    if base.deliveries or base.acks:
+        written = f"{base.deliveries} deliveries and {base.acks} acknowledgements written now"
+    live = settings.impact.go_live_day(today())
+    click.echo(
+        f"   The demo's generated baseline before go-live ({live:%-d %B %Y}): the "
+        f"{settings.reports[base.report].title} emailed as a PDF each Monday of "
+        f"{months_text(base.first, base.last)}, acknowledged by reply ({hours} to the first "
+        f"acknowledgement); {written}"
+    )
+
+
+def _acknowledge_in_web_app(settings) -> None:
+    live = settings.impact.go_live_day(today())
+    if live is None:
+        return
+    done = acknowledge_in_web_app(settings, app_database(), live)
+    what = "; ".join(done) or "nothing to acknowledge"
+    click.echo(f"   In the web app, signed in by their links: {what}")
+
+
 def _newest_check_id() -> int:
     with app_database().engine.connect() as conn:
         return conn.execute(
@@ -193,6 +222,7 @@ def demo(days, events_per_day, history_days) -> None:
         f"   {sum(manifest['events_per_day'].values()):,} PostHog events, "
         f"{sum(manifest['table_rows'].values()):,} warehouse rows"
     )
+    _print_baseline(settings)
     home = dagster_home()
     # Everything from the partitions' first day: the UI then shows no day left undone.
     load_from = max(spec.start, settings.calendar.first_partition_day(today()))
@@ -255,6 +285,8 @@ def demo(days, events_per_day, history_days) -> None:
         "analytics, models, reports and decks"
     )
     for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
+        if job == "monthly_report_job":  # the month's decision speed counts these
+            _acknowledge_in_web_app(settings)
         if not run_job(job, key):
             unexpected.append(f"{job} {key}")
     data_root = resolve(settings.storage.data_root)

@@ -3,7 +3,7 @@ analytics, recommendation rules and impact targets."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +12,7 @@ from reporting_assets.config.base import (
     EMAIL,
     Strict,
 )
+from reporting_assets.config.platform import RELATIVE_DAYS
 
 # What an alert puts at stake, in dollars, measured on the alert's days: the failed payments,
 # the spend above budget, or the MRR of the accounts at risk.
@@ -167,12 +168,85 @@ class RecommendationRule(Strict):
     _owner = field_validator("owner")(_owner_address)
 
 
-class ImpactTargets(Strict):
-    """The seed's business-impact targets and the baseline months they are measured against."""
+IMPACT_METRICS = ("decision_speed", "revenue_protection", "cost_realization", "initiative_success")
 
-    baseline_start: date | None = None  # first month of the baseline (default: history start)
+
+def _add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+class ImpactTargets(Strict):
+    """The seed's business-impact targets, and the months before the system went live that the
+    relative ones (decision speed, revenue protection) are measured against.
+
+    The baseline is `baseline_months` whole months starting at `baseline_start`, by default
+    the months just before the month of `go_live`; it must end before go-live, or it would
+    measure the system against itself. Each metric reads On track at or beyond its target,
+    Watch when short of it by no more than its tolerance, Off track further short.
+    """
+
+    # The day the reporting system went live: a date, or "N days ago" (the demo goes live on
+    # its partitions' first day). Unset: no baseline, so the relative metrics are not rated.
+    go_live: date | str | None = None
+    baseline_start: date | None = None  # first month of the baseline (default: before go-live)
     baseline_months: int = Field(3, ge=1, le=12)
-    decision_speed: float = 0.25  # 25 % faster than the baseline
+    decision_speed: float = 0.25  # 25 % fewer hours from delivery to decision than the baseline
     revenue_protection: float = 0.15  # 15 % more of the at-risk revenue recovered
     cost_realization: float = 0.20  # 20 % of identified savings realized
     initiative_success: float = 0.80  # 80 % of initiatives on time
+    # How far short of its target a metric still reads Watch (in the target's unit); unset:
+    # 10 % of the target, as for the KPIs.
+    tolerance: dict[Literal[IMPACT_METRICS], float] = Field(default_factory=dict)
+
+    @field_validator("go_live")
+    @classmethod
+    def _relative(cls, v):
+        if isinstance(v, str) and not RELATIVE_DAYS.match(v):
+            try:
+                return date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"'{v}' is neither a date (YYYY-MM-DD) nor 'N days ago'") from None
+        return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k} {x:g}" for k, x in v.items() if x < 0]
+        if bad:
+            raise ValueError(f"tolerances cannot be negative: {', '.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _baseline_before_go_live(self) -> ImpactTargets:
+        if self.baseline_start is None:
+            return self
+        if self.go_live is None or isinstance(self.go_live, str):
+            raise ValueError(
+                "baseline_start needs go_live as a date (YYYY-MM-DD): the baseline must be "
+                "measured before the system went live"
+            )
+        _, last = self.baseline(self.go_live)
+        if last >= self.go_live:
+            raise ValueError(
+                f"baseline_start {self.baseline_start:%B %Y} with baseline_months "
+                f"{self.baseline_months} ends on {last}, not before go_live ({self.go_live}): the "
+                "baseline must lie before the system went live, or it measures the system "
+                "against itself; move baseline_start earlier or shorten baseline_months"
+            )
+        return self
+
+    def go_live_day(self, today: date) -> date | None:
+        """The go-live day (an "N days ago" counted back from `today`)."""
+        if isinstance(self.go_live, str):
+            return today - timedelta(days=int(RELATIVE_DAYS.match(self.go_live).group(1)))
+        return self.go_live
+
+    def baseline(self, today: date) -> tuple[date, date] | None:
+        """The baseline's first and last day (None without a go-live day)."""
+        live = self.go_live_day(today)
+        if live is None:
+            return None
+        first = self.baseline_start or _add_months(live.replace(day=1), -self.baseline_months)
+        first = first.replace(day=1)
+        return first, _add_months(first, self.baseline_months) - timedelta(days=1)

@@ -18,6 +18,7 @@ def scale_target(key: str, target: float | None, days: int) -> float | None:
 
 
 Status = Literal["green", "amber", "red", "grey"]
+Direction = Literal["higher_is_better", "lower_is_better"]
 # The words each status reads as, the same in every format.
 STATUS_WORDS: dict[str, str] = {
     "green": "On track",
@@ -54,9 +55,21 @@ def rate(key: str, value: float | None, config, days: int = 1) -> Rating:
         return Rating("grey", None, "no target set")
     if value is None:
         return Rating("grey", target, METRICS[key].when_missing)
-    band = config.tolerance if config.tolerance is not None else abs(config.target) * 0.1
-    band = scale_target(key, band, days)
-    shortfall = target - value if config.direction == "higher_is_better" else value - target
+    band = scale_target(key, default_band(config.target, config.tolerance), days)
+    return against_target(value, target, band, config.direction)
+
+
+def default_band(target: float, tolerance: float | None) -> float:
+    """The tolerance band below a target: the configured one, else 10 % of the target."""
+    return tolerance if tolerance is not None else abs(target) * 0.1
+
+
+def against_target(
+    value: float, target: float, band: float, direction: Direction = "higher_is_better"
+) -> Rating:
+    """The rule itself, for any figure with a target: at or beyond the target (on its good
+    side) On track; short of it by no more than `band`, Watch; further short, Off track."""
+    shortfall = target - value if direction == "higher_is_better" else value - target
     if shortfall <= 1e-12:
         return Rating("green", target, "meets its target")
     if shortfall <= band + 1e-12:

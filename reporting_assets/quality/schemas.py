@@ -227,5 +227,8 @@ class StrategicRecommendationsMonthly(pa.DataFrameModel):
 class BusinessImpactMonthly(pa.DataFrameModel):
     metric: pl.String = pa.Field(nullable=False, unique=True)
     target: pl.Float64 = pa.Field(nullable=False)
+    tolerance: pl.Float64 = pa.Field(nullable=False, ge=0)
+    comparison: pl.String = pa.Field(nullable=False, isin=["direct", "vs_baseline"])
     status: pl.String = pa.Field(nullable=False, isin=["green", "amber", "red", "grey"])
+    reason: pl.String = pa.Field(nullable=False)
     basis: pl.String = pa.Field(nullable=False)

@@ -21,6 +21,7 @@ from reporting_assets.lib.formatting import (
     plural,
     signed,
 )
+from reporting_assets.reports.impact_content import impact_section, impact_takeaway
 from reporting_assets.reports.model import STATUS_WORDS, Column, Section
 
 BENCHMARK_UNITS = {"ratio": "ratio", "hours": "hours", "months": "count"}
@@ -33,12 +34,6 @@ BENCHMARK_LABELS = {
     "net_revenue_retention": "Net revenue retention",
     "payment_recovery_rate": "Payment recovery rate",
 }  # fmt: skip
-IMPACT_LABELS = {
-    "executive_decision_speed_hours": ("Executive decision speed (hours)", "hours"),
-    "revenue_protection_share": ("At-risk revenue recovered", "ratio"),
-    "cost_optimization_realization": ("Identified savings realized", "ratio"),
-    "initiative_success_rate": ("Initiatives finished on plan", "ratio"),
-}
 
 
 @dataclass
@@ -365,27 +360,6 @@ def monthly_content(frames: dict[str, pl.DataFrame], wanted: list[str], s: Setti
                     f"{out.recommendations[0]}"))  # fmt: skip
     impact = frames.get("business_impact_monthly")
     if impact is not None and "impact" in wanted:
-        i = impact.with_columns(
-            label=pl.col("metric").replace_strict({k: v[0] for k, v in IMPACT_LABELS.items()},
-                                                  default=pl.col("metric")),
-            unit=pl.col("metric").replace_strict({k: v[1] for k, v in IMPACT_LABELS.items()},
-                                                 default="ratio"),
-            rating=pl.col("status").replace_strict(STATUS_WORDS, default=pl.col("status")),
-        )  # fmt: skip
-        out.sections.append(Section(
-            "impact", "Business impact", f"The platform's targets: decisions "
-            f"{s.impact.decision_speed:.0%} faster, {s.impact.revenue_protection:.0%} more of "
-            f"at-risk revenue recovered, {s.impact.cost_realization:.0%} of identified savings "
-            f"realized, {s.impact.initiative_success:.0%} of initiatives on plan (improvements "
-            "against the baseline months).", i,
-            [Column("label", "Measure"), Column("value", "This month", unit_from="unit"),
-             Column("baseline", "Baseline", unit_from="unit"),
-             Column("improvement", "Improvement / rate", "ratio"),
-             Column("target", "Target", "ratio"), Column("rating", "Status"),
-             Column("basis", "How measured")]))  # fmt: skip
-        met = i.filter(pl.col("status") == "green").height
-        measured = i.filter(pl.col("improvement").is_not_null()).height
-        out.summary.append(
-            lead(out, "impact", f"Business impact: {met} of {measured} measured targets met.")
-        )
+        out.sections.append(impact_section(impact))
+        out.summary.append(lead(out, "impact", impact_takeaway(impact)))
     return out

@@ -159,14 +159,14 @@ def slo_landing_to_delivery(
         for (r, p, c), t in sent.items()
     ]
     frame = fig.landing_to_delivery(landings, deliveries, settings.slo.landing_to_delivery_minutes)
-    late = frame.filter(pl.col("within_target").not_() & pl.col("within_target").is_not_null())
+    late = frame.filter(~pl.col("within_target"))  # null (no landing recorded) is not late
     outcome = _outcome(
         [
             f"{r['report']} [{r['period']}] by {r['channel']}: {r['minutes']:.0f} min after its "
             f"data landed (target {r['target_minutes']:g})"
             for r in late.iter_rows(named=True)
         ],
-        f"{frame.height} deliveries within target" if frame.height else "nothing delivered yet",
+        f"{frame.height} deliveries, none late" if frame.height else "nothing delivered yet",
         deliveries=frame.height,
         slowest_minutes=frame["minutes"].max(),
     )

@@ -11,18 +11,25 @@ from reporting_assets.platform import figures as fig
 from reporting_assets.platform.causes import BOUNCE, OTHER, REFUSED, TRANSIENT, failure_cause
 
 NY = ZoneInfo("America/New_York")
-CADENCES = {"daily_executive": "daily", "weekly_business_review": "weekly",
-            "monthly_board_report": "monthly"}  # fmt: skip
+CADENCES = {
+    "daily_executive": "daily",
+    "weekly_business_review": "weekly",
+    "monthly_board_report": "monthly",
+}
 TARGETS = {"daily": 5, "weekly": 15, "monthly": 45}
 
 
 def test_a_day_closes_its_own_day_the_week_on_saturday_and_the_month_on_its_last_day():
     assert fig.periods_ending_on(date(2026, 3, 10)) == {"daily": "2026-03-10"}
-    assert fig.periods_ending_on(date(2026, 3, 14)) == {"daily": "2026-03-14",
-                                                        "weekly": "2026-03-08"}  # fmt: skip
-    assert fig.periods_ending_on(date(2026, 2, 28)) == {"daily": "2026-02-28",
-                                                        "weekly": "2026-02-22",
-                                                        "monthly": "2026-02-01"}  # fmt: skip
+    assert fig.periods_ending_on(date(2026, 3, 14)) == {
+        "daily": "2026-03-14",
+        "weekly": "2026-03-08",
+    }
+    assert fig.periods_ending_on(date(2026, 2, 28)) == {
+        "daily": "2026-02-28",
+        "weekly": "2026-02-22",
+        "monthly": "2026-02-01",
+    }
     assert fig.periods_ending_on(date(2028, 2, 28)) == {"daily": "2028-02-28"}  # leap year
     assert len(fig.period_days("monthly", "2028-02-01")) == 29
     assert fig.period_days("weekly", "2026-03-08")[-1] == date(2026, 3, 14)
@@ -54,8 +61,9 @@ def test_jobs_have_the_cadence_and_report_their_names_say():
 
 def _run(job, partition, minutes, run_id="r"):
     start = datetime(2026, 3, 15, 11, 30, tzinfo=UTC)
-    return fig.RunTiming(run_id, job, partition, "SUCCESS", start,
-                         start + timedelta(minutes=minutes))  # fmt: skip
+    return fig.RunTiming(
+        run_id, job, partition, "SUCCESS", start, start + timedelta(minutes=minutes)
+    )
 
 
 def test_generation_times_judge_each_run_for_the_periods_ending_on_the_day():
@@ -78,14 +86,25 @@ def test_generation_times_judge_each_run_for_the_periods_ending_on_the_day():
 
 def test_landing_to_delivery_counts_from_the_data_the_delivery_carried():
     t0 = datetime(2026, 3, 15, 11, 30, tzinfo=UTC)
-    landings = {("daily_executive", "2026-03-14"): [t0, t0 + timedelta(minutes=2),
-                                                    t0 + timedelta(hours=5)]}  # fmt: skip
+    landings = {
+        ("daily_executive", "2026-03-14"): [t0, t0 + timedelta(minutes=2), t0 + timedelta(hours=5)]
+    }
     sent = [
-        {"report": "daily_executive", "cadence": "daily", "period": "2026-03-14",
-         "channel": "email", "sent_at": t0 + timedelta(minutes=6)},
-        {"report": "daily_executive", "cadence": "daily", "period": "2026-03-14",
-         "channel": "slack", "sent_at": t0 + timedelta(minutes=92)},
-    ]  # fmt: skip
+        {
+            "report": "daily_executive",
+            "cadence": "daily",
+            "period": "2026-03-14",
+            "channel": "email",
+            "sent_at": t0 + timedelta(minutes=6),
+        },
+        {
+            "report": "daily_executive",
+            "cadence": "daily",
+            "period": "2026-03-14",
+            "channel": "slack",
+            "sent_at": t0 + timedelta(minutes=92),
+        },
+    ]
     frame = fig.landing_to_delivery(landings, sent, {"daily": 60})
     rows = {r["channel"]: r for r in frame.iter_rows(named=True)}
     # A re-load five hours later does not count: it landed after both deliveries.
@@ -94,19 +113,28 @@ def test_landing_to_delivery_counts_from_the_data_the_delivery_carried():
 
 
 def _row(report, channel, status, error=None):
-    return {"report": report, "channel": channel, "status": status, "last_error": error,
-            "provider_response": None}  # fmt: skip
+    return {
+        "report": report,
+        "channel": channel,
+        "status": status,
+        "last_error": error,
+        "provider_response": None,
+    }
 
 
 def test_delivery_success_per_channel_and_report_with_the_causes():
     rows = [_row("daily_executive", "email", "sent") for _ in range(199)]
     rows += [
-        _row("daily_executive", "email", "failed_permanent",
-             "cfo@northwind.example: (550, b'5.1.1 <cfo@northwind.example>: user unknown')"),
+        _row(
+            "daily_executive",
+            "email",
+            "failed_permanent",
+            "cfo@northwind.example: (550, b'5.1.1 <cfo@northwind.example>: user unknown')",
+        ),
         _row("daily_executive", "email", "pending", "(451, b'4.3.0 try again later')"),
         _row("daily_executive", "slack", "sent"),
         _row("weekly_business_review", "teams", "failed_permanent", "teams: HTTP 404 gone"),
-    ]  # fmt: skip
+    ]
     frame, causes = fig.delivery_success(rows, 0.995)
     got = {(r["scope"], r["name"]): r for r in frame.iter_rows(named=True)}
     email = got[("channel", "email")]
@@ -173,16 +201,29 @@ def test_freshness_is_judged_by_the_first_materialization_against_the_periods_ow
     due = datetime(2026, 3, 11, 7, 30, tzinfo=NY)
     now = datetime(2026, 3, 16, 9, 0, tzinfo=NY)
     items = [
-        {"report": "a_on_time", "period": "2026-03-10",
-         "first_materialized": due - timedelta(minutes=20)},
-        {"report": "b_late", "period": "2026-03-10",
-         "first_materialized": due + timedelta(minutes=45)},
+        {
+            "report": "a_on_time",
+            "period": "2026-03-10",
+            "first_materialized": due - timedelta(minutes=20),
+        },
+        {
+            "report": "b_late",
+            "period": "2026-03-10",
+            "first_materialized": due + timedelta(minutes=45),
+        },
         {"report": "c_missing", "period": "2026-03-10", "first_materialized": None},
-        {"report": "d_not_due", "period": "2026-03-16", "first_materialized": None,
-         "deadline": datetime(2026, 3, 17, 7, 30, tzinfo=NY)},
-    ]  # fmt: skip
+        {
+            "report": "d_not_due",
+            "period": "2026-03-16",
+            "first_materialized": None,
+            "deadline": datetime(2026, 3, 17, 7, 30, tzinfo=NY),
+        },
+    ]
     frame = fig.freshness([{"cadence": "daily", "deadline": due, **i} for i in items], now)
     got = {r["report"]: (r["status"], r["minutes_late"]) for r in frame.iter_rows(named=True)}
-    assert got == {"a_on_time": (fig.ON_TIME, 0.0), "b_late": (fig.LATE, 45.0),
-                   "c_missing": (fig.MISSING, pytest.approx(5 * 24 * 60 + 90)),
-                   "d_not_due": (fig.NOT_DUE, 0.0)}  # fmt: skip
+    assert got == {
+        "a_on_time": (fig.ON_TIME, 0.0),
+        "b_late": (fig.LATE, 45.0),
+        "c_missing": (fig.MISSING, pytest.approx(5 * 24 * 60 + 90)),
+        "d_not_due": (fig.NOT_DUE, 0.0),
+    }

@@ -34,8 +34,10 @@ def _signed_in(settings, app_db: AppDatabase) -> TestClient:
     client = TestClient(create_app(settings, app_db))
     token = Links(web_secret(settings), 3600).token(CEO)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/signin/{token}").text)[1]
-    assert client.post(f"/signin/{token}", data={"csrf": csrf},
-                       follow_redirects=False).status_code == 303  # fmt: skip
+    assert (
+        client.post(f"/signin/{token}", data={"csrf": csrf}, follow_redirects=False).status_code
+        == 303
+    )
     return client
 
 
@@ -43,8 +45,9 @@ def test_the_live_stream_measures_each_new_notification_on_a_readers_page(config
     settings = config_with(lambda c: c["storage"].update(data_root=str(tmp_path / "data")))
     app_db = AppDatabase(sqlite_path=str(tmp_path / "data" / "app.db"))
     feed = Feed(app_db.engine)
-    old, _ = feed.publish("critical_alert", "Before the page opened", "b", dedupe_key="old",
-                          audience=[CEO])  # fmt: skip
+    old, _ = feed.publish(
+        "critical_alert", "Before the page opened", "b", dedupe_key="old", audience=[CEO]
+    )
     client = _signed_in(settings, app_db)
     seen, new = [], []
     with client.stream("GET", "/events") as stream:
@@ -53,8 +56,12 @@ def test_the_live_stream_measures_each_new_notification_on_a_readers_page(config
                 continue
             seen.append(int(line[4:]))
             if len(seen) == 1:  # the replay arrived: the page is open, now two new ones
-                new = [feed.publish("critical_alert", f"New {i}", "b", dedupe_key=f"new{i}",
-                                    audience=[CEO])[0] for i in range(2)]  # fmt: skip
+                new = [
+                    feed.publish(
+                        "critical_alert", f"New {i}", "b", dedupe_key=f"new{i}", audience=[CEO]
+                    )[0]
+                    for i in range(2)
+                ]
             if len(seen) == 3:
                 break
     assert seen == [old, *new]
@@ -105,8 +112,9 @@ def _server(status: int = 200, delay_s: float = 0.0):
 
 
 def _tick(config_with, app_db: AppDatabase, base_url: str, timeout_s: float = 2.0):
-    config_with(lambda c: (c["web"].update(base_url=base_url),
-                           c["slo"].update(probe_timeout_s=timeout_s)))  # fmt: skip
+    config_with(
+        lambda c: (c["web"].update(base_url=base_url), c["slo"].update(probe_timeout_s=timeout_s))
+    )
     with dg.DagsterInstance.ephemeral() as instance:
         context = dg.build_sensor_context(
             instance=instance, resources={"business": SettingsResource(), "app_db": app_db}

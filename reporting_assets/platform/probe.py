@@ -17,12 +17,13 @@ def health_url(base_url: str) -> str:
 
 
 def probe_health(url: str, timeout_s: float) -> Probe:
-    """GET `url`: up when it answers 200 within `timeout_s` (to connect, and again to answer);
-    down, with the reason, otherwise. Never raises."""
+    """GET `url`: up when it answers 200 within `timeout_s` (half of it to connect, half to
+    answer, so a hung app holds the sensor no longer than that); down, with the reason,
+    otherwise. Never raises."""
     at = datetime.now(UTC)
     started = time.perf_counter()
     try:
-        response = requests.get(url, timeout=(timeout_s, timeout_s), allow_redirects=False)
+        response = requests.get(url, timeout=(timeout_s / 2, timeout_s / 2), allow_redirects=False)
     except requests.RequestException as exc:
         return Probe(False, None, None, type(exc).__name__, at)
     seconds = time.perf_counter() - started

@@ -9,6 +9,7 @@ Dagster's run records and event log, the delivery ledger and the app's measureme
 """
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
@@ -92,6 +93,13 @@ def _outcome(problems: list[str], ok: str, **metadata) -> CheckOutcome:
         f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
     )
     return CheckOutcome(not problems, SEVERITY, description or ok, metadata, problems)
+
+
+def _duration(minutes: float) -> str:
+    """45 min, 5.5 h, 3.2 days."""
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h" if minutes < 48 * 60 else f"{minutes / 1440:.1f} days"
 
 
 def _report_periods(settings: Settings, partition_key: str) -> dict[str, str]:
@@ -286,8 +294,8 @@ def slo_report_freshness(
     bad = frame.filter(pl.col("status").is_in([fig.LATE, fig.MISSING]))
     outcome = _outcome(
         [
-            f"{r['report']} [{r['period']}] {r['status']}: {r['minutes_late']:.0f} min after its "
-            f"deadline"
+            f"{r['report']} [{r['period']}] {r['status']}: {_duration(r['minutes_late'])} past "
+            f"its deadline ({r['deadline'].astimezone(ZoneInfo(tz)):%a %d %b %H:%M})"
             for r in bad.iter_rows(named=True)
         ],
         f"{frame.height} report periods: "

@@ -15,11 +15,14 @@ from reporting_assets.jobs import (
     delivery_jobs,
     monthly_kpis_job,
     monthly_report_job,
+    platform_slo_job,
     weekly_analytics_job,
     weekly_report_job,
 )
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.metrics.period_assets import period_kpi_assets
+from reporting_assets.platform.assets import platform_assets
+from reporting_assets.platform.review_assets import review_assets
 from reporting_assets.reports.assets import report_assets
 from reporting_assets.resources import build_resources
 from reporting_assets.schedules import schedules
@@ -53,6 +56,8 @@ defs = dg.Definitions(
             *monthly_analytics_assets,
             *report_assets,
             *delivery_assets,
+            *platform_assets,
+            *review_assets,
         ],
     ),
     jobs=[
@@ -64,6 +69,7 @@ defs = dg.Definitions(
         weekly_report_job,
         monthly_kpis_job,
         monthly_report_job,
+        platform_slo_job,
         *delivery_jobs.values(),
     ],
     schedules=schedules,

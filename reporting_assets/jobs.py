@@ -6,6 +6,7 @@ from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_keys
 from reporting_assets.metrics.gates import METRICS_GROUP
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP, WEEKLY_GROUP
+from reporting_assets.platform.assets import PLATFORM_GROUP
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
@@ -78,6 +79,14 @@ monthly_report_job = dg.define_asset_job(
     "report for the month to date: PDF, workbook, email body and the board and strategy decks; "
     "opens its review (it is delivered once approved); and the reporting's own performance "
     "review of the month, for the data team (also reviewed before it goes out).",
+)
+
+platform_slo_job = dg.define_asset_job(
+    "platform_slo_job",
+    selection=dg.AssetSelection.groups(PLATFORM_GROUP),
+    description="The platform's service levels for one New York day: generation time, landing "
+    "to delivery, delivery success, dashboard latency, report freshness and availability, each "
+    "checked against its target.",
 )
 
 

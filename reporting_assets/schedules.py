@@ -7,12 +7,17 @@ date before it closes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from reporting_assets.jobs import daily_report_job, monthly_report_job, weekly_report_job
+from reporting_assets.jobs import (
+    daily_report_job,
+    monthly_report_job,
+    platform_slo_job,
+    weekly_report_job,
+)
 from reporting_assets.partitions import REPORT_TZ
 
 CADENCE_TAG = "reporting/cadence"
@@ -70,4 +75,38 @@ def monthly_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
     )
 
 
-schedules = [daily_report_schedule, weekly_report_schedule, monthly_report_schedule]
+# The platform's day is judged once the daily report is due (07:30): at 07:45 for yesterday. The
+# week ending on Saturday is due on Sunday at 19:00, so Saturday is judged again at 19:45 on Sunday.
+platform_slo_schedule = dg.build_schedule_from_partitioned_job(
+    platform_slo_job,
+    name="platform_slo_job_schedule",
+    description="Yesterday's platform SLOs (New York), at 07:45 New York time, after the daily "
+    "report's deadline.",
+    hour_of_day=7,
+    minute_of_hour=45,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+@dg.schedule(
+    name="platform_slo_weekly_schedule",
+    cron_schedule="45 19 * * 0",
+    execution_timezone=REPORT_TZ,
+    job=platform_slo_job,
+    description="Saturday's platform SLOs again on Sunday at 19:45 New York time, after the "
+    "weekly report's deadline, so the week's report is judged too.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def platform_slo_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    sunday = context.scheduled_execution_time.astimezone(ZoneInfo(REPORT_TZ)).date()
+    key = (sunday - timedelta(days=1)).isoformat()
+    return dg.RunRequest(partition_key=key, run_key=f"weekly-{key}")
+
+
+schedules = [
+    daily_report_schedule,
+    weekly_report_schedule,
+    monthly_report_schedule,
+    platform_slo_schedule,
+    platform_slo_weekly_schedule,
+]

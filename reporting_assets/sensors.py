@@ -6,6 +6,8 @@
 * `check_failure_sensor`    tells the data team of every failed WARN or ERROR check (a WARN
                             never fails the run, so no run-failure sensor would see it).
 * `failed_run_sensor`       tells the data team of every failed run, however it was launched.
+* `health_probe_sensor`     every minute, probes the web app's health endpoint (2 s timeout) and
+                            records up or down: the availability SLO's measurements.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from reporting_assets.distribution.realtime import check_critical_alerts
 from reporting_assets.jobs import (
     delivery_jobs,
 )
+from reporting_assets.platform.probe import probe_and_record
 from reporting_assets.records.reviews import ReviewBook
 from reporting_assets.resources.app_db import AppDatabase, check_results
 from reporting_assets.resources.artifacts import ArtifactStoreResource
@@ -163,5 +166,25 @@ def failed_run_sensor(
     context.update_cursor(str(newest.timestamp()))
 
 
+@dg.sensor(
+    name="health_probe_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Probes the web app's health endpoint every minute and records whether it "
+    "answered (the availability SLO).",
+)
+def health_probe_sensor(
+    context: dg.SensorEvaluationContext, business: SettingsResource, app_db: AppDatabase
+):
+    settings = business.get()
+    try:
+        probe = probe_and_record(app_db.engine, settings.web.base_url, settings.slo.probe_timeout_s)
+    except Exception as exc:  # the app database unreachable: say so, never stop the sensor
+        context.log.warning(f"health probe not recorded: {type(exc).__name__}: {exc}")
+        return dg.SkipReason(f"probe not recorded: {type(exc).__name__}")
+    state = "up" if probe.up else f"down ({probe.error})"
+    return dg.SkipReason(f"web app {state}")
+
+
 sensors = [review_approval_sensor, critical_alert_sensor, check_failure_sensor,
-           failed_run_sensor]  # fmt: skip
+           failed_run_sensor, health_probe_sensor]  # fmt: skip

@@ -90,6 +90,10 @@ def test_partitions_start_is_a_date_or_days_ago_never_before_the_history():
          "approval is manual but no reviewer other than the owner is named"),
         (lambda d: d["metrics"]["first_response_sla_rate"].update(target=95), 
          "metrics.first_response_sla_rate", "target 95 lies outside its valid_range [0.0, 1.0]"),
+        (lambda d: d["slo"]["generation_minutes"].update(hourly=1), "slo.generation_minutes",
+         "hourly: not a cadence (daily, weekly, monthly)"),
+        (lambda d: d["slo"].update(delivery_success=99.5), "slo.delivery_success",
+         "less than or equal to 1"),
     ],
 )  # fmt: skip
 def test_bad_config_names_file_path_and_problem(tmp_path, mutate, key_path, problem):

@@ -67,6 +67,16 @@ MONTHLY_ANALYTICS = (
 )
 EXPECTED_ASSETS.update({a: ("step3_scorecards_weekly", "weekly") for a in WEEKLY_ANALYTICS})
 EXPECTED_ASSETS.update({a: ("step4_analysis_monthly", "monthly") for a in MONTHLY_ANALYTICS})
+# The platform's service levels, each with its one check against its target.
+SLO_CHECKS = {
+    "slo_generation_time": "runs_within_target",
+    "slo_landing_to_delivery": "delivered_within_target",
+    "slo_delivery_success": "success_rate_met",
+    "slo_dashboard_latency": "latency_within_target",
+    "slo_report_freshness": "reports_on_time",
+    "slo_availability": "availability_met",
+}
+EXPECTED_ASSETS.update({a: ("step7_platform", "daily") for a in SLO_CHECKS})
 REPORTS = (
     "daily_executive",
     "weekly_business_review",
@@ -93,9 +103,10 @@ EXPECTED_JOBS = {
     | DELIVERY["monthly_board_report"]
     | DELIVERY["performance_review"],
     **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
+    "platform_slo_job": set(SLO_CHECKS),
 }
 EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
-                    "failed_run_sensor"}  # fmt: skip
+                    "failed_run_sensor", "health_probe_sensor"}  # fmt: skip
 ANALYTICS_GATES = (
     "complete",
     "within_business_rules",
@@ -115,6 +126,7 @@ EXPECTED_CHECKS = {
 }  # fmt: skip
 for model in ("forecasts_monthly", "churn_risk_monthly"):
     EXPECTED_CHECKS[model].add("beats_naive_baseline")
+EXPECTED_CHECKS.update({asset: {check} for asset, check in SLO_CHECKS.items()})
 
 
 def _partition_kind(pdef) -> str | None:
@@ -141,6 +153,8 @@ EXPECTED_SCHEDULES = {
     "daily_report_job_schedule": ("daily_report_job", "30 6 * * *", "America/New_York"),
     "weekly_report_job_schedule": ("weekly_report_job", "0 18 * * 0", "America/New_York"),
     "monthly_report_job_schedule": ("monthly_report_job", "59 23 L * *", "America/New_York"),
+    "platform_slo_job_schedule": ("platform_slo_job", "45 7 * * *", "America/New_York"),
+    "platform_slo_weekly_schedule": ("platform_slo_job", "45 19 * * 0", "America/New_York"),
 }
 
 
@@ -204,7 +218,8 @@ def test_every_asset_has_an_owner_from_the_config():
 def test_groups_read_in_the_order_data_flows():
     groups = sorted({spec.group_name for spec in defs.resolve_all_asset_specs()})
     assert groups == ["step1_sources", "step2_metrics_daily", "step3_scorecards_weekly",
-                      "step4_analysis_monthly", "step5_reports", "step6_distribution"]  # fmt: skip
+                      "step4_analysis_monthly", "step5_reports", "step6_distribution",
+                      "step7_platform"]  # fmt: skip
     graph = defs.resolve_asset_graph()
     for group in groups:  # what a user types in the UI's selection box or `dagster … --select`
         assert dg.AssetSelection.from_string(f"group:{group}").resolve(graph), group

@@ -24,13 +24,14 @@ import reporting_assets.records.feed
 import reporting_assets.records.intraday_events
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
+import reporting_assets.records.measurements
 import reporting_assets.records.resolutions
 import reporting_assets.records.reviews
 import reporting_assets.records.usage  # noqa: F401
 from reporting_assets.resources.app_db import VERSION_TABLE, metadata, migrate, schema_version
 
 REPO = Path(__file__).resolve().parents[1]
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _differences(engine: sa.Engine) -> list:

@@ -21,6 +21,8 @@ from reporting_assets.partitions import REPORT_TZ
 from reporting_assets.schedules import (
     daily_report_schedule,
     monthly_report_schedule,
+    platform_slo_schedule,
+    platform_slo_weekly_schedule,
     schedules,
     weekly_report_schedule,
 )
@@ -33,6 +35,8 @@ EXPECTED_SCHEDULES = {
     "daily_report_job_schedule": ("daily_report_job", "30 6 * * *", "America/New_York"),
     "weekly_report_job_schedule": ("weekly_report_job", "0 18 * * 0", "America/New_York"),
     "monthly_report_job_schedule": ("monthly_report_job", "59 23 L * *", "America/New_York"),
+    "platform_slo_job_schedule": ("platform_slo_job", "45 7 * * *", "America/New_York"),
+    "platform_slo_weekly_schedule": ("platform_slo_job", "45 19 * * 0", "America/New_York"),
 }
 
 
@@ -203,3 +207,27 @@ def test_daily_ticks_stay_at_0630_local_across_the_november_dst_change(
     assert ticks[1].timestamp() - ticks[0].timestamp() == timedelta(hours=25).total_seconds()
     keys = [requested_key(schedule_defs, instance, schedule.name, t) for t in ticks]
     assert keys == ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02"]
+
+
+@pytest.mark.parametrize(
+    ("at", "schedule_name", "expected_key"),
+    [
+        # 07:45 New York, after the daily report's 07:30 deadline: yesterday's platform day.
+        (datetime(2026, 3, 9, 7, 45, tzinfo=NY), platform_slo_schedule.name, "2026-03-08"),
+        (datetime(2026, 11, 2, 7, 45, tzinfo=NY), platform_slo_schedule.name, "2026-11-01"),
+        # Sunday 19:45, after the weekly report's 19:00 deadline: Saturday again.
+        (datetime(2026, 3, 8, 19, 45, tzinfo=NY), platform_slo_weekly_schedule.name, "2026-03-07"),
+        # 00:45 UTC on Monday is still Sunday evening in New York.
+        (datetime(2026, 11, 2, 0, 45, tzinfo=UTC), platform_slo_weekly_schedule.name,
+         "2026-10-31"),
+    ],
+)  # fmt: skip
+def test_platform_slos_are_judged_after_the_deadlines(
+    schedule_defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    at: datetime,
+    schedule_name: str,
+    expected_key: str,
+) -> None:
+    (request,) = requested(schedule_defs, instance, schedule_name, at)
+    assert request.partition_key == expected_key

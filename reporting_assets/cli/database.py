@@ -15,6 +15,7 @@ import reporting_assets.records.feed
 import reporting_assets.records.intraday_events
 import reporting_assets.records.leases
 import reporting_assets.records.ledger
+import reporting_assets.records.measurements
 import reporting_assets.records.resolutions
 import reporting_assets.records.reviews
 import reporting_assets.records.usage  # noqa: F401

@@ -42,6 +42,7 @@ from reporting_assets.config.platform import (
     DemoCompany,
     Intraday,
     PostHogSource,
+    Slo,
     Sources,
     Storage,
     WarehouseSource,
@@ -72,6 +73,7 @@ __all__ = [
     "Report",
     "Scorecard",
     "Settings",
+    "Slo",
     "Sources",
     "Storage",
     "Strict",
@@ -120,6 +122,7 @@ class Settings(Strict):
     impact: ImpactTargets = ImpactTargets()
     web: Web = Web()
     intraday: Intraday = Intraday()
+    slo: Slo = Slo()
     # Who is who: the display name and role of the addresses reports name (owners of asks).
     people: dict[str, Person] = Field(default_factory=dict)
 

@@ -171,3 +171,40 @@ class Intraday(Strict):
         if not re.match(r"^[A-Za-z0-9-]+$", v):
             raise ValueError(f"'{v}' is not an HTTP header name (letters, digits and -)")
         return v
+
+
+CADENCES = ("daily", "weekly", "monthly")
+
+
+def _per_cadence(v: dict[str, float]) -> dict[str, float]:
+    unknown = sorted(set(v) - set(CADENCES))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a cadence (daily, weekly, monthly)")
+    missing = [c for c in CADENCES if c not in v]
+    if missing:
+        raise ValueError(f"a target for each cadence is needed; missing {', '.join(missing)}")
+    bad = [c for c, x in v.items() if x <= 0]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: a target must be above zero")
+    return v
+
+
+class Slo(Strict):
+    """The targets the platform holds itself to (the seed's SLOs), each an asset check of the
+    `step7_platform` group: a missed one reaches the data team as a failed check."""
+
+    # A report job's run (sources to delivery) must finish within this many minutes.
+    generation_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"daily": 5, "weekly": 15, "monthly": 45}
+    )
+    # From the last of a period's source data landing to the report's first delivery on a channel.
+    landing_to_delivery_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"daily": 60, "weekly": 780, "monthly": 2880}
+    )
+    delivery_success: float = Field(0.995, gt=0, le=1)  # delivered / decided, per channel, report
+    dashboard_latency_s: float = Field(2.0, gt=0)  # notification to a reader's screen...
+    latency_percentile: float = Field(0.95, gt=0, le=1)  # ...at this percentile of the day
+    availability: float = Field(0.995, gt=0, le=1)  # share of health probes answered 200
+    probe_timeout_s: float = Field(2.0, gt=0, le=10)  # a probe slower than this counts as down
+
+    _cadences = field_validator("generation_minutes", "landing_to_delivery_minutes")(_per_cadence)

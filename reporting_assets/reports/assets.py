@@ -32,7 +32,6 @@ from reporting_assets.reports.period import (
     initiative_roi_section,
     initiative_rows,
 )
-from reporting_assets.reports.platform_assets import platform_review_asset
 from reporting_assets.reports.rendering import REPORTS_GROUP, freshness, render_report
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStoreResource
@@ -260,12 +259,8 @@ def _period_report_asset(key: str) -> dg.AssetsDefinition:
     return _asset
 
 
-def _report_asset(key: str, report_def) -> dg.AssetsDefinition:
-    """The asset of one report definition: the daily report, a weekly or monthly one, or the
-    platform's own monthly review."""
-    if report_def.kind == "platform":
-        return platform_review_asset(key)
-    return _daily_report_asset(key) if report_def.cadence == "daily" else _period_report_asset(key)
-
-
-report_assets = [_report_asset(k, r) for k, r in get_settings().reports.items()]
+report_assets = [
+    _daily_report_asset(k) if r.cadence == "daily" else _period_report_asset(k)
+    for k, r in get_settings().reports.items()
+    if r.kind == "business"  # the platform's own review: `platform.review_assets`
+]

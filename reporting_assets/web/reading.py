@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from reporting_assets.lib.links import alert_path, report_path
 from reporting_assets.records.acks import AckError, acknowledge
 from reporting_assets.records.feed import Feed
+from reporting_assets.records.measurements import record_stream_latency
 from reporting_assets.records.usage import FeedbackError, record_feedback, record_usage
 from reporting_assets.web import pages
 from reporting_assets.web.site import Site, signed_in
@@ -52,6 +54,8 @@ def reading_routes(site: Site) -> list[Route]:
         start = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         after = int(start) if start.isdigit() else 0
 
+        opened = datetime.now(UTC)
+
         async def stream():
             nonlocal after
             yield "retry: 1000\n\n"
@@ -62,6 +66,10 @@ def reading_routes(site: Site) -> list[Route]:
                                        "title": n.title, "url": f"/notifications/{n.id}",
                                        "created_at": n.created_at})  # fmt: skip
                     yield f"id: {n.id}\nevent: notification\ndata: {data}\n\n"
+                    # How long it took to reach this page (a replay of what it missed is not
+                    # measured: the page was not open then).
+                    await run_in_threadpool(record_stream_latency, site.engine, user, n.id,
+                                            datetime.now(UTC), not_before=opened)  # fmt: skip
                 await asyncio.sleep(POLL_S)
 
         return StreamingResponse(stream(), media_type="text/event-stream",

@@ -1,4 +1,5 @@
-"""The platform's own monthly performance review as a report asset (group `step5_reports`):
+"""The platform's own monthly performance review as a report asset (group `step5_reports`, with
+the other reports):
 its content from the web app's records, the ledger and the month's service-level checks
 (`reports.performance`), rendered and reviewed like any report."""
 
@@ -9,6 +10,7 @@ import dagster as dg
 from reporting_assets.config import get_settings
 from reporting_assets.lib.links import report_url
 from reporting_assets.partitions import monthly_partitions, period_days
+from reporting_assets.platform.assets import platform_assets
 from reporting_assets.records.engagement import service_level_month
 from reporting_assets.reports.performance import performance_review
 from reporting_assets.reports.rendering import REPORTS_GROUP, freshness, render_report
@@ -17,7 +19,7 @@ from reporting_assets.resources.artifacts import ArtifactStoreResource
 from reporting_assets.resources.settings import SettingsResource
 
 # The service-level assets whose checks make the performance review's "Service levels".
-SERVICE_LEVEL_ASSETS: tuple[str, ...] = ()
+SERVICE_LEVEL_ASSETS = tuple(a.key.to_user_string() for a in platform_assets)
 
 
 def platform_review_asset(key: str) -> dg.AssetsDefinition:
@@ -51,3 +53,8 @@ def platform_review_asset(key: str) -> dg.AssetsDefinition:
                              email_charts=())  # fmt: skip
 
     return _asset
+
+
+# One asset per report of kind "platform" in config (the demo has one: performance_review).
+review_assets = [platform_review_asset(k) for k, r in get_settings().reports.items()
+                 if r.kind == "platform"]  # fmt: skip

@@ -284,9 +284,19 @@ def demo(days, events_per_day, history_days) -> None:
         f"4. The latest complete week ({week}) and the month to date ({month[:7]}): "
         "analytics, models, reports and decks"
     )
-    for job, key in (("weekly_report_job", week), ("monthly_report_job", month)):
+    saturday = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
+    for job, key in (
+        ("weekly_report_job", week),
+        ("platform_slo_job", saturday),
+        ("platform_slo_job", spec.end.isoformat()),
+        ("monthly_report_job", month),
+    ):
         if job == "monthly_report_job":  # the month's decision speed counts these
             _acknowledge_in_web_app(settings)
+        if job == "platform_slo_job" and key == saturday:
+            click.echo(f"   The platform's service levels for {saturday} (the week's "
+                       f"report) and {spec.end} (the day's); then the month's performance "
+                       "review")  # fmt: skip
         if not run_job(job, key):
             unexpected.append(f"{job} {key}")
     data_root = resolve(settings.storage.data_root)

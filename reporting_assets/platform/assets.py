@@ -29,7 +29,7 @@ from reporting_assets.platform.history import (
 from reporting_assets.quality.checks import CheckOutcome
 from reporting_assets.quality.dagster_checks import to_result
 from reporting_assets.records.measurements import probes_between, stream_latency_seconds
-from reporting_assets.reports.assets import FRESHNESS_DEADLINES
+from reporting_assets.reports.rendering import FRESHNESS_DEADLINES
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.sources.assets import source_assets

@@ -22,7 +22,7 @@ from reporting_assets.lib.links import Links, alert_path, report_path, web_secre
 from reporting_assets.records.acks import acks
 from reporting_assets.records.delivery_rows import SENT, deliveries
 from reporting_assets.records.feed import Feed, notifications
-from reporting_assets.reports.assets import report_content
+from reporting_assets.reports.rendering import report_content
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
 from reporting_assets.web.app import create_app

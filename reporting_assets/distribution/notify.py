@@ -146,8 +146,10 @@ def notify_failed_checks(
             settings, engine, kind="check_failure",
             title=f"{worst} check failed: {asset} [{partition}]",
             body=body + ("\nNothing downstream of it ran for this partition." if worst == "ERROR"
-                         else "\nA WARN does not block the reports; they show it in the "
-                         "quality appendix."),
+                         else "\nA WARN does not block anything; "
+                         + ("the month's performance review lists it under Service levels."
+                            if asset.startswith("slo_") else
+                            "the reports show it in their quality appendix.")),
             dedupe_key=f"check:{asset}:{partition}:{checks[0]['id']}-{checks[-1]['id']}",
             addresses=data_team(settings),
             channels=["dashboard", "email"], severity="critical" if worst == "ERROR" else "warning",

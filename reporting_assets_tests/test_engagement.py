@@ -13,6 +13,7 @@ from reporting_assets.records.delivery_rows import SENT, deliveries
 from reporting_assets.records.engagement import (
     cobwebs,
     delivery_effectiveness,
+    delivery_success,
     feedback_summary,
     reading_by_person,
     section_relevance,
@@ -107,7 +108,8 @@ def test_feedback_per_report_with_its_comments(engine):
 
 
 def test_delivery_effectiveness_per_channel(engine):
-    table = {r["channel"]: r for r in delivery_effectiveness(engine, *MONTH).to_dicts()}
+    november = ("2026-11-01", "2026-11-30")  # the report periods of the month
+    table = {r["channel"]: r for r in delivery_effectiveness(engine, *november).to_dicts()}
     email = table["email"]
     # Sent at 12:00: the CEO opened at 14:00 (2 h), the CFO at 17:00 (5 h), the board never.
     assert (email["deliveries"], email["unopened"]) == (3, 1)
@@ -115,7 +117,9 @@ def test_delivery_effectiveness_per_channel(engine):
     assert email["median_hours_to_ack"] == 8.0  # only the CEO acknowledged, at 20:00
     slack = table["slack"]  # a shared channel: the first reader's open counts
     assert (slack["deliveries"], slack["unopened"], slack["median_hours_to_open"]) == (1, 0, 2.0)
-    assert delivery_effectiveness(engine, *(m - timedelta(days=30) for m in MONTH)).is_empty()
+    assert delivery_effectiveness(engine, "2026-10-01", "2026-10-31").is_empty()
+    assert delivery_success(engine, *november) == 1.0
+    assert delivery_success(engine, "2026-10-01", "2026-10-31") is None
 
 
 def test_the_performance_review_says_what_the_records_say_and_reads_back_from_its_pdf(
@@ -123,9 +127,11 @@ def test_the_performance_review_says_what_the_records_say_and_reads_back_from_it
 ):
     settings = config_with(lambda c: None)
     sections = {"weekly_business_review": SECTIONS["weekly_business_review"]}
-    levels = [{"measure": "Delivery success", "target": "99.5%", "actual": "100.0%", "met": True},
-              {"measure": "Daily report on time", "target": "by 07:30", "actual": "2 late",
-               "met": False}]  # fmt: skip
+    levels = [{"measure": "Delivery success", "target": "met every day",
+               "actual": "met on 2 of 2 days", "met": True, "why": ""},
+              {"measure": "Report freshness", "target": "met every day",
+               "actual": "met on 0 of 2 days", "met": False,
+               "why": "daily_executive [2026-11-29] late: 2 h past its deadline"}]  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("reporting_assets.reports.performance.report_sections", lambda s: sections)
         report = performance_review(settings, engine, "monthly_board_report", date(2026, 11, 1),
@@ -139,7 +145,7 @@ def test_the_performance_review_says_what_the_records_say_and_reads_back_from_it
     asks = [a.what for a in report.decisions.asks]
     assert asks == [
         "Drop or merge the section nobody opened in 90 days",
-        "Restore daily report on time (target by 07:30, this month 2 late)",
+        "Restore report freshness: met on 0 of 2 days this month",
     ]
     pdf = tmp_path / "review.pdf"
     render_pdf(report, {}, pdf)
@@ -153,20 +159,21 @@ def test_the_performance_review_says_what_the_records_say_and_reads_back_from_it
         "Shorter please",
         "Maya Chen",
         "Drop or merge the section nobody opened in 90 days",
-        "2 late",
+        "met on 0 of 2 days",
     ):
         assert words in text, words
 
 
 def test_a_service_level_is_met_for_the_month_only_when_every_day_met_it(engine):
     day = datetime(2026, 11, 2, 12, tzinfo=UTC)
-    rows = [("slo_daily", "generation_time", "2026-11-01", True, "daily report within 5 min"),
-            ("slo_daily", "generation_time", "2026-11-02", False, "daily report within 5 min"),
-            ("slo_daily", "generation_time", "2026-11-02", True, "daily report within 5 min"),
-            ("slo_daily", "delivery_success", "2026-11-01", True, "99.5% delivered"),
-            ("slo_daily", "delivery_success", "2026-11-02", False, "99.5% delivered"),
-            ("slo_daily", "delivery_success", "2026-10-31", False, "99.5% delivered"),
-            ("other", "complete", "2026-11-02", False, "all rows")]  # fmt: skip
+    gen, ok = "slo_generation_time", "runs within target"
+    rows = [(gen, "runs_within_target", "2026-11-01", True, ok),
+            (gen, "runs_within_target", "2026-11-02", False, "daily_report_job took 6 min"),
+            (gen, "runs_within_target", "2026-11-02", True, ok),  # re-evaluated: passed
+            ("slo_delivery_success", "success_rate_met", "2026-11-01", True, "100%"),
+            ("slo_delivery_success", "success_rate_met", "2026-11-02", False, "email 98.0%"),
+            ("slo_delivery_success", "success_rate_met", "2026-10-31", False, "email 90.0%"),
+            ("posthog_events", "complete", "2026-11-02", False, "all rows")]  # fmt: skip
     with engine.begin() as conn:
         for n, (asset, check, key, passed, words) in enumerate(rows):
             conn.execute(check_results.insert().values(
@@ -174,10 +181,24 @@ def test_a_service_level_is_met_for_the_month_only_when_every_day_met_it(engine)
                 severity="WARN", description=words,
                 evaluated_at=day + timedelta(minutes=n)))  # fmt: skip
     month = [f"2026-11-{d:02d}" for d in range(1, 31)]
-    levels = {s["measure"]: s for s in service_level_month(engine, ["slo_daily"], month)}
-    # Re-evaluated the 2nd and passed: the last evaluation counts.
-    assert levels["Slo daily: generation time"]["met"] is True
-    assert levels["Slo daily: generation time"]["actual"] == "2 of 2 days met"
-    assert levels["Slo daily: delivery success"]["met"] is False  # 31 October is not November
-    assert levels["Slo daily: delivery success"]["actual"] == "1 of 2 days met"
-    assert len(levels) == 2
+    levels = {s["measure"]: s for s in
+              service_level_month(engine, [gen, "slo_delivery_success"], month)}  # fmt: skip
+    assert set(levels) == {"Generation time", "Delivery success"}
+    assert levels["Generation time"]["met"] is True  # the last evaluation of a day counts
+    assert levels["Generation time"]["actual"] == "met on 2 of 2 days"
+    missed = levels["Delivery success"]  # 31 October is not November
+    assert (missed["met"], missed["actual"], missed["why"]) == (
+        False, "met on 1 of 2 days", "email 98.0%")  # fmt: skip
+
+
+def test_without_any_section_opened_the_review_asks_nothing_about_sections(tmp_path, config_with):
+    """Nobody used the app's sections (readers read the PDF): that is not 22 unused sections."""
+    engine = AppDatabase(sqlite_path=str(tmp_path / "empty.db")).engine
+    report = performance_review(config_with(lambda c: None), engine, "performance_review",
+                                date(2026, 11, 1), date(2026, 11, 29))  # fmt: skip
+    cards = {k.key: k for k in report.kpis}
+    assert cards["cobwebs"].value is None and cards["cobwebs"].status == "grey"
+    assert cards["delivery_success"].value is None  # nothing delivered: not 0 %
+    assert not report.decisions.asks
+    [cobweb] = [s for s in report.sections if s.key == "cobwebs"]
+    assert cobweb.table.is_empty() and "not measured yet" in cobweb.takeaway

@@ -77,7 +77,8 @@ def in_sentence(label: str) -> str:
 
 # Words an identifier spells in capitals when it becomes a name.
 ACRONYMS = {"cdn": "CDN", "api": "API", "ci": "CI", "crm": "CRM", "sso": "SSO", "ml": "ML",
-            "etl": "ETL", "mrr": "MRR", "sla": "SLA", "aws": "AWS", "gcp": "GCP"}  # fmt: skip
+            "etl": "ETL", "mrr": "MRR", "sla": "SLA", "aws": "AWS", "gcp": "GCP",
+            "roi": "ROI", "slo": "SLO"}  # fmt: skip
 
 
 def month_name(day) -> str:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from reporting_assets.lib.formatting import display_name
 from reporting_assets.records.acks import acknowledgements
-from reporting_assets.records.delivery_rows import SENT, deliveries
+from reporting_assets.records.delivery_rows import FAILED_PERMANENT, SENT, deliveries
 from reporting_assets.records.usage import feedback, usage_events
 from reporting_assets.resources.app_db import check_results
 
@@ -141,16 +141,17 @@ def feedback_summary(engine: sa.Engine, since: datetime, until: datetime) -> pl.
     return pl.DataFrame(out, schema=schema)
 
 
-def delivery_effectiveness(engine: sa.Engine, since: datetime, until: datetime) -> pl.DataFrame:
-    """Per channel, for the report periods first delivered in the window: how many, and the
-    median hours from that delivery to the first view in the web app and to the first
-    acknowledgement (by the addressed reader for email; by anyone for a shared channel), with
-    how many were never opened."""
+def delivery_effectiveness(engine: sa.Engine, first: str, last: str) -> pl.DataFrame:
+    """Per channel, for the deliveries of report periods `first` to `last` (period keys, e.g.
+    the month's days): how many, and the median hours from each delivery to the first view in
+    the web app and to the first acknowledgement (by the addressed reader for email; by anyone
+    for a shared channel), with how many were never opened."""
     with engine.connect() as conn:
         sent = conn.execute(
             sa.select(deliveries.c.report, deliveries.c.period, deliveries.c.channel,
                       deliveries.c.target, sa.func.min(deliveries.c.sent_at).label("sent_at"))
-            .where(deliveries.c.status == SENT)
+            .where(deliveries.c.status == SENT, deliveries.c.period >= first,
+                   deliveries.c.period <= last, ~deliveries.c.report.startswith("notice:"))
             .group_by(deliveries.c.report, deliveries.c.period, deliveries.c.channel,
                       deliveries.c.target)).mappings().all()  # fmt: skip
         views = conn.execute(
@@ -184,7 +185,7 @@ def delivery_effectiveness(engine: sa.Engine, since: datetime, until: datetime) 
     per_channel: dict[str, dict[str, list]] = {}
     for d in sent:
         at = _utc(_at(d["sent_at"]))
-        if at is None or not _utc(since) <= at < _utc(until):
+        if at is None:
             continue
         email = d["channel"] == "email"
         figures = per_channel.setdefault(d["channel"], {"open": [], "ack": [], "n": [],
@@ -212,12 +213,26 @@ def _at(value):
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def delivery_success(engine: sa.Engine, first: str, last: str) -> float | None:
+    """Delivered of the decided report deliveries (delivered, or refused for good) of report
+    periods `first` to `last`; None when none was decided. Notices are not reports."""
+    with engine.connect() as conn:
+        counts = dict(conn.execute(
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.status.in_([SENT, FAILED_PERMANENT]),
+                   deliveries.c.period >= first, deliveries.c.period <= last,
+                   ~deliveries.c.report.startswith("notice:"))
+            .group_by(deliveries.c.status)).all())  # fmt: skip
+    sent, failed = counts.get(SENT, 0), counts.get(FAILED_PERMANENT, 0)
+    return sent / (sent + failed) if sent + failed else None
+
+
 def service_level_month(
     engine: sa.Engine, assets: Iterable[str], days: Iterable[str]
 ) -> list[dict]:
     """Each service-level check of `assets` over the month's `days` (partition keys): met when
-    every day it was evaluated passed. {"measure", "target", "actual", "met"}; the target is the
-    check's own description of its last evaluation."""
+    every day it was evaluated passed. {"measure", "target", "actual", "met", "why"}: why is the
+    check's own words on the last day it was missed."""
     assets, days = list(assets), list(days)
     if not assets or not days:
         return []
@@ -235,7 +250,11 @@ def service_level_month(
         entry["evaluated"] += 1
         entry["missed"] += 0 if r["passed"] else 1
         entry["last"] = r
-    return [{"measure": f"{display_name(asset)}: {display_name(check).lower()}",
-             "target": e["last"]["description"],
-             "actual": f"{e['evaluated'] - e['missed']} of {e['evaluated']} days met",
-             "met": e["missed"] == 0} for (asset, check), e in out.items()]  # fmt: skip
+        if not r["passed"]:
+            entry["last_missed"] = r
+    return [{"measure": display_name(asset.removeprefix("slo_")),
+             "target": "met every day",
+             "actual": f"met on {e['evaluated'] - e['missed']} of {e['evaluated']} days",
+             "met": e["missed"] == 0,
+             "why": "" if e["missed"] == 0 else e["last_missed"]["description"]}
+            for (asset, check), e in out.items()]  # fmt: skip

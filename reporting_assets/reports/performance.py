@@ -15,16 +15,16 @@ import polars as pl
 import sqlalchemy as sa
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.formatting import display_name, format_value, plural
+from reporting_assets.lib.formatting import clip, display_name, format_value, plural
 from reporting_assets.records.engagement import (
     COBWEB_DAYS,
     cobwebs,
     delivery_effectiveness,
+    delivery_success,
     feedback_summary,
     reading_by_person,
     section_relevance,
 )
-from reporting_assets.records.ledger import DeliveryLedger
 from reporting_assets.reports.decisions import business_day_after, decision_block
 from reporting_assets.reports.model import Ask, Branding, Column, Kpi, ReportData, Section
 
@@ -43,11 +43,6 @@ def report_sections(settings: Settings) -> dict[str, list[str]]:
     return {k: list(r.sections) for k, r in settings.reports.items() if r.kind == "business"}
 
 
-def _delivery_rate(engine: sa.Engine, since: datetime, until: datetime) -> float | None:
-    """Sent of decided report deliveries (sent or refused for good) last updated in the window."""
-    return DeliveryLedger(engine).success_rate(since=since, until=until)
-
-
 def performance_review(
     settings: Settings,
     engine: sa.Engine,
@@ -62,7 +57,9 @@ def performance_review(
     """The review of the month [start, end]. `service_levels`: the month's SLO results, each
     {"measure", "target", "actual", "met"} in words and a flag."""
     tz = settings.calendar.report_timezone
-    since, until = _window(start, end, tz)
+    since, until = _window(start, _month_end(start), tz)
+    now = generated_at or datetime.now(UTC)
+    until = min(until, now)  # the month in progress: everything recorded so far
     titles = {k: r.title for k, r in settings.reports.items()}
     sections = report_sections(settings)
     reading = reading_by_person(engine, since, until)
@@ -70,8 +67,13 @@ def performance_review(
     unused = cobwebs(engine, sections, until)
     said = feedback_summary(engine, since, until)
     before = feedback_summary(engine, *_window(_month_before(start), start - timedelta(1), tz))
-    effect = delivery_effectiveness(engine, since, until)
-    delivered = _delivery_rate(engine, since, until)
+    first, last = start.isoformat(), end.isoformat()  # the report periods of the month
+    effect = delivery_effectiveness(engine, first, last)
+    delivered = delivery_success(engine, first, last)
+    measured = not section_relevance(engine, sections, until - timedelta(days=COBWEB_DAYS),
+                                     until).filter(pl.col("opens") > 0).is_empty()  # fmt: skip
+    if not measured:  # nobody opened any section: their use is not measured, not nil
+        unused = unused.clear()
     levels = service_levels or []
     missed = [s for s in levels if not s["met"]]
     mean_rating = _mean(said)
@@ -99,8 +101,9 @@ def performance_review(
             "lower_is_better", "grey"),
         Kpi("mean_rating", "Mean rating (1–5)", "count", mean_rating, _mean(before), None,
             "higher_is_better", "grey"),
-        Kpi("cobwebs", f"Sections unopened in {COBWEB_DAYS} days", "count", float(unused.height),
-            None, 0.0, "lower_is_better", status_of(unused.height, 0, higher=False)),
+        Kpi("cobwebs", f"Sections unopened in {COBWEB_DAYS} days", "count",
+            float(unused.height) if measured else None, None, 0.0, "lower_is_better",
+            status_of(unused.height, 0, higher=False) if measured else "grey"),
     ]  # fmt: skip
 
     def name(report: str) -> str:
@@ -147,7 +150,10 @@ def performance_review(
         Section("cobwebs", f"Sections nobody opened in {COBWEB_DAYS} days",
                 "Candidates to drop or merge into another section.", cobweb_rows,
                 [Column("report", "Report"), Column("section", "Section")],
-                takeaway=f"{plural(unused.height, 'section')} unopened in {COBWEB_DAYS} days."),
+                takeaway=(f"{plural(unused.height, 'section')} unopened in {COBWEB_DAYS} days."
+                          if measured else f"No section was opened in the app in {COBWEB_DAYS} "
+                          "days: readers use the PDF and the email, so which sections they "
+                          "use is not measured yet.")),
         Section("feedback", "Executive feedback",
                 "Ratings (1–5), whether it was useful, and the comments, per report.",
                 feedback_rows,
@@ -188,15 +194,16 @@ def performance_review(
                         settings.person(review_owner), due, None, "",
                         "usage in the web app"))  # fmt: skip
     for s in missed:
-        asks.append(Ask(f"Restore {s['measure'].lower()} (target {s['target']}, this month "
-                        f"{s['actual']})", settings.person(review_owner), due, None, "",
-                        "the service-level checks"))  # fmt: skip
+        asks.append(Ask(f"Restore {s['measure'].lower()}: {s['actual']} this month",
+                        settings.person(review_owner), due, None, "",
+                        clip(s.get("why") or "the service-level checks", 160)))  # fmt: skip
     takeaways = [
         f"Delivery success {format_value(delivered, 'ratio')} against "
         f"{format_value(DELIVERY_TARGET, 'ratio')}" + ("." if delivered is not None else
                                                        " (nothing delivered)."),
-        f"{plural(reading['reader'].n_unique(), 'reader')} used the web app; "
-        f"{plural(unused.height, 'section')} unopened in {COBWEB_DAYS} days.",
+        f"{plural(reading['reader'].n_unique(), 'reader')} used the web app"
+        + (f"; {plural(unused.height, 'section')} unopened in {COBWEB_DAYS} days." if measured
+           else "; no section was opened there yet."),
         f"{len(levels) - len(missed)} of {len(levels)} service levels met." if levels else "",
     ]  # fmt: skip
     b = settings.branding
@@ -220,6 +227,10 @@ def performance_review(
         report_url=report_url,
         decisions=decision_block(takeaways, asks),
     )  # fmt: skip
+
+
+def _month_end(start: date) -> date:
+    return start.replace(day=_last(start))
 
 
 def _month_before(start: date) -> date:

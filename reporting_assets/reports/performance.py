@@ -221,12 +221,20 @@ def performance_review(
         kpis=kpis,
         summary=[t for t in takeaways if t],
         alerts=[],
-        sections=out_sections,
+        sections=_in_config_order(out_sections, settings, key),
         quality=[],
         definitions=[],
         report_url=report_url,
         decisions=decision_block(takeaways, asks),
     )  # fmt: skip
+
+
+def _in_config_order(sections: list[Section], settings: Settings, key: str) -> list[Section]:
+    """The sections the report's definition names, in its order (all of them without one)."""
+    if key not in settings.reports:
+        return sections
+    by_key = {s.key: s for s in sections}
+    return [by_key[k] for k in settings.reports[key].sections if k in by_key]
 
 
 def _month_end(start: date) -> date:

@@ -134,7 +134,7 @@ def test_the_performance_review_says_what_the_records_say_and_reads_back_from_it
                "why": "daily_executive [2026-11-29] late: 2 h past its deadline"}]  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("reporting_assets.reports.performance.report_sections", lambda s: sections)
-        report = performance_review(settings, engine, "monthly_board_report", date(2026, 11, 1),
+        report = performance_review(settings, engine, "performance_review", date(2026, 11, 1),
                                     date(2026, 11, 30), service_levels=levels)  # fmt: skip
     cards = {k.key: k for k in report.kpis}
     assert cards["delivery_success"].value == 1.0 and cards["delivery_success"].status == "green"

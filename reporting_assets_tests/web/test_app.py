@@ -21,6 +21,7 @@ from reporting_assets.records.feed import Feed
 from reporting_assets.reports.rendering import report_content
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
+from reporting_assets.web import pages
 from reporting_assets.web.app import create_app
 from reporting_assets.web.auth import Links, web_secret
 from reporting_assets_tests.reports.sample import sample_report
@@ -290,3 +291,12 @@ def test_an_alert_page_is_acknowledged_once_per_reader(site):
         "alert", "payment_failures_high", DAY, CEO)  # fmt: skip
     assert _sign_in(site, STRANGER).get(url).status_code == 404
     assert ceo.get(f"/alerts/payment_failures_high/{DAY[:-2]}01").status_code == 404
+
+
+def test_the_performance_review_is_the_data_teams_not_the_executives(site):
+    settings = site["settings"]
+    assert "performance_review" in pages.visible_reports(settings, "data-team@northwind.example")
+    assert "performance_review" in pages.visible_reports(
+        settings, "chief.of.staff@northwind.example"
+    )
+    assert "performance_review" not in pages.visible_reports(settings, CEO)

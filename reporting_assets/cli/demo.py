@@ -16,6 +16,7 @@ from reporting_assets.analytics.impact import months_text
 from reporting_assets.cli.common import app_database, dagster_home, partition_range, run_job
 from reporting_assets.cli.deliveries import print_ledger
 from reporting_assets.cli.demo_impact import acknowledge_in_web_app, baseline_history
+from reporting_assets.cli.demo_usage import DAYS, generate_usage
 from reporting_assets.config import get_settings, resolve
 from reporting_assets.demo.generator import DemoSpec, generate_demo_company, spec_json
 from reporting_assets.distribution.notify import notify_failed_checks
@@ -162,6 +163,14 @@ def _acknowledge_in_web_app(settings) -> None:
     click.echo(f"   In the web app, signed in by their links: {what}")
 
 
+def _generate_usage(settings) -> None:
+    used = generate_usage(settings, app_database().engine, today(), settings.demo.seed)
+    if used.written:
+        click.echo(f"   The demo's generated use of the web app over the last {DAYS} days: "
+                   f"{used.views} report views, {used.sections} sections opened, "
+                   f"{used.feedback} ratings with comments")  # fmt: skip
+
+
 def _newest_check_id() -> int:
     with app_database().engine.connect() as conn:
         return conn.execute(
@@ -293,6 +302,7 @@ def demo(days, events_per_day, history_days) -> None:
     ):
         if job == "monthly_report_job":  # the month's decision speed counts these
             _acknowledge_in_web_app(settings)
+            _generate_usage(settings)  # what the performance review reviews
         if job == "platform_slo_job" and key == saturday:
             click.echo(f"   The platform's service levels for {saturday} (the week's "
                        f"report) and {spec.end} (the day's); then the month's performance "

@@ -5,19 +5,26 @@ Before go-live the demo company ran the old process: the weekly pack was a PDF e
 Monday morning, and executives acknowledged it by reply a day or two later. The demo writes
 that history into the delivery ledger and the acknowledgements, each row labelled as the demo's
 generated baseline. After go-live, a few executives open their links and press Acknowledge in
-the web app itself (through Starlette's TestClient, in process): the same pages and the same
-`acknowledge` call a reader's browser reaches.
+the web app itself (served on a local port for the moment, over HTTP): the same pages and the
+same `acknowledge` call a reader's browser reaches.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic, sleep
 from zoneinfo import ZoneInfo
 
+import requests
 import sqlalchemy as sa
+import uvicorn
 
 from reporting_assets.config.audience import recipients
 from reporting_assets.config.models import Settings
@@ -117,18 +124,39 @@ def baseline_history(
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def _press_acknowledge(app, links: Links, address: str, path: str, decision: str) -> bool:
-    """`address` opens their sign-in link to `path` (a report's or an alert's page), presses
-    Continue, then Acknowledge; True when the acknowledgement was recorded."""
-    from starlette.testclient import TestClient  # httpx: a dev dependency, as `make demo` has
+@contextmanager
+def served(app) -> Iterator[str]:
+    """The web app on a free local port for the length of the block (uvicorn in a thread, as
+    `reporting serve` runs it); yields its address."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = monotonic() + 20
+    while not server.started:
+        if monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the web app did not start for the demo's acknowledgements")
+        sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
-    browser = TestClient(app, base_url="http://demo.invalid")
-    link = f"/signin/{links.token(address)}"
-    page = browser.get(link, params={"next": path})
-    landed = browser.post(link, params={"next": path}, data={"csrf": CSRF.search(page.text)[1]})
-    form = {"csrf": CSRF.search(landed.text)[1], "decision": decision}
-    answer = browser.post(f"{path}/ack", data=form)
-    return answer.status_code == 200 and "problem=" not in str(answer.url)
+
+def _press_acknowledge(base: str, links: Links, address: str, path: str, decision: str) -> bool:
+    """`address` opens their sign-in link to `path` (a report's or an alert's page), presses
+    Continue, then Acknowledge, over HTTP as a browser does; True when it was recorded."""
+    with requests.Session() as browser:
+        link = f"{base}/signin/{links.token(address)}"
+        page = browser.get(link, params={"next": path}, timeout=30)
+        landed = browser.post(link, params={"next": path},
+                              data={"csrf": CSRF.search(page.text)[1]}, timeout=30)  # fmt: skip
+        form = {"csrf": CSRF.search(landed.text)[1], "decision": decision}
+        answer = browser.post(f"{base}{path}/ack", data=form, timeout=30)
+    return answer.status_code == 200 and "problem=" not in answer.url
 
 
 def acknowledge_in_web_app(settings: Settings, app_db: AppDatabase, go_live: date) -> list[str]:
@@ -163,20 +191,26 @@ def acknowledge_in_web_app(settings: Settings, app_db: AppDatabase, go_live: dat
     if alerts:
         todo.append(("alert", alerts[-1].report, alerts[-1].period, sorted(alerts[-1].audience)))
     seen = {(a.subject, a.key, a.period) for a in acks(engine)}
-    app, links = create_app(settings, app_db), Links.of(settings)
+    links = Links.of(settings)
     done, used = [], set()
-    for subject, key, period, readers in todo:
-        reader = next((r for r in sorted(readers) if r not in used), None)
-        if (subject, key, period) in seen or reader is None:
-            continue
-        used.add(reader)
-        if subject == "report":
-            path, how = report_path(key, period), f"{key} {period} from the email's link"
-            decision = "Read in the web app"
-        else:
-            path = alert_path(key, period)
-            how = f"the {key} alert of {period} from the notice's Acknowledge link"
-            decision = "Owner asked to act today"
-        if _press_acknowledge(app, links, reader, path, decision):
-            done.append(f"{settings.person(reader)} acknowledged {how}")
+    with served(create_app(settings, app_db)) as base:
+        for subject, key, period, readers in todo:
+            _one(settings, links, base, subject, key, period, readers, seen, used, done)
     return done
+
+
+def _one(settings, links, base, subject, key, period, readers, seen, used, done) -> None:
+    """One executive not yet used acknowledges one report period or alert nobody has yet."""
+    reader = next((r for r in sorted(readers) if r not in used), None)
+    if (subject, key, period) in seen or reader is None:
+        return
+    used.add(reader)
+    if subject == "report":
+        path, how = report_path(key, period), f"{key} {period} from the email's link"
+        decision = "Read in the web app"
+    else:
+        path = alert_path(key, period)
+        how = f"the {key} alert of {period} from the notice's Acknowledge link"
+        decision = "Owner asked to act today"
+    if _press_acknowledge(base, links, reader, path, decision):
+        done.append(f"{settings.person(reader)} acknowledged {how}")

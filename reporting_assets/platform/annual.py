@@ -44,6 +44,7 @@ ANNUAL_SCHEMA = {
 FRAMEWORK, ROI, PLATFORM, ALIGNMENT = "framework", "roi", "platform", "alignment"
 # The report sections and deck slides that show the strategic initiatives.
 INITIATIVE_PLACES = ("initiatives", "initiative_roi")
+AUDIENCES = {"c_suite": "C-suite", "vp_operations": "VP operations"}
 
 
 def _row(part, subject, period, measure, value, unit, target=None, met=None, detail=""):
@@ -346,7 +347,7 @@ def alignment(
     for key, r in reports.items():
         where = [f"section {display_name(s)}" for s in r["sections"] if s in INITIATIVE_PLACES]
         where += [
-            f"{display_name(a)} deck"
+            f"{AUDIENCES.get(a, display_name(a))} deck"
             for a, slides in r.get("deck_sections", {}).items()
             if any(s in INITIATIVE_PLACES for s in slides)
         ]

@@ -68,7 +68,7 @@ _CUES = re.compile(
     r"(?:add(?:ing)?|include|show(?:ing)?|would (?:like|love)|i'?d (?:like|love)|"
     r"(?:it )?(?:is |'s )?missing|wish(?: there (?:was|were))?|"
     r"(?:we |i )?need|can (?:we|i|you) (?:have|get|see|add)|could (?:we|i) (?:have|get|see))"
-    r"\s+(?P<what>[^.!?;]+)",
+    r"[:\s]+(?P<what>[^.!?;]+)",
     re.IGNORECASE,
 )
 _LEADING = re.compile(

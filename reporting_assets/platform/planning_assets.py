@@ -76,9 +76,8 @@ def _emit(context, app_db: AppDatabase, asset: str, check: str, frame, outcome, 
 
 
 def quarter_label(first: date) -> str:
-    """'Q4 2026 (October–December)'."""
-    last = date(first.year, first.month + 2, 1)
-    return f"Q{(first.month - 1) // 3 + 1} {first.year} ({first:%B}–{last:%B})"
+    """'Q4 2026' for the quarter starting 1 October 2026."""
+    return f"Q{(first.month - 1) // 3 + 1} {first.year}"
 
 
 # Once a quarter, from the quarter's records: what to drop, add, fix or speed up, ranked by a

@@ -239,13 +239,13 @@ def slo_history(results: Iterable[Mapping], days: list[str], year: str) -> list[
     ]
 
 
-def incidents(runs: Iterable[RunTiming], months: list[date], year: str, tz) -> list[dict]:
-    """Failed runs (incidents) month by month and over the year, with the jobs that failed."""
-    failed = [r for r in runs if r.status == "FAILURE" and (r.end or r.start)]
+def incidents(runs: Iterable[RunTiming], months: list[date], year: str) -> list[dict]:
+    """Failed runs (incidents) month by month (of the partition each run was for) and over the
+    year, with the jobs that failed."""
+    failed = [r for r in runs if r.status == "FAILURE"]
     by_month: dict[str, list[RunTiming]] = {}
-    for r in failed:
-        at = (r.end or r.start).astimezone(tz).date().replace(day=1).isoformat()
-        by_month.setdefault(at, []).append(r)
+    for r in failed:  # the month of the data the run was for (its partition's day)
+        by_month.setdefault(r.partition[:8] + "01", []).append(r)
     rows = [
         _row(
             PLATFORM,

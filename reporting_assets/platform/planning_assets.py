@@ -224,9 +224,7 @@ def strategic_review_annual(
             year,
         ),
         *annual.slo_history(checks, _days(first, due), year),
-        *annual.incidents(
-            finished_runs(context.instance, _days(first, due)), months, year, ZoneInfo(tz)
-        ),
+        *annual.incidents(finished_runs(context.instance, _days(first, due)), months, year),
         *annual.volume_growth(
             events,
             [at for _, at in sent],

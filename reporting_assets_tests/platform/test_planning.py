@@ -312,7 +312,7 @@ def test_service_level_days_incidents_and_growth():
             datetime(2026, 2, 2, 5, tzinfo=UTC),
         ),
     ]
-    by = {r["period"]: r["value"] for r in annual.incidents(runs, months, "2026", NY)}
+    by = {r["period"]: r["value"] for r in annual.incidents(runs, months, "2026")}
     assert by == {"2026-01-01": 0.0, "2026-02-01": 1.0, "2026": 2.0}
     sent = [datetime(2026, 1, 10, tzinfo=UTC)] * 4 + [datetime(2026, 2, 1, 3, tzinfo=UTC)] * 2
     events = {"2026-01-01": 100, "2026-01-31": 100, "2026-02-01": 300}

@@ -205,10 +205,8 @@ def reporting_roi(
 
 
 def _impact_row(table: pl.DataFrame | None, metric: str) -> dict | None:
-    if table is None:
-        return None
-    found = table.filter(pl.col("metric") == metric)
-    return found.row(0, named=True) if found.height else None
+    found = table.filter(pl.col("metric") == metric) if table is not None else None
+    return found.row(0, named=True) if found is not None and found.height else None
 
 
 def slo_history(results: Iterable[Mapping], days: list[str], year: str) -> list[dict]:

@@ -13,15 +13,18 @@ from reporting_assets.jobs import (
     daily_report_job,
     daily_sources_job,
     delivery_jobs,
+    enhancement_planning_job,
     monthly_kpis_job,
     monthly_report_job,
     platform_slo_job,
+    strategic_review_job,
     weekly_analytics_job,
     weekly_report_job,
 )
 from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.metrics.period_assets import period_kpi_assets
 from reporting_assets.platform.assets import platform_assets
+from reporting_assets.platform.planning_assets import planning_assets
 from reporting_assets.platform.review_assets import review_assets
 from reporting_assets.reports.assets import report_assets
 from reporting_assets.resources import build_resources
@@ -57,6 +60,7 @@ defs = dg.Definitions(
             *report_assets,
             *delivery_assets,
             *platform_assets,
+            *planning_assets,
             *review_assets,
         ],
     ),
@@ -70,6 +74,8 @@ defs = dg.Definitions(
         monthly_kpis_job,
         monthly_report_job,
         platform_slo_job,
+        enhancement_planning_job,
+        strategic_review_job,
         *delivery_jobs.values(),
     ],
     schedules=schedules,

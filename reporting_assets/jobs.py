@@ -6,7 +6,7 @@ from reporting_assets.config import get_settings
 from reporting_assets.distribution.assets import delivery_keys
 from reporting_assets.metrics.gates import METRICS_GROUP
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP, WEEKLY_GROUP
-from reporting_assets.platform.assets import PLATFORM_GROUP
+from reporting_assets.platform.assets import platform_assets
 from reporting_assets.sources.assets import SOURCES_GROUP
 
 daily_sources_job = dg.define_asset_job(
@@ -83,12 +83,26 @@ monthly_report_job = dg.define_asset_job(
 
 platform_slo_job = dg.define_asset_job(
     "platform_slo_job",
-    selection=dg.AssetSelection.groups(PLATFORM_GROUP),
+    selection=dg.AssetSelection.assets(*platform_assets),
     description="The platform's service levels for one New York day: generation time, landing "
     "to delivery, delivery success, dashboard latency, report freshness and availability, each "
     "checked against its target.",
 )
 
+enhancement_planning_job = dg.define_asset_job(
+    "enhancement_planning_job",
+    selection=dg.AssetSelection.assets("enhancement_backlog_quarterly"),
+    description="The quarter's enhancement backlog for the reports: what to drop, add, fix or "
+    "speed up, ranked, each with its evidence.",
+)
+
+strategic_review_job = dg.define_asset_job(
+    "strategic_review_job",
+    selection=dg.AssetSelection.assets("strategic_review_annual"),
+    description="The year's strategic review of the reporting: impact against targets, return "
+    "on the reporting investment, the platform's service levels and growth, and the alignment "
+    "of the reports with the year's initiatives.",
+)
 
 # One delivery job per report: what the review-approval sensor and `reporting resend` launch.
 delivery_jobs = {

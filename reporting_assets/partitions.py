@@ -1,8 +1,13 @@
-"""The report time zone and the daily / weekly / monthly partitions every asset is cut by.
+"""The report time zone and the daily / weekly / monthly / quarterly / yearly partitions every
+asset is cut by.
 
 Periods are calendar periods in the report time zone (America/New_York by default): a daily
 partition is one New York day (23, 24 or 25 hours long), a week runs Sunday to Saturday, and the
 monthly partitions include the month in progress so the month-end run covers the month to date.
+The quarterly and yearly partitions (the platform's enhancement planning and strategic review)
+likewise include the quarter and the year in progress, and start with the quarter and the year
+that hold the first day, so a review of a year the platform joined midway exists and says which
+months it lacks.
 """
 
 from __future__ import annotations
@@ -57,6 +62,19 @@ weekly_partitions = dg.WeeklyPartitionsDefinition(
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=PARTITIONS_START, timezone=REPORT_TZ, end_offset=1
 )
+_first = date.fromisoformat(PARTITIONS_START)
+QUARTERS_START = _first.replace(month=(_first.month - 1) // 3 * 3 + 1, day=1).isoformat()
+YEARS_START = _first.replace(month=1, day=1).isoformat()
+quarterly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 */3 *",  # 1 January, April, July and October
+    start=QUARTERS_START,
+    fmt="%Y-%m-%d",
+    timezone=REPORT_TZ,
+    end_offset=1,
+)
+yearly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1 *", start=YEARS_START, fmt="%Y-%m-%d", timezone=REPORT_TZ, end_offset=1
+)
 
 
 def latest_complete_day(now: datetime | None = None, timezone: str = REPORT_TZ) -> date:
@@ -67,8 +85,9 @@ def latest_complete_day(now: datetime | None = None, timezone: str = REPORT_TZ) 
 
 
 def period_days(window: dg.TimeWindow, timezone: str = REPORT_TZ) -> tuple[date, date, date]:
-    """(first day, last day, last day with data due) of a weekly or monthly partition's window:
-    a week or month that has ended is due in full; the month in progress up to yesterday."""
+    """(first day, last day, last day with data due) of a weekly, monthly, quarterly or yearly
+    partition's window: a period that has ended is due in full; one in progress up to
+    yesterday."""
     tz = ZoneInfo(timezone)
     start = window.start.astimezone(tz).date()
     last = window.end.astimezone(tz).date() - timedelta(days=1)

@@ -2,7 +2,8 @@
 
 The daily and weekly schedules request the last complete partition; the monthly one runs at 23:59
 on the last day of the month and requests the month in progress, so the board gets the month to
-date before it closes.
+date before it closes. The platform's quarterly enhancement plan and annual strategic review run
+the same way, at 23:59 on the quarter's and the year's last day.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ import dagster as dg
 
 from reporting_assets.jobs import (
     daily_report_job,
+    enhancement_planning_job,
     monthly_report_job,
     platform_slo_job,
+    strategic_review_job,
     weekly_report_job,
 )
 from reporting_assets.partitions import REPORT_TZ
 
 CADENCE_TAG = "reporting/cadence"
 MONTH_END_CRON = "59 23 L * *"
+QUARTER_END_CRON = "59 23 L 3,6,9,12 *"
+YEAR_END_CRON = "59 23 31 12 *"
 
 # The cron and time zone of these two come from the jobs' partitions (America/New_York): 06:30
 # local every day, Sunday 18:00 local every week, both DST-correct, each requesting the last
@@ -75,6 +80,41 @@ def monthly_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
     )
 
 
+def quarter_in_progress_key(at: datetime, timezone: str = REPORT_TZ) -> str:
+    """The quarterly partition key ('2026-10-01') of the report-timezone quarter containing `at`."""
+    day = at.astimezone(ZoneInfo(timezone)).date()
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1).isoformat()
+
+
+@dg.schedule(
+    name="enhancement_planning_job_schedule",
+    cron_schedule=QUARTER_END_CRON,
+    execution_timezone=REPORT_TZ,
+    job=enhancement_planning_job,
+    description="The quarter's enhancement backlog, at 23:59 New York time on the quarter's last "
+    "day (31 March, 30 June, 30 September, 31 December).",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def enhancement_planning_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    key = quarter_in_progress_key(context.scheduled_execution_time)
+    return dg.RunRequest(partition_key=key, run_key=key, tags={CADENCE_TAG: "quarterly"})
+
+
+@dg.schedule(
+    name="strategic_review_job_schedule",
+    cron_schedule=YEAR_END_CRON,
+    execution_timezone=REPORT_TZ,
+    job=strategic_review_job,
+    description="The year's strategic review of the reporting, at 23:59 New York time on 31 "
+    "December.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def strategic_review_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(REPORT_TZ)).date()
+    key = day.replace(month=1, day=1).isoformat()
+    return dg.RunRequest(partition_key=key, run_key=key, tags={CADENCE_TAG: "yearly"})
+
+
 # The platform's day is judged once the daily report is due (07:30): at 07:45 for yesterday. The
 # week ending on Saturday is due on Sunday at 19:00, so Saturday is judged again at 19:45 on Sunday.
 platform_slo_schedule = dg.build_schedule_from_partitioned_job(
@@ -109,4 +149,6 @@ schedules = [
     monthly_report_schedule,
     platform_slo_schedule,
     platform_slo_weekly_schedule,
+    enhancement_planning_schedule,
+    strategic_review_schedule,
 ]

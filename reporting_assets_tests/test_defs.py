@@ -77,6 +77,9 @@ SLO_CHECKS = {
     "slo_availability": "availability_met",
 }
 EXPECTED_ASSETS.update({a: ("step7_platform", "daily") for a in SLO_CHECKS})
+# The platform's quarterly enhancement plan and annual strategic review.
+EXPECTED_ASSETS["enhancement_backlog_quarterly"] = ("step7_platform", "quarterly")
+EXPECTED_ASSETS["strategic_review_annual"] = ("step7_platform", "yearly")
 REPORTS = (
     "daily_executive",
     "weekly_business_review",
@@ -104,6 +107,8 @@ EXPECTED_JOBS = {
     | DELIVERY["performance_review"],
     **{f"{r}_delivery_job": keys for r, keys in DELIVERY.items()},
     "platform_slo_job": set(SLO_CHECKS),
+    "enhancement_planning_job": {"enhancement_backlog_quarterly"},
+    "strategic_review_job": {"strategic_review_annual"},
 }
 EXPECTED_SENSORS = {"review_approval_sensor", "critical_alert_sensor", "check_failure_sensor",
                     "failed_run_sensor", "health_probe_sensor"}  # fmt: skip
@@ -127,11 +132,15 @@ EXPECTED_CHECKS = {
 for model in ("forecasts_monthly", "churn_risk_monthly"):
     EXPECTED_CHECKS[model].add("beats_naive_baseline")
 EXPECTED_CHECKS.update({asset: {check} for asset, check in SLO_CHECKS.items()})
+EXPECTED_CHECKS["enhancement_backlog_quarterly"] = {"quarter_complete"}
+EXPECTED_CHECKS["strategic_review_annual"] = {"year_complete"}
 
 
 def _partition_kind(pdef) -> str | None:
     if pdef is None:
         return None
+    if type(pdef) is dg.TimeWindowPartitionsDefinition:
+        return {"0 0 1 */3 *": "quarterly", "0 0 1 1 *": "yearly"}[pdef.cron_schedule]
     return {
         dg.DailyPartitionsDefinition: "daily",
         dg.WeeklyPartitionsDefinition: "weekly",
@@ -155,6 +164,12 @@ EXPECTED_SCHEDULES = {
     "monthly_report_job_schedule": ("monthly_report_job", "59 23 L * *", "America/New_York"),
     "platform_slo_job_schedule": ("platform_slo_job", "45 7 * * *", "America/New_York"),
     "platform_slo_weekly_schedule": ("platform_slo_job", "45 19 * * 0", "America/New_York"),
+    "enhancement_planning_job_schedule": (
+        "enhancement_planning_job",
+        "59 23 L 3,6,9,12 *",
+        "America/New_York",
+    ),
+    "strategic_review_job_schedule": ("strategic_review_job", "59 23 31 12 *", "America/New_York"),
 }
 
 
@@ -175,13 +190,21 @@ def test_check_snapshot():
 def test_partitions_are_in_the_report_timezone_and_start_where_the_demo_loads():
     """The demo config's partitions start "100 days ago" (the days `make demo` loads), so the UI
     offers no day the demo never meant to compute; the first week and month are the first whole
-    ones from there."""
+    ones from there; the first quarter and year are the ones holding that day (their reviews
+    name the months they lack)."""
     first = TODAY - timedelta(days=100)
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         pdef = graph.get(key).partitions_def
         assert pdef.timezone == "America/New_York", key
         start = date.fromisoformat(pdef.get_first_partition_key())
+        kind = _partition_kind(pdef)
+        if kind == "quarterly":
+            assert start == first.replace(month=(first.month - 1) // 3 * 3 + 1, day=1), key
+            continue
+        if kind == "yearly":
+            assert start == first.replace(month=1, day=1), key
+            continue
         assert first <= start < first + timedelta(days=31), key
         if isinstance(pdef, dg.DailyPartitionsDefinition):
             assert start == first, key

@@ -20,10 +20,12 @@ from reporting_assets.definitions import defs
 from reporting_assets.partitions import REPORT_TZ
 from reporting_assets.schedules import (
     daily_report_schedule,
+    enhancement_planning_schedule,
     monthly_report_schedule,
     platform_slo_schedule,
     platform_slo_weekly_schedule,
     schedules,
+    strategic_review_schedule,
     weekly_report_schedule,
 )
 
@@ -37,6 +39,12 @@ EXPECTED_SCHEDULES = {
     "monthly_report_job_schedule": ("monthly_report_job", "59 23 L * *", "America/New_York"),
     "platform_slo_job_schedule": ("platform_slo_job", "45 7 * * *", "America/New_York"),
     "platform_slo_weekly_schedule": ("platform_slo_job", "45 19 * * 0", "America/New_York"),
+    "enhancement_planning_job_schedule": (
+        "enhancement_planning_job",
+        "59 23 L 3,6,9,12 *",
+        "America/New_York",
+    ),
+    "strategic_review_job_schedule": ("strategic_review_job", "59 23 31 12 *", "America/New_York"),
 }
 
 
@@ -218,10 +226,9 @@ def test_daily_ticks_stay_at_0630_local_across_the_november_dst_change(
         # Sunday 19:45, after the weekly report's 19:00 deadline: Saturday again.
         (datetime(2026, 3, 8, 19, 45, tzinfo=NY), platform_slo_weekly_schedule.name, "2026-03-07"),
         # 00:45 UTC on Monday is still Sunday evening in New York.
-        (datetime(2026, 11, 2, 0, 45, tzinfo=UTC), platform_slo_weekly_schedule.name,
-         "2026-10-31"),
+        (datetime(2026, 11, 2, 0, 45, tzinfo=UTC), platform_slo_weekly_schedule.name, "2026-10-31"),
     ],
-)  # fmt: skip
+)
 def test_platform_slos_are_judged_after_the_deadlines(
     schedule_defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -231,3 +238,58 @@ def test_platform_slos_are_judged_after_the_deadlines(
 ) -> None:
     (request,) = requested(schedule_defs, instance, schedule_name, at)
     assert request.partition_key == expected_key
+
+
+@pytest.mark.parametrize(
+    ("last_day", "expected_key"),
+    [
+        ("2026-03-31", "2026-01-01"),
+        ("2026-06-30", "2026-04-01"),
+        ("2026-09-30", "2026-07-01"),
+        ("2026-12-31", "2026-10-01"),
+    ],
+)
+def test_the_enhancement_plan_requests_the_quarter_in_progress_on_its_last_day(
+    schedule_defs: dg.Definitions, instance: dg.DagsterInstance, last_day: str, expected_key: str
+) -> None:
+    at = datetime.fromisoformat(last_day).replace(hour=23, minute=59, tzinfo=NY)
+    (request,) = requested(schedule_defs, instance, enhancement_planning_schedule.name, at)
+    assert (request.partition_key, request.run_key) == (expected_key, expected_key)
+    assert request.tags["reporting/cadence"] == "quarterly"
+    # The daemon may hand it a UTC time, already the next quarter's first day in UTC.
+    assert (
+        requested_key(
+            schedule_defs, instance, enhancement_planning_schedule.name, at.astimezone(UTC)
+        )
+        == expected_key
+    )
+
+
+def test_the_quarterly_and_annual_reviews_tick_on_the_last_day_of_the_period(
+    schedule_defs: dg.Definitions,
+) -> None:
+    start = datetime(2027, 12, 15, tzinfo=NY).timestamp()
+    for name, expected in (
+        (
+            enhancement_planning_schedule.name,
+            ["2027-12-31T23:59:00-05:00", "2028-03-31T23:59:00-04:00", "2028-06-30T23:59:00-04:00"],
+        ),
+        (
+            strategic_review_schedule.name,
+            ["2027-12-31T23:59:00-05:00", "2028-12-31T23:59:00-05:00"],
+        ),
+    ):
+        schedule = schedule_defs.resolve_schedule_def(name)
+        ticks = itertools.islice(
+            cron_string_iterator(start, schedule.cron_schedule, schedule.execution_timezone),
+            len(expected),
+        )
+        assert [t.astimezone(NY).isoformat() for t in ticks] == expected
+
+
+def test_the_strategic_review_requests_the_year_in_progress_on_31_december(
+    schedule_defs: dg.Definitions, instance: dg.DagsterInstance
+) -> None:
+    at = datetime(2026, 12, 31, 23, 59, tzinfo=NY)
+    (request,) = requested(schedule_defs, instance, strategic_review_schedule.name, at)
+    assert (request.partition_key, request.tags["reporting/cadence"]) == ("2026-01-01", "yearly")

@@ -41,6 +41,7 @@ from reporting_assets.config.platform import (
     Calendar,
     DemoCompany,
     Intraday,
+    Investment,
     PostHogSource,
     Slo,
     Sources,
@@ -65,6 +66,7 @@ __all__ = [
     "EmailChannel",
     "ImpactTargets",
     "Intraday",
+    "Investment",
     "Metric",
     "Notifications",
     "PostHogSource",
@@ -123,6 +125,7 @@ class Settings(Strict):
     web: Web = Web()
     intraday: Intraday = Intraday()
     slo: Slo = Slo()
+    investment: Investment = Investment()
     # Who is who: the display name and role of the addresses reports name (owners of asks).
     people: dict[str, Person] = Field(default_factory=dict)
 

@@ -208,3 +208,18 @@ class Slo(Strict):
     probe_timeout_s: float = Field(2.0, gt=0, le=10)  # a probe slower than this counts as down
 
     _cadences = field_validator("generation_minutes", "landing_to_delivery_minutes")(_per_cadence)
+
+
+class Investment(Strict):
+    """What the reporting itself costs, for the annual strategic review's return on it: the
+    platform (hosting, licences) per month and the people's hours per month at an hourly rate.
+    A month of the year counts from go-live (`impact.go_live`) to the month reviewed."""
+
+    platform_usd_per_month: float = Field(0.0, ge=0)
+    people_hours_per_month: float = Field(0.0, ge=0)
+    hourly_rate_usd: float = Field(0.0, ge=0)
+
+    @property
+    def monthly_cost_usd(self) -> float:
+        """Platform plus people: platform + people_hours_per_month × hourly_rate_usd."""
+        return self.platform_usd_per_month + self.people_hours_per_month * self.hourly_rate_usd

@@ -27,8 +27,10 @@ from reporting_assets.metrics.rating import STATUS_WORDS
 from reporting_assets.partitions import (
     latest_complete_day,
     monthly_partitions,
+    quarterly_partitions,
     today,
     weekly_partitions,
+    yearly_partitions,
 )
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.reviews import ReviewBook
@@ -294,12 +296,20 @@ def demo(days, events_per_day, history_days) -> None:
         "analytics, models, reports and decks"
     )
     saturday = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
+    quarter = quarterly_partitions.get_last_partition_key()
+    year = yearly_partitions.get_last_partition_key()
     for job, key in (
         ("weekly_report_job", week),
         ("platform_slo_job", saturday),
         ("platform_slo_job", spec.end.isoformat()),
         ("monthly_report_job", month),
+        ("enhancement_planning_job", quarter),
+        ("strategic_review_job", year),
     ):
+        if job == "enhancement_planning_job":
+            click.echo(f"   The quarter's enhancement backlog (from {quarter[:7]}) and the "
+                       f"year's strategic review ({year[:4]}), from what the platform "
+                       "recorded")  # fmt: skip
         if job == "monthly_report_job":  # the month's decision speed counts these
             _acknowledge_in_web_app(settings)
             _generate_usage(settings)  # what the performance review reviews

@@ -7,8 +7,8 @@ import uvicorn
 
 from reporting_assets.cli.common import app_database
 from reporting_assets.config import get_settings
+from reporting_assets.lib.links import Links
 from reporting_assets.web.app import create_app
-from reporting_assets.web.auth import Links, web_secret
 
 
 @click.command("serve")
@@ -28,5 +28,5 @@ def signin_link(address: str) -> None:
     """Print a sign-in link for ADDRESS (what report emails carry), valid for
     web.link_max_age_hours."""
     settings = get_settings()
-    links = Links(web_secret(settings), settings.web.link_max_age_hours * 3600)
+    links = Links.of(settings)
     click.echo(f"{settings.web.base_url}/signin/{links.token(address)}")

@@ -32,7 +32,7 @@ from reporting_assets.config.models import Settings
 from reporting_assets.distribution.notify import notify
 from reporting_assets.lib.links import alert_url
 from reporting_assets.reports.notices import AlertNotice, alert_notice
-from reporting_assets.resources.app_db import AppDatabase, metadata
+from reporting_assets.resources.app_db import AppDatabase, as_utc, metadata
 from reporting_assets.resources.storage import AssetHistory
 
 METRIC_TABLES = ("revenue_protection_daily", "cost_optimization_daily",
@@ -95,9 +95,7 @@ def plan_notices(
             since = (ev["breaching_since"] or ev["date"]).isoformat()
             out.append(Notice("new", *key, day, since, 1, ev, episode + 1))
         elif critical and firing:
-            last = state.last_notified_at
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)
+            last = as_utc(state.last_notified_at)
             if last is None or now - last >= renotify:
                 out.append(Notice("reminder", *key, day, state.since, state.notices + 1, ev,
                                   episode))  # fmt: skip

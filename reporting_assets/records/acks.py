@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from reporting_assets.records.feed import notifications
 from reporting_assets.records.ledger import SENT, deliveries
-from reporting_assets.resources.app_db import metadata
+from reporting_assets.resources.app_db import as_utc, metadata
 
 SUBJECTS = ("report", "alert")
 
@@ -57,16 +57,10 @@ class Ack:
         return (self.acknowledged_at - self.delivered_at).total_seconds() / 3600
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _as_ack(row) -> Ack:
     values = dict(row)
-    values["acknowledged_at"] = _utc(values["acknowledged_at"])
-    values["delivered_at"] = _utc(values["delivered_at"])
+    values["acknowledged_at"] = as_utc(values["acknowledged_at"])
+    values["delivered_at"] = as_utc(values["delivered_at"])
     return Ack(**values)
 
 
@@ -89,9 +83,7 @@ def delivered_at(engine: sa.Engine, subject: str, key: str, period: str) -> date
                     notifications.c.period == period,
                 )
             ).scalar()
-    if isinstance(found, str):  # SQLite aggregates come back as text
-        found = datetime.fromisoformat(found)
-    return _utc(found)
+    return as_utc(found)
 
 
 def acknowledge(
@@ -107,7 +99,7 @@ def acknowledge(
     """Record that `who` acknowledged a report period or an alert day (once per person)."""
     if subject not in SUBJECTS:
         raise AckError(f"can only acknowledge one of {', '.join(SUBJECTS)}, not '{subject}'")
-    when = _utc(at) or datetime.now(UTC)
+    when = as_utc(at) or datetime.now(UTC)
     reached = delivered_at(engine, subject, key, period)
     if reached is None:
         what = "was never delivered" if subject == "report" else "never fired a notification"
@@ -126,9 +118,9 @@ def acks(engine: sa.Engine, since: datetime | None = None, until: datetime | Non
     """Acknowledgements recorded in [since, until), oldest first."""
     query = sa.select(acknowledgements)
     if since is not None:
-        query = query.where(acknowledgements.c.acknowledged_at >= _utc(since))
+        query = query.where(acknowledgements.c.acknowledged_at >= as_utc(since))
     if until is not None:
-        query = query.where(acknowledgements.c.acknowledged_at < _utc(until))
+        query = query.where(acknowledgements.c.acknowledged_at < as_utc(until))
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(acknowledgements.c.id)).mappings().all()
     return [_as_ack(r) for r in rows]
@@ -148,7 +140,7 @@ def decision_speed(
         if k not in first or ack.acknowledged_at < first[k].acknowledged_at:
             first[k] = ack
     if since is not None:
-        first = {k: a for k, a in first.items() if a.acknowledged_at >= _utc(since)}
+        first = {k: a for k, a in first.items() if a.acknowledged_at >= as_utc(since)}
     hours = [a.hours_to_decision for a in first.values() if a.hours_to_decision is not None]
     return {
         "acknowledged": len(hours),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 import sqlalchemy as sa
@@ -18,20 +18,14 @@ from reporting_assets.lib.formatting import display_name
 from reporting_assets.records.acks import acknowledgements
 from reporting_assets.records.delivery_rows import FAILED_PERMANENT, SENT, deliveries
 from reporting_assets.records.usage import feedback, usage_events
-from reporting_assets.resources.app_db import check_results
+from reporting_assets.resources.app_db import as_utc, check_results
 
 COBWEB_DAYS = 90
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _events(engine: sa.Engine, since: datetime, until: datetime) -> list[dict]:
     query = sa.select(usage_events).where(
-        usage_events.c.at >= _utc(since), usage_events.c.at < _utc(until)
+        usage_events.c.at >= as_utc(since), usage_events.c.at < as_utc(until)
     )
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
@@ -76,7 +70,7 @@ def section_relevance(
             opened.setdefault((e["report"], e["section"]), []).append(e["reader"])
     with engine.connect() as conn:
         said = conn.execute(sa.select(feedback).where(
-            feedback.c.created_at >= _utc(since), feedback.c.created_at < _utc(until),
+            feedback.c.created_at >= as_utc(since), feedback.c.created_at < as_utc(until),
             feedback.c.section.is_not(None))).mappings().all()  # fmt: skip
     ratings: dict[tuple[str, str], list[int]] = {}
     useful: dict[tuple[str, str], list[bool]] = {}
@@ -120,7 +114,7 @@ def feedback_summary(engine: sa.Engine, since: datetime, until: datetime) -> pl.
     found it useful, and the comments (newest first) in the window."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(feedback).where(
-            feedback.c.created_at >= _utc(since), feedback.c.created_at < _utc(until))
+            feedback.c.created_at >= as_utc(since), feedback.c.created_at < as_utc(until))
             .order_by(feedback.c.created_at.desc())).mappings().all()  # fmt: skip
     by_report: dict[str, list] = {}
     for r in rows:
@@ -164,11 +158,11 @@ def delivery_effectiveness(engine: sa.Engine, first: str, last: str) -> pl.DataF
             .where(acknowledgements.c.subject == "report")).mappings().all()  # fmt: skip
     viewed: dict[tuple[str, str, str], list[datetime]] = {}
     for v in views:
-        viewed.setdefault((v["reader"], v["report"], v["period"]), []).append(_utc(_at(v["at"])))
+        viewed.setdefault((v["reader"], v["report"], v["period"]), []).append(as_utc(v["at"]))
     acks_of: dict[tuple[str, str, str], list[datetime]] = {}
     for a in acked:
         acks_of.setdefault((a["acknowledged_by"], a["key"], a["period"]), []).append(
-            _utc(a["acknowledged_at"])
+            as_utc(a["acknowledged_at"])
         )
 
     def earliest(found: dict, target: str, report: str, period: str, email: bool, after):
@@ -184,7 +178,7 @@ def delivery_effectiveness(engine: sa.Engine, first: str, last: str) -> pl.DataF
 
     per_channel: dict[str, dict[str, list]] = {}
     for d in sent:
-        at = _utc(_at(d["sent_at"]))
+        at = as_utc(d["sent_at"])
         if at is None:
             continue
         email = d["channel"] == "email"
@@ -206,11 +200,6 @@ def delivery_effectiveness(engine: sa.Engine, first: str, last: str) -> pl.DataF
     schema = {"channel": pl.String, "deliveries": pl.Int64, "unopened": pl.Int64,
               "median_hours_to_open": pl.Float64, "median_hours_to_ack": pl.Float64}  # fmt: skip
     return pl.DataFrame(out, schema=schema)
-
-
-def _at(value):
-    """SQLite aggregates hand back text."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def delivery_success(engine: sa.Engine, first: str, last: str) -> float | None:

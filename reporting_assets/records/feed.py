@@ -25,7 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from reporting_assets.resources.app_db import metadata
+from reporting_assets.resources.app_db import as_utc, metadata
 
 KINDS = (
     "critical_alert",
@@ -98,9 +98,7 @@ def _audience(users: list[str] | None) -> str:
 
 
 def _as_notification(row, read: bool | None = None) -> Notification:
-    created = row["created_at"]
-    if created.tzinfo is None:  # SQLite hands back naive UTC
-        created = created.replace(tzinfo=UTC)
+    created = as_utc(row["created_at"])
     return Notification(
         id=row["id"],
         kind=row["kind"],
@@ -216,10 +214,16 @@ class Feed:
         """Mark these notifications (all the user's, when `ids` is None) read; return how many
         were newly marked. Ids the user cannot see are ignored."""
         user = user.strip().lower()
-        visible = {n.id: n.read for n in self.for_user(user, limit=100_000)}
-        wanted = visible if ids is None else [i for i in ids if i in visible]
+        query = self._query(user).with_only_columns(notifications.c.id)
+        if ids is not None:  # (opening one notification reads only that one)
+            query = query.where(notifications.c.id.in_(ids))
+        already = sa.select(notification_reads.c.notification_id).where(
+            notification_reads.c.reader == user
+        )
+        with self.engine.connect() as conn:
+            wanted = conn.execute(query.where(notifications.c.id.not_in(already))).scalars().all()
         rows = [{"notification_id": i, "reader": user, "read_at": datetime.now(UTC)}
-                for i in wanted if not visible[i]]  # fmt: skip
+                for i in wanted]  # fmt: skip
         for row in rows:
             try:
                 with self.engine.begin() as conn:

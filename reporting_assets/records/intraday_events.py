@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from reporting_assets.resources.app_db import metadata
+from reporting_assets.resources.app_db import as_utc, metadata
 
 # One row per PostHog event (its uuid), with the day it belongs to in the report time zone and
 # the properties the alert rules count (the amount in minor units, as the daily source types it).
@@ -105,6 +105,4 @@ def last_event_at(engine: sa.Engine, day: date) -> datetime | None:
                 intraday_events.c.day == day.isoformat()
             )
         ).scalar()
-    if newest is not None and newest.tzinfo is None:  # SQLite hands back naive UTC
-        newest = newest.replace(tzinfo=UTC)
-    return newest
+    return as_utc(newest)

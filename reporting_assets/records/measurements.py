@@ -5,12 +5,12 @@ wrote it), and whether the app answered its health probe (up or down, and how fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from reporting_assets.records.feed import notifications
-from reporting_assets.resources.app_db import metadata
+from reporting_assets.resources.app_db import as_utc, metadata
 
 # One row per notification written to one reader's live stream.
 stream_latencies = sa.Table(
@@ -50,10 +50,6 @@ class Probe:
     probed_at: datetime
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def record_stream_latency(
     engine: sa.Engine,
     reader: str,
@@ -69,15 +65,15 @@ def record_stream_latency(
         created = conn.execute(
             sa.select(notifications.c.created_at).where(notifications.c.id == notification_id)
         ).scalar()
-        if created is None or (not_before is not None and _utc(created) < _utc(not_before)):
+        if created is None or (not_before is not None and as_utc(created) < as_utc(not_before)):
             return None
-        seconds = max(0.0, (_utc(written_at) - _utc(created)).total_seconds())
+        seconds = max(0.0, (as_utc(written_at) - as_utc(created)).total_seconds())
         conn.execute(
             stream_latencies.insert().values(
                 reader=reader,
                 notification_id=notification_id,
                 seconds=seconds,
-                written_at=_utc(written_at),
+                written_at=as_utc(written_at),
             )
         )
     return seconds
@@ -90,8 +86,8 @@ def stream_latency_seconds(engine: sa.Engine, start: datetime, end: datetime) ->
             conn.execute(
                 sa.select(stream_latencies.c.seconds)
                 .where(
-                    stream_latencies.c.written_at >= _utc(start),
-                    stream_latencies.c.written_at < _utc(end),
+                    stream_latencies.c.written_at >= as_utc(start),
+                    stream_latencies.c.written_at < as_utc(end),
                 )
                 .order_by(stream_latencies.c.id)
             ).scalars()
@@ -107,7 +103,7 @@ def record_probe(engine: sa.Engine, url: str, probe: Probe) -> None:
                 status_code=probe.status_code,
                 seconds=probe.seconds,
                 error=probe.error,
-                probed_at=_utc(probe.probed_at),
+                probed_at=as_utc(probe.probed_at),
             )
         )
 
@@ -119,7 +115,8 @@ def probes_between(engine: sa.Engine, start: datetime, end: datetime) -> list[Pr
             conn.execute(
                 sa.select(health_probes)
                 .where(
-                    health_probes.c.probed_at >= _utc(start), health_probes.c.probed_at < _utc(end)
+                    health_probes.c.probed_at >= as_utc(start),
+                    health_probes.c.probed_at < as_utc(end),
                 )
                 .order_by(health_probes.c.id)
             )
@@ -127,6 +124,6 @@ def probes_between(engine: sa.Engine, start: datetime, end: datetime) -> list[Pr
             .all()
         )
     return [
-        Probe(r["up"], r["status_code"], r["seconds"], r["error"], _utc(r["probed_at"]))
+        Probe(r["up"], r["status_code"], r["seconds"], r["error"], as_utc(r["probed_at"]))
         for r in rows
     ]

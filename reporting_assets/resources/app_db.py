@@ -51,6 +51,16 @@ check_results = sa.Table(
 )
 
 
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A time read back from the app database, as an aware UTC datetime: SQLite hands back
+    naive UTC datetimes, and text from aggregates (MIN, MAX); PostgreSQL aware ones."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 # Not Alembic's default `alembic_version`: Dagster's PostgreSQL storage keeps its own there, and
 # the two may share a database. (migrations/env.py names the same table.)

@@ -7,9 +7,6 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from reporting_assets.config.models import Settings
-from reporting_assets.lib.links import Links, SignInError, web_secret
-
-__all__ = ["Links", "SignInError", "reader", "web_secret"]
 
 
 def reader(request: Request, settings: Settings) -> str | None:

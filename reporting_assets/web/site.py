@@ -8,7 +8,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from reporting_assets.config.models import Settings
 from reporting_assets.lib.formatting import format_value
 from reporting_assets.lib.links import Links
 from reporting_assets.lib.templating import templates
-from reporting_assets.resources.app_db import AppDatabase
+from reporting_assets.resources.app_db import AppDatabase, as_utc
 from reporting_assets.resources.artifacts import ArtifactStore
 from reporting_assets.web.auth import reader
 
@@ -34,11 +34,7 @@ TEMPLATES.globals["status_words"] = {"green": "On track", "amber": "Watch", "red
 
 def local_time(moment: str | datetime, tz: str) -> str:
     """A stored UTC time as the reader's reports show time: "Mon 30 Nov, 5:42 pm EST"."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(tz))
+    local = as_utc(moment).astimezone(ZoneInfo(tz))
     clock = f"{local:%I:%M}".lstrip("0") + (" am" if local.hour < 12 else " pm")
     return f"{local:%a} {local.day} {local:%b}, {clock} {local.tzname()}"
 

@@ -14,6 +14,7 @@ import dagster as dg
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from reporting_assets.lib.links import Links, web_secret
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.measurements import (
     health_probes,
@@ -25,7 +26,6 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.sensors import health_probe_sensor
 from reporting_assets.web.app import create_app
-from reporting_assets.web.auth import Links, web_secret
 
 CEO = "ceo@northwind.example"
 

@@ -23,11 +23,11 @@ import yaml
 import reporting_assets
 from reporting_assets.config import DEFAULT_CONFIG, load_settings
 from reporting_assets.config.models import Settings
+from reporting_assets.lib.links import Links
 from reporting_assets.records.feed import Feed
 from reporting_assets.reports.rendering import report_content
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
-from reporting_assets.web.auth import Links
 from reporting_assets_tests.reports.sample import sample_report
 
 CEO = "ceo@northwind.example"

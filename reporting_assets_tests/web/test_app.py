@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from reporting_assets.distribution.realtime import alert_states
+from reporting_assets.lib.links import Links, web_secret
 from reporting_assets.partitions import today
 from reporting_assets.records.feed import Feed
 from reporting_assets.reports.rendering import report_content
@@ -23,7 +24,6 @@ from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.artifacts import ArtifactStore, describe, write_manifest
 from reporting_assets.web import pages
 from reporting_assets.web.app import create_app
-from reporting_assets.web.auth import Links, web_secret
 from reporting_assets_tests.reports.sample import sample_report
 
 CEO, STRANGER = "ceo@northwind.example", "someone@elsewhere.example"

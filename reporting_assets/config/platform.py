@@ -71,6 +71,26 @@ class Calendar(Strict):
         return v
 
 
+MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class Engine(Strict):
+    """How much of the machine the heavy stages may take: DuckDB's memory limit and threads for
+    reading a day of events and aggregating it. Past the limit DuckDB spills to `spill_dir`
+    instead of failing, so a day larger than memory still completes."""
+
+    memory_limit: str = "2GB"
+    threads: int | None = Field(None, ge=1)  # None: one per core
+    spill_dir: str = "var/tmp"
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not MEMORY_SIZE.match(v.strip()):
+            raise ValueError(f"'{v}' is not a memory size such as 2GB or 512MB")
+        return v.strip()
+
+
 class Storage(Strict):
     """Where data, artifacts and the app database live (relative paths are under REPORTING_HOME)."""
 
@@ -78,6 +98,7 @@ class Storage(Strict):
     artifact_root: str = "var/artifacts"
     app_database_url: str | None = None
     app_database_url_env: str | None = "REPORTING_APP_DATABASE_URL"
+    engine: Engine = Engine()
 
     _env = field_validator("app_database_url_env")(_check_env_name)
 
@@ -92,6 +113,9 @@ class PostHogSource(Strict):
     project_id: str | None = None
     api_key_env: str = "POSTHOG_API_KEY"
     page_size: int = Field(50_000, ge=1, le=50_000)
+    # query_api only: PostHog computes the per-account aggregates the metrics need (HogQL on its
+    # ClickHouse), so only aggregates cross the network; the day's rows still feed the gates.
+    pushdown: bool = True
 
     _env = field_validator("api_key_env")(_check_env_name)
 

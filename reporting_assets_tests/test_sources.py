@@ -81,7 +81,7 @@ def test_warehouse_rows_are_as_of_the_end_of_the_day(demo_company, reporting_hom
     assert (milestones.get_column("actual_date").drop_nulls() <= day_window(DAY).day).all()
 
 
-def test_bad_posthog_key_fails_with_a_clear_message(demo_company):
+def test_bad_posthog_key_fails_with_a_clear_message(demo_company, reporting_home):
     event = {
         "uuid": "0194a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
         "event": "$pageview",
@@ -109,7 +109,9 @@ def test_bad_posthog_key_fails_with_a_clear_message(demo_company):
     assert "phx_wrong_key" not in message
     # With the right key the day's one event arrives, well formed. (Whether one event is a
     # plausible day depends on what earlier days are stored, so completeness is not asserted.)
-    assert ok.output_for_node("posthog_events").height == 1
+    stored = _stored(reporting_home, "posthog_events")
+    assert stored.get_column("uuid").to_list() == [event["uuid"]]
+    assert stored.get_column("account_id").to_list() == ["acct_00001"]
     checks = {label(c): c.passed for c in ok.get_asset_check_evaluations()}
     assert checks["posthog_events:matches_schema"] is True
 

@@ -127,23 +127,20 @@ def conform_raw(
     return out, problems
 
 
-def read_batch_export(
-    root: str, start_utc: datetime, end_utc: datetime, problems: list[str] | None = None
-) -> pl.DataFrame:
-    """Events with start_utc <= timestamp < end_utc from a PostHog S3-style batch export.
+def export_files(root: str, start_utc: datetime, end_utc: datetime) -> list[tuple[UPath, str]]:
+    """The files of a PostHog S3-style batch export that may hold events of the window, each
+    with the manifest that lists it.
 
     `root` is the export prefix (a local folder or an object-store URL). The manifests
     (`<start>-<end>_manifest.json`) say which files cover which interval; only intervals that
-    overlap the window are read. Problems with a file (renamed or retyped columns) are appended
-    to `problems` instead of failing the read.
+    overlap the window count.
     """
-    problems = problems if problems is not None else []
     base = UPath(root)
     if not base.exists():
         raise BatchExportError(
             f"batch-export folder {root} does not exist; for the demo run `reporting demo-data`"
         )
-    frames = []
+    files = []
     for manifest in sorted(base.glob("*_manifest.json")):
         m = _INTERVAL.search(manifest.name)
         if not m:
@@ -151,23 +148,43 @@ def read_batch_export(
         lo, hi = (datetime.fromisoformat(m[k]).astimezone(UTC) for k in ("start", "end"))
         if hi <= start_utc or lo >= end_utc:
             continue
-        for key in json.loads(manifest.read_text())["files"]:
-            # Manifest entries are keys under the export's prefix; the files sit beside it.
-            path = base / key.rsplit("/", 1)[-1]
-            try:
-                loaded, names = _load(path)
-            except FileNotFoundError:
-                problems.append(f"{path.name}: listed in {manifest.name} but missing")
-                continue
-            except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-                # A truncated or corrupt file: its events are missing, and the check says which.
-                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-                problems.append(f"{path.name}: unreadable ({type(exc).__name__}: {reason})")
-                continue
-            frame, found = conform_raw(loaded, path.name, names)
-            problems.extend(found)
-            if frame is not None:
-                frames.append(frame)
+        # Manifest entries are keys under the export's prefix; the files sit beside it.
+        files += [(base / key.rsplit("/", 1)[-1], manifest.name)
+                  for key in json.loads(manifest.read_text())["files"]]  # fmt: skip
+    return files
+
+
+def unreadable(path: UPath, exc: Exception) -> str:
+    """A truncated or corrupt file, in words: its events are missing and the check says which."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0][:200] if text else ""
+    return f"{path.name}: unreadable ({type(exc).__name__}: {reason})"
+
+
+def read_batch_export(
+    root: str, start_utc: datetime, end_utc: datetime, problems: list[str] | None = None
+) -> pl.DataFrame:
+    """Events with start_utc <= timestamp < end_utc from a PostHog S3-style batch export, in
+    memory (the pipeline streams the day instead: `lib.event_files`).
+
+    Problems with a file (renamed or retyped columns) are appended to `problems` instead of
+    failing the read.
+    """
+    problems = problems if problems is not None else []
+    frames = []
+    for path, manifest in export_files(root, start_utc, end_utc):
+        try:
+            loaded, names = _load(path)
+        except FileNotFoundError:
+            problems.append(f"{path.name}: listed in {manifest} but missing")
+            continue
+        except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+            problems.append(unreadable(path, exc))
+            continue
+        frame, found = conform_raw(loaded, path.name, names)
+        problems.extend(found)
+        if frame is not None:
+            frames.append(frame)
     if not frames:
         return empty_raw_events()
     return (
@@ -177,10 +194,9 @@ def read_batch_export(
     )
 
 
-def property_problems(raw: pl.DataFrame) -> list[str]:
-    """Properties that are not valid JSON, or that carry a money field in the wrong type."""
-    if raw.is_empty():
-        return []
+def property_problems(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Properties that are not valid JSON, or that carry a money field in the wrong type, among
+    the events of `relation` (a table, view or `read_parquet(...)` that DuckDB can scan)."""
     checks = ", ".join(
         f"count(*) FILTER (WHERE json_valid(properties) AND json_type(properties, '$.{key}') "
         f"NOT IN ({', '.join(repr(t) for t in allowed)}) "
@@ -189,13 +205,14 @@ def property_problems(raw: pl.DataFrame) -> list[str]:
     )
     # Only events that mention a money field need the (slower) per-key type inspection.
     mentions = " OR ".join(f"properties LIKE '%\"{key}\"%'" for key in ALLOWED_JSON_TYPES)
-    invalid = duckdb.sql(
-        "SELECT count(*) FROM raw WHERE properties IS NOT NULL AND NOT json_valid(properties)"
+    invalid = con.execute(
+        f"SELECT count(*) FROM {relation} "
+        "WHERE properties IS NOT NULL AND NOT json_valid(properties)"
     ).fetchall()[0][0]
     row = (
         invalid,
-        *duckdb.sql(
-            f"SELECT {checks} FROM raw WHERE properties IS NOT NULL AND ({mentions})"
+        *con.execute(
+            f"SELECT {checks} FROM {relation} WHERE properties IS NOT NULL AND ({mentions})"
         ).fetchall()[0],
     )
     problems = []
@@ -218,9 +235,15 @@ def typed_events(raw: pl.DataFrame) -> pl.DataFrame:
     """
     if raw.is_empty():
         return pl.DataFrame(schema=TYPED_SCHEMA)
+    typed = duckdb.sql(typed_select("raw")).pl()
+    return typed.with_columns(pl.col("timestamp").dt.convert_time_zone("UTC")).cast(TYPED_SCHEMA)
+
+
+def typed_select(relation: str) -> str:
+    """The SELECT that turns raw events (`relation`) into one typed row per event: the
+    properties reports use as columns, parsed by DuckDB's `from_json` (invalid JSON: nulls)."""
     spec = json.dumps(PROPERTY_TYPES)
-    typed = duckdb.sql(
-        f"""
+    return f"""
         SELECT uuid, event, distinct_id, timestamp,
                p.account_id, p.plan, coalesce(p.revenue, p.amount) AS amount_minor, p.currency,
                p.mrr, p.previous_mrr, p.seats, p.reason, p.feature,
@@ -228,8 +251,6 @@ def typed_events(raw: pl.DataFrame) -> pl.DataFrame:
         FROM (
             SELECT *, CASE WHEN json_valid(properties) THEN from_json(properties, '{spec}') END
                    AS p
-            FROM raw
+            FROM {relation}
         )
-        """
-    ).pl()
-    return typed.with_columns(pl.col("timestamp").dt.convert_time_zone("UTC")).cast(TYPED_SCHEMA)
+    """

@@ -95,14 +95,32 @@ def completeness(
 
     `volume` is (what is counted, today's count, counts on the same weekday in earlier weeks).
     """
-    problems = list(extra_problems or [])
     schema, cases = schema_problems(frame, model) if model else ([], pl.DataFrame())
+    return completeness_of(
+        frame.height, schema, cases, sources=sources, volume=volume,
+        min_volume_share=min_volume_share, extra_problems=extra_problems,
+    )  # fmt: skip
+
+
+def completeness_of(
+    rows: int,
+    schema: list[str],
+    cases: pl.DataFrame,
+    *,
+    sources: dict[str, int] | None = None,
+    volume: tuple[str, float, list[float]] | None = None,
+    min_volume_share: float = 0.6,
+    extra_problems: list[str] | None = None,
+) -> CheckOutcome:
+    """`completeness` for a table checked elsewhere (e.g. as queries over its file): `rows` it
+    holds, the `schema` problems found and their failure `cases`."""
+    problems = list(extra_problems or [])
     problems += [p for p in schema if "null" in p or "missing" in p or "type" in p]
-    for source, rows in (sources or {}).items():
-        if rows == 0:
+    for source, count in (sources or {}).items():
+        if count == 0:
             problems.append(f"source '{source}' contributed no rows for the period")
     metadata: dict = {
-        "rows": frame.height,
+        "rows": rows,
         **{f"rows_from_{k}": v for k, v in (sources or {}).items()},
     }
     if volume:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid as uuid_lib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,20 +210,28 @@ class PostHogQueryClient:
     # ------------------------------------------------------------------ events
 
     def fetch_events(self, start_utc: datetime, end_utc: datetime) -> pl.DataFrame:
-        """Return every event with ``start_utc <= timestamp < end_utc``, by (timestamp, uuid).
+        """Return every event with ``start_utc <= timestamp < end_utc``, by (timestamp, uuid),
+        in one frame (for a small window; a day goes page by page: :meth:`event_pages`).
+        Columns and dtypes are :data:`EVENTS_SCHEMA`; ``properties`` is the raw JSON string.
+        """
+        frames = list(self.event_pages(start_utc, end_utc))
+        if not frames:
+            return pl.DataFrame(schema=EVENTS_SCHEMA)
+        return pl.concat(frames, how="vertical")
+
+    def event_pages(self, start_utc: datetime, end_utc: datetime) -> Iterator[pl.DataFrame]:
+        """Every event with ``start_utc <= timestamp < end_utc``, one page at a time.
 
         Pages with a ``(timestamp, uuid)`` keyset and stops only on an **empty** page: PostHog
         may clamp ``LIMIT`` below what was sent without saying so, so a short page does not
         prove the window is exhausted. Row order is the server's (ClickHouse's UUID order).
-        Columns and dtypes are :data:`EVENTS_SCHEMA`; ``properties`` is the raw JSON string.
         """
         if end_utc <= start_utc:
-            return pl.DataFrame(schema=EVENTS_SCHEMA)
+            return
         window = (
             f"timestamp >= {_hogql_datetime_literal(start_utc)} "
             f"AND timestamp < {_hogql_datetime_literal(end_utc)}"
         )
-        frames: list[pl.DataFrame] = []
         cursor: tuple[datetime, str] | None = None
         page = 0
         while True:
@@ -241,8 +249,8 @@ class PostHogQueryClient:
             body = self.query(hogql, name=f"reporting_assets fetch_events page {page}")
             frame = _events_frame(body)
             if frame.height == 0:
-                break
-            frames.append(frame)
+                return
+            yield frame
             last = frame.row(-1, named=True)
             new_cursor = (last["timestamp"], last["uuid"])
             if new_cursor == cursor:
@@ -251,9 +259,6 @@ class PostHogQueryClient:
                     "an endless loop"
                 )
             cursor = new_cursor
-        if not frames:
-            return pl.DataFrame(schema=EVENTS_SCHEMA)
-        return pl.concat(frames, how="vertical")
 
     # ------------------------------------------------------------------ helpers
 

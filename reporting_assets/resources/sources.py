@@ -8,6 +8,7 @@ database URLs) come from environment variables through `dg.EnvVar`.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -15,6 +16,8 @@ import polars as pl
 from pydantic import Field
 
 from reporting_assets.config import resolve
+from reporting_assets.lib.engine import EngineLimits
+from reporting_assets.lib.event_files import StagedDay, stage_export, stage_pages
 from reporting_assets.lib.events import read_batch_export
 from reporting_assets.lib.warehouse import Warehouse
 from reporting_assets.resources.posthog_api import PostHogAuthError, PostHogQueryClient
@@ -30,22 +33,37 @@ class PostHogEventsResource(dg.ConfigurableResource):
     api_key: str | None = Field(default=None, description="Personal API key (from POSTHOG_API_KEY)")
     page_size: int = 50_000
 
+    def client(self) -> PostHogQueryClient:
+        """The Query API client (backend `query_api`)."""
+        if not self.api_key:
+            raise PostHogAuthError(
+                "PostHog API key is not set: export POSTHOG_API_KEY with a personal API key "
+                "that has the query:read scope"
+            )
+        return PostHogQueryClient(
+            self.host, self.project_id or "", self.api_key, page_size=self.page_size
+        )
+
     def events_between(
         self, start_utc: datetime, end_utc: datetime, problems: list[str] | None = None
     ) -> pl.DataFrame:
-        """Events with start_utc <= timestamp < end_utc: uuid, event, distinct_id, timestamp,
-        properties (raw JSON). Problems found in export files are appended to `problems`."""
+        """Events with start_utc <= timestamp < end_utc, in memory (a small window): uuid,
+        event, distinct_id, timestamp, properties (raw JSON). Problems found in export files are
+        appended to `problems`."""
         if self.backend == "query_api":
-            if not self.api_key:
-                raise PostHogAuthError(
-                    "PostHog API key is not set: export POSTHOG_API_KEY with a personal API key "
-                    "that has the query:read scope"
-                )
-            client = PostHogQueryClient(
-                self.host, self.project_id or "", self.api_key, page_size=self.page_size
-            )
-            return client.fetch_events(start_utc, end_utc)
+            return self.client().fetch_events(start_utc, end_utc)
         return read_batch_export(str(resolve(self.export_path)), start_utc, end_utc, problems)
+
+    def stage_day(
+        self, start_utc: datetime, end_utc: datetime, dest: Path, limits: EngineLimits
+    ) -> StagedDay:
+        """The events with start_utc <= timestamp < end_utc, typed, written to `dest` without
+        the day ever in memory (export files streamed by DuckDB; API pages spooled one by
+        one), with the problems found reading them."""
+        if self.backend == "query_api":
+            pages = self.client().event_pages(start_utc, end_utc)
+            return stage_pages(pages, start_utc, end_utc, dest, limits)
+        return stage_export(str(resolve(self.export_path)), start_utc, end_utc, dest, limits)
 
 
 class WarehouseResource(dg.ConfigurableResource):

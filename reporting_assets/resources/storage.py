@@ -8,8 +8,10 @@ runs) never take a lock. The root may be a local folder or an object-store URL.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -20,19 +22,44 @@ from upath import UPath
 from reporting_assets.config import resolve
 
 
+@dataclass(frozen=True)
+class WrittenParquet:
+    """A partition the asset wrote to a file itself (a day of events is too large to hand over
+    as a frame); storing it moves the file into place."""
+
+    path: Path
+
+
+def staging_file(settings, asset: str, partition_key: str) -> Path:
+    """A fresh file name for an asset to write its partition to before it is stored: under the
+    data root, so moving it into place is a rename on the same disk."""
+    folder = resolve(settings.storage.data_root) / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{asset}-{partition_key}-{uuid.uuid4().hex}.parquet"
+
+
 class _ParquetPartitions(dg.UPathIOManager):
     extension = ".parquet"
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
-        if not isinstance(obj, pl.DataFrame):
+    def dump_to_path(
+        self, context: dg.OutputContext, obj: pl.DataFrame | WrittenParquet, path: UPath
+    ) -> None:
+        if not isinstance(obj, pl.DataFrame | WrittenParquet):
             raise TypeError(
                 f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; "
-                "this storage keeps Polars DataFrames"
+                "this storage keeps Polars DataFrames and Parquet files"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with tmp.open("wb") as fh:
-            obj.write_parquet(fh, compression="zstd")
+        if isinstance(obj, WrittenParquet):
+            if tmp.protocol in ("", "file", "local"):
+                shutil.move(obj.path, Path(tmp.path))
+            else:
+                tmp.fs.put_file(str(obj.path), tmp.path)
+                obj.path.unlink()
+        else:
+            with tmp.open("wb") as fh:
+                obj.write_parquet(fh, compression="zstd")
         if tmp.protocol in ("", "file", "local"):
             os.replace(Path(tmp.path), Path(path.path))
         else:

@@ -8,26 +8,30 @@ so a later resolution or milestone never leaks into an earlier day's picture.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.lib.events import property_problems, typed_events
+from reporting_assets.lib.engine import EngineLimits, connect
+from reporting_assets.lib.event_files import quoted
+from reporting_assets.lib.events import property_problems
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.partitions import DayWindow, daily_partitions, day_window
-from reporting_assets.quality.checks import CheckOutcome, completeness, schema_problems
+from reporting_assets.quality.checks import CheckOutcome, completeness, completeness_of
 from reporting_assets.quality.dagster_checks import (
     COMPLETE,
     SCHEMA,
     check_specs,
     to_result,
 )
+from reporting_assets.quality.file_checks import file_schema_problems
 from reporting_assets.quality.schemas import AccountSnapshot, CloudCosts, PostHogEvents, RawEvents
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.settings import SettingsResource
 from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
-from reporting_assets.resources.storage import window_in
+from reporting_assets.resources.storage import WrittenParquet, staging_file, window_in
 
 SOURCES_GROUP = "step1_sources"
 
@@ -42,17 +46,19 @@ def same_weekday_keys(day: date, weeks: int) -> list[str]:
 
 
 def posthog_event_checks(
-    events: pl.DataFrame,
-    raw: pl.DataFrame,
-    problems: list[str],
-    earlier_counts: list[int],
-    min_volume_share: float,
+    con, day_file: Path, problems: list[str], earlier_counts: list[int], min_volume_share: float
 ) -> dict[str, CheckOutcome]:
-    """Schema and completeness of a day of PostHog events."""
-    raw_problems, _ = schema_problems(raw, RawEvents)
-    typed_problems, cases = schema_problems(events, PostHogEvents)
-    schema = list(dict.fromkeys(problems + raw_problems + property_problems(raw) + typed_problems))
-    metadata = {"rows": events.height}
+    """Schema and completeness of a day of PostHog events, as queries over its written file
+    (`day_file`): the raw columns every event must carry, the properties' JSON, and the typed
+    events' rules (`RawEvents`, `PostHogEvents`), with `problems` found reading the export."""
+    relation = f"read_parquet({quoted(str(day_file))})"
+    rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+    raw_problems, _ = file_schema_problems(con, relation, RawEvents)
+    typed_problems, cases = file_schema_problems(con, relation, PostHogEvents)
+    schema = list(dict.fromkeys(
+        problems + raw_problems + property_problems(con, relation) + typed_problems
+    ))  # fmt: skip
+    metadata = {"rows": rows}
     if not cases.is_empty():
         metadata["failure_cases"] = markdown_preview(cases.head(20))
     return {
@@ -61,24 +67,39 @@ def posthog_event_checks(
             "; ".join(schema[:5]) if schema else "every event has its columns, types and values",
             metadata, schema,
         ),
-        COMPLETE: completeness(
-            events, PostHogEvents, sources={"posthog": events.height},
-            volume=("events", float(events.height), [float(c) for c in earlier_counts]),
+        COMPLETE: completeness_of(
+            rows, typed_problems, cases, sources={"posthog": rows},
+            volume=("events", float(rows), [float(c) for c in earlier_counts]),
             min_volume_share=min_volume_share,
         ),
     }  # fmt: skip
 
 
+def day_summary(con, day_file: Path) -> dict:
+    """What the day holds, for the asset's page: distinct accounts and events by type."""
+    relation = f"read_parquet({quoted(str(day_file))})"
+    accounts = con.execute(f"SELECT count(DISTINCT account_id) FROM {relation}").fetchall()[0][0]
+    counts = con.sql(
+        f"SELECT event, count(*) AS len FROM {relation} GROUP BY event ORDER BY len DESC, event"
+    ).pl()
+    return {
+        "distinct_accounts": accounts,
+        "events_by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
+    }
+
+
 # PostHog is the source of truth for what customers did: billing lifecycle events and product
 # usage. Everything in revenue protection starts here. Its checks block every metric downstream:
 # a tracking outage or a broken export must never reach an executive as a real drop in revenue.
+# The day streams from the export to its file in DuckDB, and the gates are queries over that
+# file, so a day of 100 M events needs no more memory than the engine's limit.
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=SOURCES_GROUP,
-    kinds={"posthog", "polars", "parquet"},
+    kinds={"posthog", "duckdb", "parquet"},
     check_specs=check_specs("posthog_events", [SCHEMA, COMPLETE]),
     ins={"earlier_counts": window_in("posthog_events", -VOLUME_WEEKS * 7, row_counts=True)},
-    code_version="2",
+    code_version="3",
 )
 def posthog_events(
     context: dg.AssetExecutionContext,
@@ -89,34 +110,36 @@ def posthog_events(
 ):
     """Every product and billing event customers generated during the day (PostHog)."""
     window = day_window(context.partition_key)
-    problems: list[str] = []
-    raw = posthog.events_between(window.start_utc, window.end_utc, problems)
-    events = typed_events(raw)
-    app_db.record_source_load(
-        "posthog_events", context.partition_key, context.run.run_id, events.height, posthog.backend
-    )
-    counts = events.group_by("event").len().sort("len", descending=True)
-    yield dg.Output(
-        events,
-        metadata={
-            "rows": events.height,
-            "period": window.label,
-            "window_utc": f"{window.start_utc.isoformat()} – {window.end_utc.isoformat()}",
-            "backend": posthog.backend,
-            "distinct_accounts": events.get_column("account_id").n_unique(),
-            "events_by_type": dg.MetadataValue.md(markdown_preview(counts, rows=20)),
-        },
-    )
-    quality = business.get().quality
-    same_weekday = same_weekday_keys(window.day, VOLUME_WEEKS)
-    earlier = [n for k, n in sorted(earlier_counts.items()) if k in same_weekday]
-    outcomes = posthog_event_checks(events, raw, problems, earlier, quality.min_volume_share)
-    app_db.record_checks(
-        "posthog_events",
-        context.partition_key,
-        context.run.run_id,
-        outcomes,
-    )
+    settings = business.get()
+    limits = EngineLimits.of(settings)
+    dest = staging_file(settings, "posthog_events", context.partition_key)
+    try:
+        staged = posthog.stage_day(window.start_utc, window.end_utc, dest, limits)
+        same_weekday = same_weekday_keys(window.day, VOLUME_WEEKS)
+        earlier = [n for k, n in sorted(earlier_counts.items()) if k in same_weekday]
+        with connect(limits) as con:
+            outcomes = posthog_event_checks(
+                con, dest, staged.problems, earlier, settings.quality.min_volume_share
+            )
+            summary = day_summary(con, dest)
+        app_db.record_source_load(
+            "posthog_events", context.partition_key, context.run.run_id, staged.rows,
+            posthog.backend,
+        )  # fmt: skip
+        yield dg.Output(
+            WrittenParquet(dest),
+            metadata={
+                "rows": staged.rows,
+                "period": window.label,
+                "window_utc": f"{window.start_utc.isoformat()} – {window.end_utc.isoformat()}",
+                "backend": posthog.backend,
+                "engine_memory_limit": limits.memory_limit,
+                **summary,
+            },
+        )
+    finally:
+        dest.unlink(missing_ok=True)
+    app_db.record_checks("posthog_events", context.partition_key, context.run.run_id, outcomes)
     for family, outcome in outcomes.items():
         yield to_result("posthog_events", family, outcome)
 

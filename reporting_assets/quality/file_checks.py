@@ -1,0 +1,129 @@
+"""The schema gate run as queries over a written file, for tables too large to hold in memory.
+
+The rules are the same pandera models the in-memory gate validates (`quality.schemas`): each
+column's presence, type, nulls, uniqueness and value checks become counts that DuckDB works out
+over the Parquet file within the engine's memory limit, and the problems read word for word as
+`checks.schema_problems` writes them. Only a handful of offending values per rule (the failure
+samples) ever reach Python.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from reporting_assets.lib.formatting import plural
+
+SAMPLES = 5
+# Pandera dtypes as the DuckDB types a Parquet file holds them in.
+SQL_TYPES = {
+    "String": ("VARCHAR",),
+    "Int64": ("BIGINT",),
+    "Int32": ("INTEGER",),
+    "Float64": ("DOUBLE",),
+    "Boolean": ("BOOLEAN",),
+    "Date": ("DATE",),
+    "Datetime(time_unit='us', time_zone='UTC')": ("TIMESTAMP WITH TIME ZONE",),
+}
+
+
+def _condition(column: str, check: pa.Check) -> str:
+    """The SQL condition a value meets when it passes `check` (nulls pass, as in pandera)."""
+    stats, col = check.statistics, f'"{column}"'
+    match check.name:
+        case "greater_than_or_equal_to":
+            return f"{col} >= {stats['min_value']!r}"
+        case "greater_than":
+            return f"{col} > {stats['min_value']!r}"
+        case "less_than_or_equal_to":
+            return f"{col} <= {stats['max_value']!r}"
+        case "less_than":
+            return f"{col} < {stats['max_value']!r}"
+        case "in_range":
+            low = ">=" if stats.get("include_min", True) else ">"
+            high = "<=" if stats.get("include_max", True) else "<"
+            return f"{col} {low} {stats['min_value']!r} AND {col} {high} {stats['max_value']!r}"
+        case "isin":
+            return f"{col} IN ({', '.join(repr(v) for v in stats['allowed_values'])})"
+    raise ValueError(f"check {check.name} on '{column}' has no SQL form yet")
+
+
+def _check_label(check: pa.Check) -> str:
+    """The check as pandera names it in its failure cases, e.g. greater_than_or_equal_to(0)."""
+    stats = check.statistics
+    if check.name == "in_range":
+        return f"in_range({stats['min_value']}, {stats['max_value']})"
+    if check.name == "isin":
+        return f"isin({stats['allowed_values']})"
+    return f"{check.name}({next(iter(stats.values()))})"
+
+
+def file_schema_problems(
+    con, relation: str, model: type[pa.DataFrameModel]
+) -> tuple[list[str], pl.DataFrame]:
+    """Every way the rows of `relation` (e.g. `read_parquet('day.parquet')`) break `model`, in
+    the words `checks.schema_problems` uses, with up to five failure samples per rule."""
+    schema = model.to_schema()
+    actual = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    problems: list[str] = []
+    counts: list[tuple[str, str, str]] = []  # (column, rule, SQL condition of a failing row)
+    for name, column in schema.columns.items():
+        if name not in actual:
+            problems.append(f"column '{name}' is missing (columns: {', '.join(actual)})")
+            continue
+        wanted = SQL_TYPES.get(str(column.dtype))
+        if wanted and actual[name] not in wanted:
+            problems.append(f"column '{name}' has type {actual[name]}, expected {column.dtype}")
+        if not column.nullable:
+            counts.append((name, "not_nullable", f'"{name}" IS NULL'))
+        counts.extend(
+            (name, _check_label(c), f'"{name}" IS NOT NULL AND NOT ({_condition(name, c)})')
+            for c in column.checks
+        )
+    aggregates = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in counts)
+    failing = con.execute(f"SELECT {aggregates} FROM {relation}").fetchall()[0] if counts else ()
+    samples = []
+    for (name, rule, cond), n in zip(counts, failing, strict=True):
+        if not n:
+            continue
+        sample = f'SELECT "{name}" FROM {relation} WHERE {cond} LIMIT {SAMPLES}'
+        values = [v for (v,) in con.execute(sample).fetchall()]
+        samples += [(name, rule, None if v is None else str(v)) for v in values]
+        if rule == "not_nullable":
+            problems.append(f"column '{name}' has {plural(n, 'null value')}")
+        else:
+            examples = ", ".join(str(v) for v in values[:3])
+            problems.append(f"column '{name}' fails {rule} in {plural(n, 'row')}, e.g. {examples}")
+    for name, column in schema.columns.items():
+        if column.unique and name in actual:
+            n, values = duplicated(con, relation, name)
+            if n:
+                examples = ", ".join(values[:3])
+                problems.append(
+                    f"column '{name}' has {plural(n, 'duplicated value')}, e.g. {examples}"
+                )
+                samples += [(name, "field_uniqueness", v) for v in values]
+    cases = pl.DataFrame(samples, schema=["column", "check", "failure_case"], orient="row")
+    return problems, cases
+
+
+def duplicated(con, relation: str, column: str) -> tuple[int, list[str]]:
+    """How many rows share their `column` value with another row (every copy counts, as in
+    pandera), and a few of those values.
+
+    Values are first grouped by a 64-bit hash (a small table however many rows there are); only
+    the rows whose hash repeats are then compared by value, so a hash collision is never taken
+    for a duplicate.
+    """
+    repeated = (
+        f'SELECT h FROM (SELECT hash("{column}") AS h FROM {relation} '
+        f'WHERE "{column}" IS NOT NULL) GROUP BY h HAVING count(*) > 1'
+    )
+    groups = con.execute(
+        f'SELECT "{column}", count(*) AS n FROM {relation} '
+        f'WHERE hash("{column}") IN ({repeated}) GROUP BY "{column}" HAVING count(*) > 1 '
+        f'ORDER BY n DESC, "{column}"'
+    ).fetchall()
+    total = sum(n for _, n in groups)
+    values = [str(v) for v, n in groups[:SAMPLES] for _ in range(min(n, 2))][:SAMPLES]
+    return total, values

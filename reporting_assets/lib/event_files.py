@@ -159,7 +159,7 @@ def write_typed_day(
     dest.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"COPY ({typed_select(f'({window})')}) TO {quoted(str(dest))} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)"
+        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
     )
     return con.execute(f"SELECT count(*) FROM read_parquet({quoted(str(dest))})").fetchall()[0][0]
 

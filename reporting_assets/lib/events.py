@@ -194,25 +194,30 @@ def read_batch_export(
     )
 
 
-def property_problems(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+def property_problems(
+    con: duckdb.DuckDBPyConnection, relation: str, *, typed: bool = True
+) -> list[str]:
     """Properties that are not valid JSON, or that carry a money field in the wrong type, among
-    the events of `relation` (a table, view or `read_parquet(...)` that DuckDB can scan)."""
+    the events of `relation` (a table, view or `read_parquet(...)` that DuckDB can scan; `typed`
+    when it holds the typed columns, as the stored day does)."""
     checks = ", ".join(
         f"count(*) FILTER (WHERE json_valid(properties) AND json_type(properties, '$.{key}') "
         f"NOT IN ({', '.join(repr(t) for t in allowed)}) "
         f"AND json_type(properties, '$.{key}') <> 'NULL') AS \"{key}\""
         for key, allowed in ALLOWED_JSON_TYPES.items()
     )
-    # Only events that mention a money field need the (slower) per-key type inspection.
-    mentions = " OR ".join(f"properties LIKE '%\"{key}\"%'" for key in ALLOWED_JSON_TYPES)
+    # Only events that mention a money field need the (slower) per-key type inspection; and
+    # properties that are not JSON left `account_id` empty when the events were typed, so only
+    # those events are parsed again.
+    mentions = " OR ".join(f"contains(properties, '\"{key}\"')" for key in ALLOWED_JSON_TYPES)
     invalid = con.execute(
-        f"SELECT count(*) FROM {relation} "
-        "WHERE properties IS NOT NULL AND NOT json_valid(properties)"
+        f"SELECT count(*) FROM {relation} WHERE {'account_id IS NULL AND ' if typed else ''}"
+        "properties IS NOT NULL AND NOT json_valid(properties)"
     ).fetchall()[0][0]
     row = (
         invalid,
         *con.execute(
-            f"SELECT {checks} FROM {relation} WHERE properties IS NOT NULL AND ({mentions})"
+            f"SELECT {checks} FROM (SELECT properties FROM {relation} WHERE {mentions})"
         ).fetchall()[0],
     )
     problems = []

@@ -1,6 +1,7 @@
 """Volume benchmark of the source stage: one New York day of N PostHog events.
 
-Generates the day (batch-export Parquet, as PostHog writes it), then measures each stage in a
+Generates the day (batch-export Parquet, as PostHog writes it; a day of millions of events is
+written a chunk at a time, so 100 M events fit in a few GB of memory), then measures each stage in a
 fresh process so that peak memory is the stage's own: reading the export for the day, typing the
 event properties, writing the partition, and the whole `posthog_events` asset through Dagster.
 Prints median wall time over --repeat runs, rows/s and peak RSS per stage, and writes the figures
@@ -97,11 +98,14 @@ def generate(events: int) -> dict:
         work / "demo",
         progress=False,
     )
+    export = work / "demo" / "posthog" / "events"
     return {
         "stage": "generate_day",
         "seconds": time.perf_counter() - t0,
         "rows": manifest["events_per_day"][DAY.isoformat()],
         "peak_mb": _peak_mb(),
+        "files": manifest["event_files"],
+        "disk_mb": sum(p.stat().st_size for p in export.iterdir()) / 2**20,
     }
 
 

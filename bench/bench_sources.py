@@ -1,6 +1,7 @@
 """Volume benchmark of the source stage: one New York day of N PostHog events.
 
-Generates the day (batch-export Parquet, as PostHog writes it), then measures, each run in a
+Generates the day (batch-export Parquet, as PostHog writes it; a day of millions of events is
+written a chunk at a time, so 100 M events fit in about 2 GB), then measures, each run in a
 fresh process so that peak memory is the run's own, and alternating: the floor (one bare DuckDB
 statement that reads the day's export files, keeps the New York day, types the properties and
 writes the partition, within the same memory limit) and the whole `posthog_events` asset through
@@ -107,11 +108,14 @@ def generate(events: int) -> dict:
         work / "demo",
         progress=False,
     )
+    export = work / "demo" / "posthog" / "events"
     return {
         "stage": "generate_day",
         "seconds": time.perf_counter() - t0,
         "rows": manifest["events_per_day"][DAY.isoformat()],
         "peak_mb": _peak_mb(),
+        "files": manifest["event_files"],
+        "disk_mb": sum(p.stat().st_size for p in export.iterdir()) / 2**20,
     }
 
 

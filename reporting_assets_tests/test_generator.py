@@ -2,13 +2,16 @@
 
 import hashlib
 import json
+import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import polars as pl
 
-from reporting_assets.demo.generator import generate_demo_company
+from reporting_assets.demo.events import STAMP_DRAWS, Draws, uuids
+from reporting_assets.demo.generator import DemoSpec, generate_demo_company
 from reporting_assets.lib.events import read_batch_export
 from reporting_assets.partitions import day_window
 from reporting_assets_tests.conftest import demo_spec, manifest_dates
@@ -157,3 +160,88 @@ def test_jsonl_export_holds_the_same_events(demo_company, demo_company_jsonl):
     # JSONL carries properties as nested objects: same content, re-serialized.
     for a, b in zip(jsonl.get_column("properties"), parquet.get_column("properties"), strict=True):
         assert json.loads(a) == json.loads(b)
+
+
+# -- busy days, written in chunks -------------------------------------------------------------
+
+
+def _all_events(folder) -> pl.DataFrame:
+    """Every event in the export's files, all columns, in a stable order."""
+    files = sorted((folder / "posthog" / "events").glob("*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files]).sort("timestamp", "uuid")
+
+
+def test_demo_events_unchanged(tmp_path):
+    # The events a small demo held before days could be written in chunks (same seed, same
+    # events): the seeded demo company that tests and reconciliations rely on did not move.
+    spec = DemoSpec(seed=7, start=date(2026, 3, 1), end=date(2026, 3, 14), events_per_day=300,
+                    starting_accounts=100)  # fmt: skip
+    generate_demo_company(spec, tmp_path / "demo", progress=False)
+    events = _all_events(tmp_path / "demo").with_columns(
+        pl.col("timestamp", "created_at", "_inserted_at").dt.epoch("us")
+    )
+    assert events.height == 3708
+    assert hashlib.sha256(events.write_csv().encode()).hexdigest() == (
+        "2bd097a07221247dd9b474f7d9f066499ccdb95fdda6158e3fabb6dadc25aaf5"
+    )
+
+
+def test_chunked_days_hold_the_same_events(tmp_path):
+    spec = DemoSpec(seed=11, start=date(2026, 11, 18), end=date(2026, 11, 19),
+                    events_per_day=20_000, starting_accounts=200)  # fmt: skip
+    whole = generate_demo_company(spec, tmp_path / "whole", progress=False)
+    chunked = generate_demo_company(spec, tmp_path / "chunked", progress=False, chunk_events=3_000)
+    assert chunked["events_per_day"] == whole["events_per_day"]
+    assert _all_events(tmp_path / "chunked").equals(_all_events(tmp_path / "whole"))
+    a, b = _digest(tmp_path / "whole"), _digest(tmp_path / "chunked")
+    assert {k: v for k, v in a.items() if "warehouse" in k} == {
+        k: v for k, v in b.items() if "warehouse" in k
+    }
+
+    # Each split UTC day lists its numbered files, PostHog style, none over the chunk size.
+    folder = tmp_path / "chunked" / "posthog" / "events"
+    listed = []
+    for manifest in sorted(folder.glob("*_manifest.json")):
+        names = [key.split("/")[-1] for key in json.loads(manifest.read_text())["files"]]
+        interval = manifest.name.removesuffix("_manifest.json")
+        if len(names) > 1:
+            assert names == [f"{interval}-{i}.parquet" for i in range(len(names))]
+        listed += names
+    assert sorted(listed) == sorted(p.name for p in folder.glob("*.parquet"))
+    assert chunked["event_files"] == len(listed) > 2 * whole["event_files"]
+    assert max(pl.read_parquet(folder / name).height for name in listed) <= 3_000
+
+    # The reader puts each New York day back together from all its files.
+    for day, count in chunked["events_per_day"].items():
+        w = day_window(day)
+        got = read_batch_export(str(folder), w.start_utc, w.end_utc)
+        assert got.height == count
+        assert got.equals(
+            read_batch_export(str(tmp_path / "whole/posthog/events"), w.start_utc, w.end_utc)
+        )
+
+
+def test_draws_in_chunks_are_the_draws_at_once():
+    draws = {"n": lambda g, m: g.normal(0, 1, m), "k": lambda g, m: g.integers(0, 7, m),
+             **STAMP_DRAWS}  # fmt: skip
+    at_once, in_chunks = np.random.default_rng(3), np.random.default_rng(3)
+    (whole,) = Draws(at_once, 1_001, draws, 5_000)
+    chunks = list(Draws(in_chunks, 1_001, draws, 100))
+    assert [len(c["n"]) for c in chunks] == [100] * 10 + [1]
+    for name in draws:
+        assert np.array_equal(np.concatenate([c[name] for c in chunks]), whole[name])
+    # The day's later draws are unaffected.
+    assert at_once.random() == in_chunks.random()
+
+
+def test_uuids_are_time_ordered_uuid7():
+    rng = np.random.default_rng(5)
+    ts = np.array([0, 1_763_560_000_123_456, 1_763_560_000_999_999])
+    a = np.array([0, 0xFFF, int(rng.integers(0, 1 << 12))])
+    b = np.array([0, (1 << 62) - 1, int(rng.integers(0, 1 << 62))], dtype=np.int64)
+    expected = [
+        str(uuid.UUID(int=((t // 1000) << 80) | (0x7000 | x) << 64 | (1 << 63) | y))
+        for t, x, y in zip(ts.tolist(), a.tolist(), b.tolist(), strict=True)
+    ]
+    assert uuids(ts, a, b).to_list() == expected
+    assert all(uuid.UUID(u).version == 7 for u in expected)

@@ -8,8 +8,10 @@ dates listed in the manifest so that checks and alerts have something true to fi
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,7 +41,7 @@ from reporting_assets.demo.accounts import (
     _daily_rng,
     account_id,
 )
-from reporting_assets.demo.events import lifecycle_frame, usage_events
+from reporting_assets.demo.events import CHUNK_EVENTS, lifecycle_frame, usage_events
 from reporting_assets.lib.days import day_bounds_utc
 from reporting_assets.lib.plans import PLANS
 
@@ -86,8 +88,13 @@ class CompanySimulation:
         self.history.append((idx, day, a.plan[idx], a.seats[idx], status, mrr))
 
     # -- one day ----------------------------------------------------------------------------
-    def step(self, day: date) -> pl.DataFrame:
-        """Simulate `day` and return its product events (PostHog export columns)."""
+    def step(self, day: date, chunk_events: int = CHUNK_EVENTS) -> Iterator[pl.DataFrame]:
+        """Simulate `day`; return its product events (PostHog export columns) in frames of at
+        most `chunk_events` events, in no particular order.
+
+        The accounts change when this is called; the usage events are built as the frames are
+        read, so read them all before the next day.
+        """
         rng = _daily_rng(self.seed, day, 1)
         a = self.accounts
         anomaly = self.anomalies.get(day)
@@ -258,15 +265,21 @@ class CompanySimulation:
                 self._record(idx, day)
 
         usage = usage_events(
-            rng, day, self.tz, self.accounts, self.events_per_day, growth * weekday, len(lifecycle)
+            rng,
+            day,
+            self.tz,
+            self.accounts,
+            self.events_per_day,
+            growth * weekday,
+            len(lifecycle),
+            chunk_events,
         )
         life = lifecycle_frame(rng, day, self.tz, lifecycle)
-        events = pl.concat([life, usage], how="vertical")
+        outage = None
         if anomaly == "tracking_outage":
             start_utc, _ = day_bounds_utc(day, self.tz)
-            lo, hi = start_utc + timedelta(hours=9), start_utc + timedelta(hours=15)
-            events = events.filter((pl.col("timestamp") < lo) | (pl.col("timestamp") >= hi))
-        return events.sort("timestamp", "uuid")
+            outage = (start_utc + timedelta(hours=9), start_utc + timedelta(hours=15))
+        return _captured(itertools.chain([life], usage), outage)
 
     # -- account tables ---------------------------------------------------------------------
     def account_tables(self, end: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -312,3 +325,14 @@ class CompanySimulation:
             )
         )
         return accounts, hist
+
+
+def _captured(
+    frames: Iterable[pl.DataFrame], outage: tuple[datetime, datetime] | None
+) -> Iterator[pl.DataFrame]:
+    """The events PostHog captured: none inside a tracking outage."""
+    for events in frames:
+        if outage:
+            lo, hi = outage
+            events = events.filter((pl.col("timestamp") < lo) | (pl.col("timestamp") >= hi))
+        yield events

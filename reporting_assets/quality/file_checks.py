@@ -9,9 +9,12 @@ samples) ever reach Python.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandera.polars as pa
 import polars as pl
 
+from reporting_assets.lib.event_files import quoted
 from reporting_assets.lib.formatting import plural
 
 SAMPLES = 5
@@ -58,34 +61,94 @@ def _check_label(check: pa.Check) -> str:
     return f"{check.name}({next(iter(stats.values()))})"
 
 
+Footer = dict[str, tuple[int | None, float | None, float | None]]
+
+
+def _footer_statistics(con, source: str) -> Footer:
+    """Per column, from the Parquet footer alone: its null count and, for numbers, its least and
+    greatest value (None where a row group carries no statistics)."""
+    rows = con.execute(
+        "SELECT path_in_schema, "
+        "CASE WHEN count(*) = count(stats_null_count) THEN sum(stats_null_count) END, "
+        "min(TRY_CAST(stats_min_value AS DOUBLE)), max(TRY_CAST(stats_max_value AS DOUBLE)) "
+        f"FROM parquet_metadata({source}) GROUP BY path_in_schema"
+    ).fetchall()
+    return {name: (None if nulls is None else int(nulls), low, high)
+            for name, nulls, low, high in rows}  # fmt: skip
+
+
+def _passes_everywhere(check: pa.Check, low: float | None, high: float | None) -> bool:
+    """Whether the footer's least and greatest values prove every value passes `check`."""
+    if low is None or high is None:
+        return False
+    stats = check.statistics
+    match check.name:
+        case "greater_than_or_equal_to":
+            return low >= stats["min_value"]
+        case "greater_than":
+            return low > stats["min_value"]
+        case "less_than_or_equal_to":
+            return high <= stats["max_value"]
+        case "less_than":
+            return high < stats["max_value"]
+        case "in_range":
+            return low >= stats["min_value"] and high <= stats["max_value"]
+    return False
+
+
 def file_schema_problems(
-    con, relation: str, model: type[pa.DataFrameModel]
+    con, path: Path, *models: type[pa.DataFrameModel]
 ) -> tuple[list[str], pl.DataFrame]:
-    """Every way the rows of `relation` (e.g. `read_parquet('day.parquet')`) break `model`, in
-    the words `checks.schema_problems` uses, with up to five failure samples per rule."""
-    schema = model.to_schema()
+    """Every way the rows of the Parquet file at `path` break `models`, in the words
+    `checks.schema_problems` uses, with up to five failure samples per rule.
+
+    Counts come from the file's footer where it proves them (null counts; ranges whose least
+    and greatest values pass); only a rule the footer cannot settle costs a scan, and all such
+    rules share one.
+    """
+    source = quoted(str(path))
+    relation = f"read_parquet({source})"
     actual = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    footer = _footer_statistics(con, source)
     problems: list[str] = []
-    counts: list[tuple[str, str, str]] = []  # (column, rule, SQL condition of a failing row)
-    for name, column in schema.columns.items():
-        if name not in actual:
-            problems.append(f"column '{name}' is missing (columns: {', '.join(actual)})")
-            continue
-        wanted = SQL_TYPES.get(str(column.dtype))
-        if wanted and actual[name] not in wanted:
-            problems.append(f"column '{name}' has type {actual[name]}, expected {column.dtype}")
-        if not column.nullable:
-            counts.append((name, "not_nullable", f'"{name}" IS NULL'))
-        counts.extend(
-            (name, _check_label(c), f'"{name}" IS NOT NULL AND NOT ({_condition(name, c)})')
-            for c in column.checks
-        )
-    aggregates = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in counts)
-    failing = con.execute(f"SELECT {aggregates} FROM {relation}").fetchall()[0] if counts else ()
+    known: dict[tuple[str, str], int] = {}  # (column, rule) -> failing rows, from the footer
+    to_count: dict[tuple[str, str], str] = {}  # (column, rule) -> SQL condition of a failing row
+    unique: list[str] = []
+    for model in models:
+        for name, column in model.to_schema().columns.items():
+            if name not in actual:
+                missing = f"column '{name}' is missing (columns: {', '.join(actual)})"
+                problems += [missing] if missing not in problems else []
+                continue
+            wanted = SQL_TYPES.get(str(column.dtype))
+            wrong = f"column '{name}' has type {actual[name]}, expected {column.dtype}"
+            if wanted and actual[name] not in wanted and wrong not in problems:
+                problems.append(wrong)
+            nulls, low, high = footer.get(name, (None, None, None))
+            if not column.nullable:
+                if nulls is not None:
+                    known[(name, "not_nullable")] = nulls
+                else:
+                    to_count[(name, "not_nullable")] = f'"{name}" IS NULL'
+            for check in column.checks:
+                key = (name, _check_label(check))
+                if nulls is not None and _passes_everywhere(check, low, high):
+                    known[key] = 0
+                else:
+                    to_count[key] = f'"{name}" IS NOT NULL AND NOT ({_condition(name, check)})'
+            if column.unique and name not in unique:
+                unique.append(name)
+    if to_count:
+        counted = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in to_count.values())
+            + f" FROM {relation}"
+        ).fetchall()[0]  # fmt: skip
+        known.update(zip(to_count, counted, strict=True))
     samples = []
-    for (name, rule, cond), n in zip(counts, failing, strict=True):
+    for (name, rule), n in known.items():
         if not n:
             continue
+        cond = f'"{name}" IS NULL' if rule == "not_nullable" else to_count[(name, rule)]
         sample = f'SELECT "{name}" FROM {relation} WHERE {cond} LIMIT {SAMPLES}'
         values = [v for (v,) in con.execute(sample).fetchall()]
         samples += [(name, rule, None if v is None else str(v)) for v in values]
@@ -94,15 +157,12 @@ def file_schema_problems(
         else:
             examples = ", ".join(str(v) for v in values[:3])
             problems.append(f"column '{name}' fails {rule} in {plural(n, 'row')}, e.g. {examples}")
-    for name, column in schema.columns.items():
-        if column.unique and name in actual:
-            n, values = duplicated(con, relation, name)
-            if n:
-                examples = ", ".join(values[:3])
-                problems.append(
-                    f"column '{name}' has {plural(n, 'duplicated value')}, e.g. {examples}"
-                )
-                samples += [(name, "field_uniqueness", v) for v in values]
+    for name in unique:
+        n, values = duplicated(con, relation, name)
+        if n:
+            examples = ", ".join(values[:3])
+            problems.append(f"column '{name}' has {plural(n, 'duplicated value')}, e.g. {examples}")
+            samples += [(name, "field_uniqueness", v) for v in values]
     cases = pl.DataFrame(samples, schema=["column", "check", "failure_case"], orient="row")
     return problems, cases
 

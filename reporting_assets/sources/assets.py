@@ -53,11 +53,8 @@ def posthog_event_checks(
     events' rules (`RawEvents`, `PostHogEvents`), with `problems` found reading the export."""
     relation = f"read_parquet({quoted(str(day_file))})"
     rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
-    raw_problems, _ = file_schema_problems(con, relation, RawEvents)
-    typed_problems, cases = file_schema_problems(con, relation, PostHogEvents)
-    schema = list(dict.fromkeys(
-        problems + raw_problems + property_problems(con, relation) + typed_problems
-    ))  # fmt: skip
+    schema_found, cases = file_schema_problems(con, day_file, RawEvents, PostHogEvents)
+    schema = list(dict.fromkeys(problems + schema_found + property_problems(con, relation)))
     metadata = {"rows": rows}
     if not cases.is_empty():
         metadata["failure_cases"] = markdown_preview(cases.head(20))
@@ -68,7 +65,7 @@ def posthog_event_checks(
             metadata, schema,
         ),
         COMPLETE: completeness_of(
-            rows, typed_problems, cases, sources={"posthog": rows},
+            rows, schema_found, cases, sources={"posthog": rows},
             volume=("events", float(rows), [float(c) for c in earlier_counts]),
             min_volume_share=min_volume_share,
         ),

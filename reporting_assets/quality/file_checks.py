@@ -121,7 +121,8 @@ def file_schema_problems(
                 problems += [missing] if missing not in problems else []
                 continue
             wanted = SQL_TYPES.get(str(column.dtype))
-            wrong = f"column '{name}' has type {actual[name]}, expected {column.dtype}"
+            shown = next((k for k, v in SQL_TYPES.items() if actual[name] in v), actual[name])
+            wrong = f"column '{name}' has type {shown}, expected '{column.dtype}'"
             if wanted and actual[name] not in wanted and wrong not in problems:
                 problems.append(wrong)
             nulls, low, high = footer.get(name, (None, None, None))
@@ -163,7 +164,8 @@ def file_schema_problems(
             examples = ", ".join(values[:3])
             problems.append(f"column '{name}' has {plural(n, 'duplicated value')}, e.g. {examples}")
             samples += [(name, "field_uniqueness", v) for v in values]
-    cases = pl.DataFrame(samples, schema=["column", "check", "failure_case"], orient="row")
+    cases = pl.DataFrame(samples, schema=dict.fromkeys(("column", "check", "failure_case"),
+                                                       pl.String), orient="row")  # fmt: skip
     return problems, cases
 
 

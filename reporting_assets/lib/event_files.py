@@ -77,8 +77,8 @@ def _scannable(con: duckdb.DuckDBPyConnection, path: UPath) -> str:
 def _conformed_parquet(
     con: duckdb.DuckDBPyConnection, path: UPath, problems: list[str]
 ) -> str | None:
-    """A SELECT of the file's raw columns in the expected types (a missing or mistyped column
-    reported and left empty), or None when no row can be placed in a day."""
+    """The column list that reads the file's raw columns in the expected types (a missing or
+    mistyped column reported and left empty), or None when no row can be placed in a day."""
     source = f"read_parquet({_scannable(con, path)})"
     columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     exprs = []
@@ -113,10 +113,10 @@ def _conformed_parquet(
     if "timestamp" in columns and rows and not readable:
         problems.append(f"{path.name}: no readable timestamps; the file's rows were skipped")
         return None
-    return select
+    return ", ".join(exprs)
 
 
-def _conformed_jsonl(path: UPath, spool: Path, problems: list[str]) -> str | None:
+def _spooled_jsonl(path: UPath, spool: Path, problems: list[str]) -> UPath | None:
     """JSON-lines exports (small files, read one at a time) are conformed in Polars and spooled
     to Parquet beside the partition, then read like the Parquet files."""
     from reporting_assets.lib.events import _load
@@ -128,7 +128,18 @@ def _conformed_jsonl(path: UPath, spool: Path, problems: list[str]) -> str | Non
         return None
     spooled = spool / f"{path.name}.parquet"
     frame.write_parquet(spooled)
-    return f"SELECT * FROM read_parquet({quoted(str(spooled))})"
+    return UPath(spooled)
+
+
+def _scans(con: duckdb.DuckDBPyConnection, files: list[tuple[UPath, str]]) -> list[str]:
+    """One SELECT per distinct layout: the files that read the same way are one `read_parquet`
+    of them all, which DuckDB streams with one set of buffers (a scan per file would hold a set
+    per file)."""
+    layouts: dict[str, list[str]] = {}
+    for path, columns in files:
+        layouts.setdefault(columns, []).append(_scannable(con, path))
+    return [f"SELECT {columns} FROM read_parquet([{', '.join(sources)}])"
+            for columns, sources in layouts.items()]  # fmt: skip
 
 
 def _fully_readable(con: duckdb.DuckDBPyConnection, select: str) -> bool:
@@ -173,33 +184,32 @@ def stage_export(
     spool.mkdir(parents=True, exist_ok=True)
     try:
         with connect(limits) as con:
-            selects = []
+            files = []
             for path, manifest in export_files(root, start_utc, end_utc):
                 if not path.exists():
                     problems.append(f"{path.name}: listed in {manifest} but missing")
                     continue
                 try:
-                    if ".jsonl" in path.name:
-                        select = _conformed_jsonl(path, spool, problems)
-                    else:
-                        select = _conformed_parquet(con, path, problems)
+                    read = _spooled_jsonl(path, spool, problems) if ".jsonl" in path.name else path
+                    columns = read and _conformed_parquet(con, read, problems)
                 except (OSError, ValueError, duckdb.Error, pl.exceptions.PolarsError) as exc:
                     problems.append(unreadable(path, exc))
                     continue
-                if select is not None:
-                    selects.append((path, select))
+                if columns:
+                    files.append((path, read, columns))
             try:
-                rows = write_typed_day(con, [s for _, s in selects], start_utc, end_utc, dest)
+                scans = _scans(con, [(read, columns) for _, read, columns in files])
+                rows = write_typed_day(con, scans, start_utc, end_utc, dest)
             except duckdb.Error:
                 # A file whose footer reads but whose data does not (cut short or corrupt): find
                 # it, say so, and write the day from the others.
                 good = []
-                for path, select in selects:
-                    if _fully_readable(con, select):
-                        good.append(select)
+                for path, read, columns in files:
+                    if _fully_readable(con, _scans(con, [(read, columns)])[0]):
+                        good.append((read, columns))
                     else:
                         problems.append(unreadable(path, ValueError("a data page does not decode")))
-                rows = write_typed_day(con, good, start_utc, end_utc, dest)
+                rows = write_typed_day(con, _scans(con, good), start_utc, end_utc, dest)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     return StagedDay(dest, rows, problems)
@@ -221,9 +231,10 @@ def stage_pages(
         for number, page in enumerate(pages):
             name = spool / f"page-{number:06d}-{uuid.uuid4().hex[:8]}.parquet"
             page.select(list(RAW_SCHEMA)).cast(RAW_SCHEMA).write_parquet(name)
-            written.append(f"SELECT * FROM read_parquet({quoted(str(name))})")
+            written.append(quoted(str(name)))
+        scans = [f"SELECT * FROM read_parquet([{', '.join(written)}])"] if written else []
         with connect(limits) as con:
-            rows = write_typed_day(con, written, start_utc, end_utc, dest)
+            rows = write_typed_day(con, scans, start_utc, end_utc, dest)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     return StagedDay(dest, rows)

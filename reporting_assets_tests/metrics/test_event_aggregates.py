@@ -8,21 +8,30 @@ import math
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import dagster as dg
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from reporting_assets.config import get_settings
 from reporting_assets.lib.events import property_problems, read_batch_export, typed_events
 from reporting_assets.metrics import compute
+from reporting_assets.metrics.assets import metric_assets
 from reporting_assets.metrics.event_aggregates import (
     REVENUE_EVENTS,
     PushdownAggregates,
     RawAggregates,
 )
 from reporting_assets.partitions import day_window
+from reporting_assets.resources import build_resources
 from reporting_assets.resources.posthog_api import PostHogQueryClient
-from reporting_assets.resources.sources import WarehouseResource
-from reporting_assets.sources.assets import WAREHOUSE_SOURCES, read_warehouse_source
+from reporting_assets.resources.sources import PostHogEventsResource, WarehouseResource
+from reporting_assets.resources.storage import PartitionedParquetIOManager
+from reporting_assets.sources.assets import (
+    WAREHOUSE_SOURCES,
+    read_warehouse_source,
+    source_assets,
+)
 from reporting_assets_tests.conftest import manifest_dates
 from reporting_assets_tests.fakes.posthog_fake import PostHogFake
 
@@ -104,8 +113,15 @@ def _revenue_event(i: int, properties) -> dict:
 
 # Properties as they may arrive, every JSON type the source's schema check lets through.
 ACCEPTED = [
-    {"account_id": "acct_1", "plan": "growth", "revenue": 4900, "mrr": 49.5, "previous_mrr": 10,
-     "reason": "voluntary", "reactivation": True},
+    {
+        "account_id": "acct_1",
+        "plan": "growth",
+        "revenue": 4900,
+        "mrr": 49.5,
+        "previous_mrr": 10,
+        "reason": "voluntary",
+        "reactivation": True,
+    },
     {"account_id": 'a"b\\c\u00e9\n\u263a', "plan": "sc\u00e9", "reason": ""},
     {"account_id": 123, "plan": True, "reason": False, "amount": 12_000},
     {"account_id": None, "plan": "", "revenue": None, "amount": 7},
@@ -115,11 +131,18 @@ ACCEPTED = [
     {"revenue": 9_223_372_036_854_775_807, "mrr": 1e3},
     {"revenue": 18_446_744_073_709_551_615, "amount": 3, "mrr": 18_446_744_073_709_551_615},
     {"revenue": -5, "previous_mrr": -0.25, "mrr": 0.1},
-    {"reactivation": False}, {"reactivation": 1}, {"reactivation": 0}, {"reactivation": 2.5},
-    {"reactivation": "true"}, {"reactivation": "YES"}, {"reactivation": "no"},
-    {"reactivation": "maybe"}, {"reactivation": None}, {"reactivation": {"x": 1}},
+    {"reactivation": False},
+    {"reactivation": 1},
+    {"reactivation": 0},
+    {"reactivation": 2.5},
+    {"reactivation": "true"},
+    {"reactivation": "YES"},
+    {"reactivation": "no"},
+    {"reactivation": "maybe"},
+    {"reactivation": None},
+    {"reactivation": {"x": 1}},
     {"nested": {"account_id": "not me"}, "account_id": "me"},
-]  # fmt: skip
+]
 # Money in the wrong JSON type: the source's schema check fails the day (so no metric reads it).
 REJECTED = [{"revenue": "4900"}, {"revenue": 49.5}, {"amount": True}, {"mrr": "12.5"}]
 
@@ -151,29 +174,31 @@ def test_pushdown_types_every_property_as_the_stored_day_does():
     assert all(f"'{key}'" in problems for key in ("revenue", "amount", "mrr"))
 
 
+def _event(name: str, distinct_id: str, at: datetime, **properties) -> dict:
+    return {
+        "uuid": str(uuid.uuid4()),
+        "event": name,
+        "distinct_id": distinct_id,
+        "timestamp": at,
+        "properties": properties,
+    }
+
+
 def _day(accounts: int, per_account: int, plans: int = 3) -> list[dict]:
-    """A synthetic day: each account sends `per_account` usage events and one revenue event."""
+    """A synthetic day: each account sends `per_account` usage events and one revenue event;
+    one anonymous visitor sends one page view."""
     start = datetime(2026, 3, 10, 5, tzinfo=UTC)
-    events = []
+    kinds = ("$pageview", "feature_used", "$pageleave")
+    events = [_event("$pageview", "anonymous", start)]
     for a in range(accounts):
-        account = f"acct_{a:04d}"
-        plan = f"plan_{a % plans}"
-        for k in range(per_account):
-            events.append({
-                "uuid": str(uuid.uuid4()), "distinct_id": f"u_{a}_{k % 5}",
-                "event": ("$pageview", "feature_used", "$pageleave")[k % 3],
-                "timestamp": start + timedelta(seconds=a * per_account + k),
-                "properties": {"account_id": account, "plan": plan},
-            })  # fmt: skip
-        events.append({
-            "uuid": str(uuid.uuid4()), "distinct_id": f"u_{a}_0", "event": "payment_failed",
-            "timestamp": start + timedelta(hours=1, seconds=a),
-            "properties": {"account_id": account, "plan": plan, "amount": 100 * a},
-        })  # fmt: skip
-    events.append({
-        "uuid": str(uuid.uuid4()), "distinct_id": "anonymous", "event": "$pageview",
-        "timestamp": start, "properties": {},
-    })  # fmt: skip
+        who = {"account_id": f"acct_{a:04d}", "plan": f"plan_{a % plans}"}
+        at = start + timedelta(seconds=a * per_account)
+        events += [
+            _event(kinds[k % 3], f"u_{a}_{k % 5}", at + timedelta(seconds=k), **who)
+            for k in range(per_account)
+        ]
+        paid = start + timedelta(hours=1, seconds=a)
+        events.append(_event("payment_failed", f"u_{a}_0", paid, amount=100 * a, **who))
     return events
 
 
@@ -250,15 +275,24 @@ _EMPTY = {
 @pytest.mark.parametrize(
     ("hogql", "code", "detail"),
     [
-        ("SELECT uniqHLL12(distinct_id) FROM events LIMIT 1", "hogql_query_error",
-         "Unsupported function call 'uniqHLL12(...)'"),
-        ("SELECT properties.plan AS plan, count() FROM sales GROUP BY plan LIMIT 1",
-         "hogql_query_error", "Unknown table"),
-        ("SELECT account_id FROM events LIMIT 1", "hogql_query_error",
-         "Unable to resolve field: account_id"),
+        (
+            "SELECT uniqHLL12(distinct_id) FROM events LIMIT 1",
+            "hogql_query_error",
+            "Unsupported function call 'uniqHLL12(...)'",
+        ),
+        (
+            "SELECT properties.plan AS plan, count() FROM sales GROUP BY plan LIMIT 1",
+            "hogql_query_error",
+            "Unknown table",
+        ),
+        (
+            "SELECT account_id FROM events LIMIT 1",
+            "hogql_query_error",
+            "Unable to resolve field: account_id",
+        ),
         ("SELECT count( FROM events", "hogql_syntax_error", "Syntax error"),
     ],
-)  # fmt: skip
+)
 def test_the_fake_rejects_what_posthog_rejects(hogql, code, detail):
     with PostHogFake([], api_key=API_KEY) as fake:
         response = _client(fake)._session.post(
@@ -284,8 +318,8 @@ def test_the_fake_answers_aggregates_with_clickhouse_types_and_property_strings(
             "uniqExact(distinct_id), toInt(JSONExtractRaw(properties, 'revenue')) AS revenue "
             "FROM events GROUP BY account, properties.revenue, revenue ORDER BY n DESC LIMIT 5"
         )
-    assert body["columns"] == ["account", "properties.revenue", "n", "uniqExact(distinct_id)",
-                               "revenue"]  # fmt: skip
+    names = ["account", "properties.revenue", "n", "uniqExact(distinct_id)", "revenue"]
+    assert body["columns"] == names
     assert body["types"] == [
         ["account", "Nullable(String)"],
         ["properties.revenue", "Nullable(String)"],
@@ -299,3 +333,55 @@ def test_the_fake_answers_aggregates_with_clickhouse_types_and_property_strings(
         ["acct_1", "4900", 1, 1, None],
     ]
     assert body["hasMore"] is None and body["limit"] is None
+
+
+@pytest.mark.integration
+def test_metric_assets_store_the_same_tables_with_pushdown(demo_company, tmp_path):
+    """The day through Dagster with the Query API back-end, once with pushdown and once
+    without: the stored metric tables are the same, and the metadata says which path ran."""
+    key = "2026-03-08"
+    w = day_window(key)
+    root = str(demo_company["path"] / "posthog" / "events")
+    served = read_batch_export(root, w.start_utc - timedelta(days=1), w.end_utc + timedelta(1))
+    selection = [
+        a
+        for a in [*source_assets, *metric_assets]
+        if a.key.to_user_string()
+        in (
+            "posthog_events",
+            "account_snapshot",
+            "account_activity_daily",
+            "revenue_protection_daily",
+        )
+    ]
+    stored, metadata = {}, {}
+    with PostHogFake(served, api_key=API_KEY) as fake:
+        for pushdown in (True, False):
+            assets_root = tmp_path / f"pushdown-{pushdown}"
+            resources = {
+                **build_resources(get_settings()),
+                "io_manager": PartitionedParquetIOManager(root=str(assets_root)),
+                "posthog": PostHogEventsResource(
+                    backend="query_api",
+                    host=fake.url,
+                    project_id="1",
+                    api_key=API_KEY,
+                    pushdown=pushdown,
+                ),
+            }
+            result = dg.materialize(
+                selection, partition_key=key, resources=resources, raise_on_error=False
+            )
+            for asset in ("account_activity_daily", "revenue_protection_daily"):
+                stored[asset, pushdown] = pl.read_parquet(assets_root / asset / f"{key}.parquet")
+                mat = result.asset_materializations_for_node(asset)[0]
+                metadata[asset, pushdown] = {k: v.value for k, v in mat.metadata.items()}
+            events = pl.read_parquet(assets_root / "posthog_events" / f"{key}.parquet").height
+    for asset in ("account_activity_daily", "revenue_protection_daily"):
+        _same(stored[asset, True], stored[asset, False])
+        assert metadata[asset, True]["event_aggregates"] == "pushdown"
+        assert metadata[asset, False]["event_aggregates"] == "raw"
+        assert metadata[asset, False]["rows_transferred"] == 0
+        assert 0 < metadata[asset, True]["rows_transferred"] < events
+    assert events == demo_company["events_per_day"][key]
+    assert stored["account_activity_daily", True].height > 50

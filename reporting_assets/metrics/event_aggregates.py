@@ -243,8 +243,8 @@ class PushdownAggregates:
         schema: dict[str, pl.DataType],
         cursor: Callable[[dict[str, Any]], str],
     ) -> pl.DataFrame:
-        """Every page of `query(after)`, where `after` is '' or a keyset condition built by
-        `cursor` from the previous page's last row."""
+        """Every page of `query(after)`: `after` is '' for the first page, then the keyset
+        condition `cursor` builds from the previous page's last row."""
         frames: list[pl.DataFrame] = []
         after = ""
         while True:
@@ -271,7 +271,7 @@ class PushdownAggregates:
                 f"countIf(event = {hogql_string(FEATURE_USE)}) AS feature_uses "
                 f"FROM (SELECT {_typed('account_id')} AS account_id, distinct_id, event "
                 f"FROM events WHERE {self._window}) AS day_events "
-                f"WHERE account_id IS NOT NULL{after} "
+                f"WHERE account_id IS NOT NULL{f' AND {after}' if after else ''} "
                 f"GROUP BY account_id ORDER BY account_id ASC LIMIT {limit}"
             )
 
@@ -281,7 +281,7 @@ class PushdownAggregates:
             "account activity",
             query,
             schema,
-            lambda row: f" AND account_id > {hogql_string(row['account_id'])}",
+            lambda row: f"account_id > {hogql_string(row['account_id'])}",
         )
         return _activity_frame(frame.rename({"event_count": "events"}))
 
@@ -304,14 +304,14 @@ class PushdownAggregates:
 
         def query(after: str) -> str:
             return (
-                f"SELECT {select} FROM events WHERE {self._window} AND event IN ({names}){after} "
-                f"ORDER BY timestamp ASC, uuid ASC LIMIT {limit}"
+                f"SELECT {select} FROM events WHERE {self._window} AND event IN ({names})"
+                f"{f' AND {after}' if after else ''} ORDER BY timestamp ASC, uuid ASC LIMIT {limit}"
             )
 
         def cursor(row: dict[str, Any]) -> str:
             # A tie-safe keyset: events may share a timestamp.
             return (
-                f" AND (timestamp, uuid) > ({hogql_datetime(row['timestamp'])}, "
+                f"(timestamp, uuid) > ({hogql_datetime(row['timestamp'])}, "
                 f"toUUID({hogql_string(row['uuid'])}))"
             )
 
@@ -321,28 +321,22 @@ class PushdownAggregates:
     def events_by_plan(self) -> pl.DataFrame:
         """Events per plan; events without a plan (anonymous visitors) under a null plan."""
         limit = self._client.page_size
-        day_plans = (
-            f"(SELECT {_typed('plan')} AS plan FROM events WHERE {self._window}) AS day_events"
-        )
 
         def query(after: str) -> str:
+            # The null plan sorts first (HogQL keeps no NULLS FIRST: it orders by isNull).
             return (
-                f"SELECT plan, count() AS events_received FROM {day_plans} "
-                f"WHERE plan IS NOT NULL{after} GROUP BY plan ORDER BY plan ASC LIMIT {limit}"
+                f"SELECT plan, count() AS events_received FROM (SELECT {_typed('plan')} AS plan "
+                f"FROM events WHERE {self._window}) AS day_events"
+                f"{f' WHERE {after}' if after else ''} "
+                f"GROUP BY plan ORDER BY isNull(plan) DESC, plan ASC LIMIT {limit}"
             )
 
-        plans = self._pages(
-            "events by plan",
-            query,
-            EVENTS_BY_PLAN_SCHEMA,
-            lambda row: f" AND plan > {hogql_string(row['plan'])}",
-        )
-        anonymous = self._client.query_frame(
-            f"SELECT countIf(plan IS NULL) AS events_received FROM {day_plans}",
-            {"events_received": pl.Int64()},
-            name="reporting_assets events without a plan",
-        ).with_columns(plan=pl.lit(None, pl.String))
-        return _by_plan_frame(pl.concat([plans, anonymous], how="diagonal"))
+        def cursor(row: dict[str, Any]) -> str:
+            plan = row["plan"]
+            return "plan IS NOT NULL" if plan is None else f"plan > {hogql_string(plan)}"
+
+        frame = self._pages("events by plan", query, EVENTS_BY_PLAN_SCHEMA, cursor)
+        return _by_plan_frame(frame)
 
 
 DayEvents = RawAggregates | PushdownAggregates

@@ -3,7 +3,8 @@
 ClickHouse type name (for the response's `types`).
 
 Understood: ``SELECT <expr [AS alias]>, ... FROM events | (<subquery>) [AS alias] [WHERE]
-[GROUP BY] [HAVING] [ORDER BY ... [ASC|DESC] [NULLS FIRST|LAST]] [LIMIT n]``; expressions with
+[GROUP BY] [HAVING] [ORDER BY ... [ASC|DESC]] [LIMIT n]`` (NULLS FIRST/LAST is read and, as
+HogQL does, dropped: nulls sort last); expressions with
 AND/OR/NOT, comparisons (also of tuples), IN (...), IS [NOT] NULL, + - * / %, literals,
 ``properties.<key>`` (PostHog's string-valued property access) and the functions in `FUNCTIONS`.
 As in ClickHouse, a SELECT alias may be used in WHERE, GROUP BY and ORDER BY. Anything else is a
@@ -478,11 +479,10 @@ class _Parser:
                     term += " DESC"
                 else:
                     self.keyword("ASC")
-                if self.keyword("NULLS", "FIRST"):
-                    term += " NULLS FIRST"
-                elif self.keyword("NULLS", "LAST"):
-                    term += " NULLS LAST"
-                terms.append(term)
+                # HogQL parses NULLS FIRST/LAST and drops it: ClickHouse's default, nulls last.
+                if not self.keyword("NULLS", "FIRST"):
+                    self.keyword("NULLS", "LAST")
+                terms.append(term + " NULLS LAST")
                 if not self.accept("op", ","):
                     break
             sql += " ORDER BY " + ", ".join(terms)

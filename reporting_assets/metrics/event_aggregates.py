@@ -113,6 +113,7 @@ class RawAggregates:
         stream = source.select(columns).collect_batches(engine="streaming", maintain_order=False)
         con = connect(self._limits)
         try:
+            con.execute("SET enable_progress_bar = false")
             con.register("day_events", stream)
             return con.sql(sql).pl()
         finally:

@@ -34,10 +34,14 @@ live-alert: setup
 	POSTHOG_HOOK_SECRET=$(HOOK_SECRET) .venv/bin/reporting intraday replay
 
 ## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):
-## the source stage, then the metric stage against pandas and bare DuckDB on the same day.
+## the source stage, then the metric stage against pandas and bare DuckDB on the same day, then
+## the metrics' event aggregates pushed down to PostHog (the local fake) against the raw pull,
+## and the raw aggregation's memory at MEMORY_EVENTS (10 M and 30 M by default).
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
+	.venv/bin/python bench/bench_pushdown.py --events $(or $(EVENTS),1000000)
+	.venv/bin/python bench/bench_pushdown.py --memory-events $(or $(MEMORY_EVENTS),10000000,30000000)
 	.venv/bin/python bench/bench_render.py
 	.venv/bin/python bench/bench_delivery.py
 	.venv/bin/python bench/bench_periods.py

@@ -2,6 +2,7 @@
 PostgreSQL as from DuckDB, the app database works on PostgreSQL, and source runs recorded in a
 PostgreSQL-backed Dagster instance survive two materializations of the same day at once."""
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from reporting_assets_tests.conftest import pg_parts
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).parents[1]
 DAY = "2026-03-08"
+# The sources that hold one day (or the day's open items) of a view that holds the whole history.
+DAILY_SOURCES = ("cloud_costs", "deploy_runs", "incidents", "support_tickets", "account_snapshot")
 
 
 def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
@@ -59,6 +62,46 @@ def test_every_source_reads_the_same_day_from_both(demo_company, pg_warehouse):
         a = read_warehouse_source(source, duck, window)
         b = read_warehouse_source(source, pg, window)
         assert_same(a, b)
+
+
+def test_each_source_is_filtered_in_postgres(demo_company, pg_warehouse, monkeypatch):
+    """A warehouse source's WHERE runs in PostgreSQL: the server plans it as a filter and sends
+    back only the rows that pass it (the day's), not the view's."""
+    import psycopg2
+    import psycopg2.extensions
+
+    sent: list[tuple[str, int]] = []
+
+    class Recording(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            super().execute(query, vars)
+            if self.description is not None:  # rowcount: the rows the server sent back
+                sent.append((self.mogrify(query, vars).decode(), self.rowcount))
+
+    connect = psycopg2.connect
+    monkeypatch.setattr(
+        psycopg2, "connect", lambda url, **kw: connect(url, cursor_factory=Recording, **kw)
+    )
+    warehouse = WarehouseResource(backend="postgres", postgres_url=pg_warehouse)
+    received = {}
+    for source in (s for s in WAREHOUSE_SOURCES if s.where):
+        sent.clear()
+        read_warehouse_source(source, warehouse, day_window(DAY))
+        ((sql, rows),) = sent
+        assert sql.startswith(f"SELECT * FROM {source.view} WHERE "), sql
+        received[source.name] = (source.view, sql, rows)
+    monkeypatch.undo()
+    with connect(pg_warehouse) as conn, conn.cursor() as cur:
+        for name, (view, sql, rows) in received.items():
+            cur.execute(f"SELECT count(*) FROM ({sql}) AS passing")
+            assert rows == cur.fetchone()[0], name
+            cur.execute(f"SELECT count(*) FROM {view}")
+            everything = cur.fetchone()[0]
+            cur.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            plan = json.dumps(cur.fetchone()[0])
+            assert any(f'"{node}"' in plan for node in ("Filter", "Index Cond")), (name, plan)
+            if name in DAILY_SOURCES:
+                assert rows < everything, (name, rows, everything)
 
 
 def test_app_database_on_postgres(pg_database):

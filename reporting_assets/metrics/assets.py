@@ -7,6 +7,10 @@ are ERROR checks that block every downstream report; the history check's severit
 (WARN by default) and its result
 goes to the report's quality appendix.
 
+The account and revenue metrics read the day's product events reduced to a few small tables
+(`event_aggregates`): with the PostHog Query API and `sources.posthog.pushdown`, PostHog computes
+them and only they cross the network; otherwise DuckDB computes them from the stored day.
+
 Every earlier day an asset reads is a declared dependency (`window_in`): the 4-week usage window,
 the 28 days of cost history, the same-weekday history of the checks. The asset graph shows them,
 Dagster's backfills order the days by them, and the asset says which days of a window were
@@ -16,9 +20,11 @@ missing instead of reading whatever happened to be stored.
 import dagster as dg
 import polars as pl
 
+from reporting_assets.lib.engine import EngineLimits
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.metrics import compute, operations
 from reporting_assets.metrics.alert_assets import critical_alerts_daily
+from reporting_assets.metrics.event_aggregates import DayEvents, PushdownAggregates, RawAggregates
 from reporting_assets.metrics.gates import (
     COST_HISTORY_DAYS,
     METRICS_GROUP,
@@ -32,7 +38,7 @@ from reporting_assets.metrics.windows import (
     stacked,
     window_gaps,
 )
-from reporting_assets.partitions import daily_partitions, day_window
+from reporting_assets.partitions import DayWindow, daily_partitions, day_window
 from reporting_assets.quality import checks
 from reporting_assets.quality.dagster_checks import (
     COMPLETE,
@@ -45,24 +51,53 @@ from reporting_assets.quality.schemas import (
 )
 from reporting_assets.resources.app_db import AppDatabase
 from reporting_assets.resources.settings import SettingsResource
+from reporting_assets.resources.sources import PostHogEventsResource
 from reporting_assets.resources.storage import window_in
 from reporting_assets.sources.assets import same_weekday_keys
+
+
+def day_events(
+    posthog: PostHogEventsResource,
+    posthog_events: pl.LazyFrame,
+    business: SettingsResource,
+    window: DayWindow,
+) -> DayEvents:
+    """Where the day's event aggregates come from: PostHog computes them when it is queried
+    directly and pushdown is on; otherwise DuckDB, from the stored day, within the engine's
+    memory limit. (The stored day is a declared input either way: its checks gate the metrics.)"""
+    if posthog.aggregates_in_posthog():
+        return PushdownAggregates(posthog.query_client(), window.start_utc, window.end_utc)
+    return RawAggregates(posthog_events, EngineLimits.of(business.get()))
+
+
+def aggregates_metadata(events: DayEvents) -> dict[str, object]:
+    """Which path computed the aggregates, and what crossed the network for them."""
+    return {
+        "event_aggregates": events.path,
+        "rows_transferred": events.rows_transferred,
+        "posthog_queries": events.queries,
+    }
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name=METRICS_GROUP,
-    kinds={"polars"},
+    kinds={"polars", "duckdb"},
     check_specs=check_specs("account_activity_daily", [COMPLETE]),
     code_version="1",
 )
 def account_activity_daily(
-    context: dg.AssetExecutionContext, posthog_events: pl.LazyFrame, app_db: AppDatabase
+    context: dg.AssetExecutionContext,
+    business: SettingsResource,
+    posthog: PostHogEventsResource,
+    posthog_events: pl.LazyFrame,
+    app_db: AppDatabase,
 ):
     """How much each customer account used the product during the day: events, active users,
     page views and feature uses."""
-    day = day_window(context.partition_key).day
-    table = compute.account_activity(posthog_events, day)
+    window = day_window(context.partition_key)
+    events = day_events(posthog, posthog_events, business, window)
+    table = compute.account_activity(events.activity(), window.day)
     received = posthog_events.select(pl.len()).collect().item()
     outcome = checks.completeness(table, None, sources={"posthog_events": received})
     yield from emit_checked(
@@ -70,9 +105,9 @@ def account_activity_daily(
         app_db,
         "account_activity_daily",
         table,
-        day,
+        window.day,
         {COMPLETE: outcome},
-        {"active_accounts": table.height},
+        {"active_accounts": table.height, **aggregates_metadata(events)},
     )
 
 
@@ -86,6 +121,7 @@ def account_activity_daily(
 def revenue_protection_daily(
     context: dg.AssetExecutionContext,
     business: SettingsResource,
+    posthog: PostHogEventsResource,
     posthog_events: pl.LazyFrame,
     account_snapshot: pl.DataFrame,
     activity_window: dict[str, pl.DataFrame],
@@ -94,14 +130,18 @@ def revenue_protection_daily(
 ):
     """MRR movements (new, expansion, contraction, churn), MRR at risk and revenue recovered,
     and the health of payments, by plan and in total."""
-    day = day_window(context.partition_key).day
+    window = day_window(context.partition_key)
+    day = window.day
     gaps = missing_days(activity_window, day, -(USAGE_WINDOW_DAYS - 1), 0)
     window_problems, window_note = window_gaps(
         app_db, gaps, "the 4-week usage window", ("posthog_events", "account_activity_daily")
     )
     activity = stacked(activity_window)
     drops = compute.usage_drops(activity, day) if activity is not None else compute.NO_DROPS
-    table, at_risk = compute.revenue_protection(posthog_events, account_snapshot, drops, day)
+    events = day_events(posthog, posthog_events, business, window)
+    table, at_risk = compute.revenue_protection(
+        events.revenue_events(), events.events_by_plan(), account_snapshot, drops, day
+    )
     same_weekday = same_weekday_keys(day, business.get().quality.history_weeks)
     weekday_past = stacked(past, same_weekday)
     volume_history = (
@@ -176,6 +216,7 @@ def revenue_protection_daily(
             "accounts_with_usage_drop": drops.height,
             "usage_window": f"{len(activity_window)} of {USAGE_WINDOW_DAYS} days; {window_note}",
             "at_risk": dg.MetadataValue.md(markdown_preview(at_risk, rows=15)),
+            **aggregates_metadata(events),
         },
     )
 

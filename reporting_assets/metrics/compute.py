@@ -2,7 +2,8 @@
 (no Dagster here); the cost and operations metrics are in `operations.py`.
 
 Each function takes one day's inputs (and, where a metric needs it, a trailing history) and
-returns the metric table exactly as reports show it.
+returns the metric table exactly as reports show it. The day's product events arrive already
+reduced to what the metrics read (`event_aggregates`), whether DuckDB or PostHog reduced them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date
 import polars as pl
 
 from reporting_assets.lib.plans import PLANS, TOTAL
+from reporting_assets.metrics.event_aggregates import REVENUE_EVENTS
 from reporting_assets.metrics.layer import REVENUE, ratio_columns
 
 # An account's usage "fell sharply" when its last 7 days hold less than this share of its weekly
@@ -19,36 +21,33 @@ from reporting_assets.metrics.layer import REVENUE, ratio_columns
 USAGE_DROP_SHARE = 0.4  # = 2 / 5, compared in whole numbers below
 USAGE_DROP_MIN_WEEKLY = 10
 
-
-Events = pl.DataFrame | pl.LazyFrame
-# The events that move MRR or money; everything else is product usage.
-REVENUE_EVENTS = ("subscription_created", "subscription_upgraded", "subscription_downgraded",
-                  "subscription_cancelled", "subscription_renewed", "payment_failed",
-                  "payment_recovered", "purchase_completed")  # fmt: skip
 # Every successful charge (a first charge, a renewal, a retry that recovered a failed payment)
 # is one `purchase_completed`; a failed charge is one `payment_failed`. Together: the attempts.
 SUCCESSFUL_CHARGE = "purchase_completed"
+# What revenue protection reads of each revenue event.
+MONEY_COLUMNS = [
+    "event",
+    "account_id",
+    "plan",
+    "amount_minor",
+    "mrr",
+    "previous_mrr",
+    "reason",
+    "reactivation",
+]
 AT_RISK_SCHEMA = {"account_id": pl.String, "plan": pl.String, "mrr_at_risk": pl.Float64,
                   "reason": pl.String}  # fmt: skip
 AT_RISK_REASONS = {"failed_payment_amount": "payment failed", "churned": "cancelled",
                    "contraction": "downgraded", "usage_drop": "usage fell sharply"}  # fmt: skip
 
 
-def account_activity(events: Events, day: date) -> pl.DataFrame:
+def account_activity(activity: pl.DataFrame, day: date) -> pl.DataFrame:
     """Product activity per account for the day: events, active users, page views, features.
 
-    `events` may be lazy (a scan of the stored day): only the columns used are read.
+    `activity` is the day's per-account aggregate (`event_aggregates`, `.activity()`).
     """
     return (
-        events.lazy()
-        .filter(pl.col("account_id").is_not_null())
-        .group_by("account_id")
-        .agg(
-            events=pl.len(),
-            active_users=pl.col("distinct_id").n_unique(),
-            pageviews=(pl.col("event") == "$pageview").sum(),
-            feature_uses=(pl.col("event") == "feature_used").sum(),
-        )
+        activity.filter(pl.col("account_id").is_not_null())
         .with_columns(date=pl.lit(day))
         .select("date", "account_id", "events", "active_users", "pageviews", "feature_uses")
         .cast(
@@ -60,7 +59,6 @@ def account_activity(events: Events, day: date) -> pl.DataFrame:
             }
         )
         .sort("account_id")
-        .collect()
     )
 
 
@@ -169,22 +167,22 @@ def plan_transfers(accounts: pl.DataFrame) -> pl.DataFrame:
 
 
 def revenue_protection(
-    events: Events, accounts: pl.DataFrame, drops: pl.DataFrame, day: date
+    revenue_events: pl.DataFrame,
+    events_by_plan: pl.DataFrame,
+    accounts: pl.DataFrame,
+    drops: pl.DataFrame,
+    day: date,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """MRR movements, revenue at risk and recovered, and payment health, by plan and in total;
     and the accounts at risk, each once with its reason.
 
-    `events` are the day's typed PostHog events (may be lazy), `accounts` the account snapshot
-    (opening and closing state), `drops` the accounts whose usage fell sharply. For every plan,
+    `revenue_events` are the day's typed revenue events and `events_by_plan` the day's event
+    counts by plan (`event_aggregates`), `accounts` the account snapshot (opening and closing
+    state), `drops` the accounts whose usage fell sharply. For every plan,
     opening + new + reactivation + expansion − contraction − churned + transfers = closing.
     """
-    lazy = events.lazy()
-    money, received = pl.collect_all([
-        lazy.filter(pl.col("event").is_in(REVENUE_EVENTS))
-        .select("event", "account_id", "plan", "amount_minor", "mrr", "previous_mrr", "reason",
-                "reactivation"),
-        lazy.group_by("plan").agg(events_received=pl.len()),
-    ])  # fmt: skip
+    money = revenue_events.filter(pl.col("event").is_in(REVENUE_EVENTS)).select(MONEY_COLUMNS)
+    received = events_by_plan.select("plan", "events_received")
     ev = money.with_columns(
         amount_usd=pl.col("amount_minor").cast(pl.Float64) / 100,
         reactivation=pl.col("reactivation").fill_null(False),

@@ -37,6 +37,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             project_id=ph.project_id,
             api_key=_optional_env(ph.api_key_env),
             page_size=ph.page_size,
+            pushdown=ph.pushdown,
         ),
         "warehouse": WarehouseResource(
             backend=wh.backend,

@@ -2,8 +2,8 @@
 
 It runs HogQL queries and pulls raw events for a time window into a Polars frame, using
 tie-safe keyset pagination on ``(timestamp, uuid)`` because PostHog rejects ``OFFSET`` for
-personal API keys and silently caps ``LIMIT`` at 50,000. It has no Dagster dependency; the
-Dagster resource wraps it.
+personal API keys and silently caps ``LIMIT`` at 50,000. It counts what crossed the network
+(`Transfer`). It has no Dagster dependency; the Dagster resource wraps it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import time
 import uuid as uuid_lib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,10 @@ __all__ = [
     "PostHogError",
     "PostHogQueryClient",
     "PostHogQueryError",
+    "Transfer",
     "format_hogql_datetime",
+    "hogql_datetime",
+    "hogql_string",
 ]
 
 #: PostHog clamps any HogQL ``LIMIT`` to this many rows, without telling the caller.
@@ -84,6 +88,30 @@ def _hogql_datetime_literal(dt: datetime) -> str:
     return f"toDateTime64('{format_hogql_datetime(dt)}', 6, 'UTC')"
 
 
+def hogql_datetime(dt: datetime) -> str:
+    """A HogQL DateTime64 literal (microseconds, UTC) for ``dt``."""
+    return _hogql_datetime_literal(dt)
+
+
+_HOGQL_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\0": "\\0",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\a": "\\a",
+    "\v": "\\v",
+}
+
+
+def hogql_string(value: str) -> str:
+    """A HogQL string literal: single quotes, backslash escapes (as PostHog's own printer)."""
+    return "'" + "".join(_HOGQL_ESCAPES.get(ch, ch) for ch in value) + "'"
+
+
 def _parse_timestamp(value: Any) -> datetime:
     """Parse PostHog's ISO-8601 timestamps (``...Z`` or ``...+hh:mm``) into aware UTC datetimes."""
     if isinstance(value, datetime):
@@ -109,6 +137,15 @@ def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass
+class Transfer:
+    """What crossed the network from PostHog: answered queries, result rows and body bytes."""
+
+    queries: int = 0
+    rows: int = 0
+    bytes: int = 0
 
 
 class PostHogQueryClient:
@@ -150,6 +187,7 @@ class PostHogQueryClient:
         self._api_key = api_key
         self._session = session or requests.Session()
         self._sleep = sleep
+        self.transfer = Transfer()
 
     def __repr__(self) -> str:
         return f"PostHogQueryClient(host={self.host!r}, project_id={self.project_id!r})"
@@ -201,11 +239,42 @@ class PostHogQueryClient:
             raise retry.RetryLater(f"{type(exc).__name__}: {self._redact(str(exc))}") from None
         status = response.status_code
         if status == 200:
-            return self._json_body(response)
+            body = self._json_body(response)
+            self.transfer.queries += 1
+            self.transfer.rows += len(body.get("results") or [])
+            self.transfer.bytes += len(response.content)
+            return body
         if status == 429 or status >= 500:
             wait = retry.retry_after(response.headers.get("Retry-After")) if status == 429 else None
             raise retry.RetryLater(self._describe(response), retry_after=wait, status=status)
         raise self._error_for(response)
+
+    def query_frame(
+        self, hogql: str, schema: dict[str, pl.DataType], *, name: str | None = None
+    ) -> pl.DataFrame:
+        """Run one HogQL query and return its rows as a frame with ``schema``.
+
+        Columns are found by name in the response (every column of ``schema`` must be there);
+        timestamps are parsed from PostHog's ISO-8601 strings and 0/1 answers become booleans.
+        """
+        body = self.query(hogql, name=name)
+        columns = body.get("columns") or []
+        missing = [c for c in schema if c not in columns]
+        if missing:
+            raise PostHogError(f"PostHog response is missing columns {missing}; got {columns}")
+        results = body.get("results") or []
+        data = {}
+        for column, dtype in schema.items():
+            at = columns.index(column)
+            values = [row[at] for row in results]
+            if isinstance(dtype, pl.Datetime):
+                values = [None if v is None else _parse_timestamp(v) for v in values]
+            elif dtype == pl.Boolean:
+                values = [None if v is None else bool(v) for v in values]
+            elif dtype == pl.String:
+                values = [_as_text(v) for v in values]
+            data[column] = values
+        return pl.DataFrame(data, schema=schema)
 
     # ------------------------------------------------------------------ events
 

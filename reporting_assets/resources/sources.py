@@ -32,6 +32,26 @@ class PostHogEventsResource(dg.ConfigurableResource):
     project_id: str | None = None
     api_key: str | None = Field(default=None, description="Personal API key (from POSTHOG_API_KEY)")
     page_size: int = 50_000
+    pushdown: bool = Field(
+        default=True,
+        description="query_api only: PostHog computes the metrics' event aggregates (HogQL)",
+    )
+
+    def aggregates_in_posthog(self) -> bool:
+        """Whether the metrics' event aggregates are computed by PostHog (only they travel)
+        rather than from the stored day's events."""
+        return self.backend == "query_api" and self.pushdown
+
+    def query_client(self) -> PostHogQueryClient:
+        """A Query API client for this project (query_api back-end)."""
+        if not self.api_key:
+            raise PostHogAuthError(
+                "PostHog API key is not set: export POSTHOG_API_KEY with a personal API key "
+                "that has the query:read scope"
+            )
+        return PostHogQueryClient(
+            self.host, self.project_id or "", self.api_key, page_size=self.page_size
+        )
 
     def client(self) -> PostHogQueryClient:
         """The Query API client (backend `query_api`)."""

@@ -272,11 +272,13 @@ def _activity(root, start: date, end: date) -> pl.DataFrame:
     from reporting_assets.lib.days import day_bounds_utc
     from reporting_assets.lib.events import read_batch_export, typed_events
     from reporting_assets.metrics.compute import account_activity
+    from reporting_assets.metrics.event_aggregates import RawAggregates
 
     tz, frames, day = ZoneInfo("America/New_York"), [], start
     while day <= end:
         lo, hi = day_bounds_utc(day, tz)
-        frames.append(account_activity(typed_events(read_batch_export(str(root), lo, hi)), day))
+        events = typed_events(read_batch_export(str(root), lo, hi))
+        frames.append(account_activity(RawAggregates(events).activity(), day))
         day += timedelta(days=1)
     return pl.concat(frames)
 

@@ -5,12 +5,11 @@ It serves an in-memory list of events over real HTTP and speaks the wire format 
 ``CachedHogQLQueryResponse`` field set, the 100-row default with ``hasMore`` when the query has
 no ``LIMIT``, the silent ``LIMIT`` clamp (50,000 by default) and the 400 on ``OFFSET``.
 
-Only the small HogQL subset the client sends is understood:
-``SELECT <cols> FROM events [WHERE ...] [ORDER BY ...] [LIMIT n]`` where the ``WHERE`` is an
-``AND`` of ``timestamp <op> toDateTime64('...', 6, 'UTC')``,
-``(timestamp, uuid) <op> (toDateTime64(...), toUUID('...'))`` and ``event = '...'``.
-UUIDs order as their lower-case strings (real ClickHouse uses its own UUID order; the client
-must not depend on either).
+Queries run in DuckDB: `hogql_duckdb` translates the HogQL subset the clients send (the raw
+event pages, and the metrics' aggregates with PostHog's JSON and conversion functions) into
+DuckDB SQL over the fake's events, and answers anything else as PostHog does (400 with the
+error code). UUIDs order as their lower-case strings (real ClickHouse uses its own UUID order;
+the client must not depend on either).
 
 Usage::
 
@@ -19,41 +18,44 @@ Usage::
         fake.fail_next(status=429, retry_after=1)
         ...
         fake.requests  # parsed JSON bodies received, in order
+        fake.result_rows  # rows of each query answered, in order
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import uuid as uuid_lib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["DEFAULT_RETURNED_ROWS", "MAX_SELECT_RETURNED_ROWS", "PostHogFake"]
+import duckdb
+import polars as pl
+
+from reporting_assets_tests.fakes.hogql_duckdb import (
+    MACROS,
+    OFFSET_NOT_ALLOWED_DETAIL,
+    HogQLError,
+    translate,
+)
+
+__all__ = [
+    "DEFAULT_RETURNED_ROWS",
+    "MAX_SELECT_RETURNED_ROWS",
+    "OFFSET_NOT_ALLOWED_DETAIL",
+    "PostHogFake",
+]
 
 #: Rows returned when the query has no LIMIT (posthog/hogql/constants.py).
 DEFAULT_RETURNED_ROWS = 100
 #: PostHog's silent LIMIT cap (posthog/hogql/constants.py MAX_SELECT_RETURNED_ROWS).
 MAX_SELECT_RETURNED_ROWS = 50_000
-
-OFFSET_NOT_ALLOWED_DETAIL = (
-    "OFFSET is not supported on queries made with a personal API key. For pagination, use "
-    "keyset pagination on the `timestamp` column, e.g. `WHERE timestamp > :last_seen_timestamp "
-    "ORDER BY timestamp LIMIT N`. For bulk data extraction, use batch exports: "
-    "https://posthog.com/docs/cdp/batch-exports"
-)
-
-_COLUMN_TYPES = {
-    "uuid": "UUID",
-    "event": "String",
-    "distinct_id": "String",
-    "timestamp": "DateTime64(6, 'UTC')",
-    "properties": "String",
-}
 
 _MODIFIERS = {
     "bounceRatePageViewMode": "count_pageviews",
@@ -65,57 +67,6 @@ _MODIFIERS = {
 }
 
 _PATH_RE = re.compile(r"^/api/projects/(?P<project>[^/]+)/query/$")
-_STRING_LITERAL_RE = re.compile(r"'(?:[^'\\]|\\.)*'")
-_QUERY_RE = re.compile(
-    r"^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+events"
-    r"(?:\s+WHERE\s+(?P<where>.+?))?"
-    r"(?:\s+ORDER\s+BY\s+(?P<order>.+?))?"
-    r"(?:\s+LIMIT\s+(?P<limit>\d+))?"
-    r"\s*;?\s*$",
-    re.IGNORECASE | re.DOTALL,
-)
-_OP = r"(?P<op>>=|<=|!=|==|=|>|<)"
-_DT = (
-    r"toDateTime(?:64)?\(\s*'(?P<{name}>[^']*)'\s*(?:,\s*\d+\s*)?"
-    r"(?:,\s*'(?P<{name}_tz>[^']*)'\s*)?\)"
-)
-_TS_COND_RE = re.compile(
-    rf"^timestamp\s*{_OP}\s*{_DT.format(name='ts')}$", re.IGNORECASE | re.DOTALL
-)
-_KEYSET_COND_RE = re.compile(
-    rf"^\(\s*timestamp\s*,\s*uuid\s*\)\s*{_OP}\s*\(\s*{_DT.format(name='ts')}\s*,\s*"
-    r"toUUID\(\s*'(?P<uuid>[^']*)'\s*\)\s*\)$",
-    re.IGNORECASE | re.DOTALL,
-)
-_EVENT_COND_RE = re.compile(
-    rf"^(?P<col>event|distinct_id)\s*{_OP}\s*'(?P<value>[^']*)'$", re.IGNORECASE | re.DOTALL
-)
-_ORDER_TERM_RE = re.compile(r"^(?P<col>\w+)(?:\s+(?P<dir>ASC|DESC))?$", re.IGNORECASE)
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    "=": lambda a, b: a == b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-class _HogQLError(Exception):
-    """A query the fake answers with HTTP 400."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class _Event:
-    key: tuple[datetime, str]  # (timestamp UTC, lower-case uuid)
-    fields: dict[str, str]  # rendered wire values by column name
 
 
 @dataclass(frozen=True)
@@ -140,112 +91,57 @@ def _render_iso_z(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_dt_literal(value: str, tz: str | None) -> datetime:
-    if tz not in (None, "UTC"):
-        raise _HogQLError("hogql_query_error", f"The fake only supports UTC, got timezone {tz!r}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _HogQLError("hogql_query_error", f"Cannot parse DateTime64 from '{value}'") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+def _wire_value(value: Any, ch_type: str) -> Any:
+    """A DuckDB value as PostHog's renderer (orjson) puts it on the wire."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return render_timestamp(value.replace(tzinfo=UTC) if value.tzinfo is None else value)
+    if isinstance(value, bool) and "Bool" not in ch_type:
+        return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, uuid_lib.UUID):
+        return str(value)
+    return value
 
 
-def _strip_outer_parens(expr: str) -> str:
-    expr = expr.strip()
-    while expr.startswith("(") and expr.endswith(")"):
-        depth = 0
-        in_string = False
-        encloses = True
-        for i, ch in enumerate(expr):
-            if ch == "'":
-                in_string = not in_string
-            elif not in_string and ch == "(":
-                depth += 1
-            elif not in_string and ch == ")":
-                depth -= 1
-                if depth == 0 and i != len(expr) - 1:
-                    encloses = False
-                    break
-        if not encloses:
-            break
-        expr = expr[1:-1].strip()
-    return expr
+_EVENTS_SCHEMA = {
+    "uuid": pl.String(),
+    "event": pl.String(),
+    "distinct_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "properties": pl.String(),
+}
 
 
-def _split_top_level_and(expr: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    in_string = False
-    start = 0
-    i = 0
-    while i < len(expr):
-        ch = expr[i]
-        if ch == "'":
-            in_string = not in_string
-        elif not in_string and ch == "(":
-            depth += 1
-        elif not in_string and ch == ")":
-            depth -= 1
-        elif not in_string and depth == 0 and re.match(r"\sAND\s", expr[i : i + 5], re.IGNORECASE):
-            parts.append(expr[start:i])
-            start = i + 5
-            i += 4
-        i += 1
-    parts.append(expr[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _compile_where(expr: str) -> Callable[[_Event], bool]:
-    expr = _strip_outer_parens(expr)
-    parts = _split_top_level_and(expr)
-    if len(parts) > 1:
-        predicates = [_compile_where(p) for p in parts]
-        return lambda ev: all(pred(ev) for pred in predicates)
-    if match := _TS_COND_RE.match(expr):
-        bound = _parse_dt_literal(match["ts"], match["ts_tz"])
-        compare = _COMPARE[match["op"]]
-        return lambda ev: compare(ev.key[0], bound)
-    if match := _KEYSET_COND_RE.match(expr):
-        key = (_parse_dt_literal(match["ts"], match["ts_tz"]), match["uuid"].lower())
-        compare = _COMPARE[match["op"]]
-        return lambda ev: compare(ev.key, key)
-    if match := _EVENT_COND_RE.match(expr):
-        col, value, compare = match["col"].lower(), match["value"], _COMPARE[match["op"]]
-        return lambda ev: compare(ev.fields[col], value)
-    raise _HogQLError("hogql_syntax_error", f"Syntax error: the fake cannot parse '{expr}'")
-
-
-@dataclass(frozen=True)
-class _ParsedQuery:
-    columns: list[str]
-    where: Callable[[_Event], bool] | None
-    order: list[tuple[str, bool]]  # (column, descending)
-    limit: int | None
-
-
-def _parse_query(query: str) -> _ParsedQuery:
-    without_strings = _STRING_LITERAL_RE.sub("''", query)
-    if re.search(r"\bOFFSET\b", without_strings, re.IGNORECASE):
-        raise _HogQLError("hogql_query_error", OFFSET_NOT_ALLOWED_DETAIL)
-    match = _QUERY_RE.match(query)
-    if match is None:
-        raise _HogQLError("hogql_syntax_error", f"Syntax error: the fake cannot parse {query!r}")
-    columns = [c.strip() for c in match["cols"].split(",")]
-    for column in columns:
-        if column not in _COLUMN_TYPES:
-            raise _HogQLError("hogql_query_error", f"Unable to resolve field: {column}")
-    where = _compile_where(match["where"]) if match["where"] else None
-    order: list[tuple[str, bool]] = []
-    if match["order"]:
-        for term in match["order"].split(","):
-            term_match = _ORDER_TERM_RE.match(term.strip())
-            if term_match is None or term_match["col"] not in _COLUMN_TYPES:
-                raise _HogQLError("hogql_query_error", f"Unable to resolve field: {term.strip()}")
-            order.append((term_match["col"], (term_match["dir"] or "ASC").upper() == "DESC"))
-    limit = int(match["limit"]) if match["limit"] is not None else None
-    return _ParsedQuery(columns, where, order, limit)
+def _events_frame(events: Iterable[Mapping[str, Any]] | pl.DataFrame) -> pl.DataFrame:
+    """The fake's table: uuid (lower case), event, distinct_id, timestamp (UTC), properties."""
+    if isinstance(events, pl.DataFrame):
+        frame = events.select("uuid", "event", "distinct_id", "timestamp", "properties")
+    else:
+        rows = []
+        for event in events:
+            ts = event["timestamp"]
+            if not isinstance(ts, datetime) or ts.tzinfo is None:
+                raise ValueError(f"event timestamp must be an aware datetime, got {ts!r}")
+            properties = event.get("properties") or {}
+            if not isinstance(properties, str):
+                properties = json.dumps(properties, separators=(",", ":"))
+            rows.append(
+                {
+                    "uuid": str(event["uuid"]),
+                    "event": str(event["event"]),
+                    "distinct_id": str(event["distinct_id"]),
+                    "timestamp": ts.astimezone(UTC),
+                    "properties": properties,
+                }
+            )
+        frame = pl.DataFrame(rows, schema=_EVENTS_SCHEMA)
+    return frame.with_columns(
+        pl.col("uuid").str.to_lowercase(),
+        pl.col("timestamp").dt.convert_time_zone("UTC").dt.replace_time_zone(None),
+    )
 
 
 class PostHogFake:
@@ -253,19 +149,27 @@ class PostHogFake:
 
     def __init__(
         self,
-        events: Iterable[Mapping[str, Any]] = (),
+        events: Iterable[Mapping[str, Any]] | pl.DataFrame = (),
         *,
         api_key: str = "phx_test",
         project_id: int | str = 1,
         max_limit: int = MAX_SELECT_RETURNED_ROWS,
     ) -> None:
-        """``events`` are dicts with uuid, event, distinct_id, timestamp (aware), properties."""
+        """``events`` are dicts with uuid, event, distinct_id, timestamp (aware) and properties
+        (a dict or JSON text), or a frame of those columns (a batch export as read)."""
         self.api_key = api_key
         self.project_id = str(project_id)
         self.max_limit = max_limit
         self.requests: list[Any] = []  # parsed JSON bodies (raw text if not JSON), in order
         self.statuses: list[int] = []  # HTTP status of each answered request, in order
-        self._events = [self._prepare(e) for e in events]
+        self.result_rows: list[int] = []  # rows in each query answered with 200, in order
+        self._db = duckdb.connect(":memory:")
+        for macro in MACROS:
+            self._db.execute(macro)
+        frame = _events_frame(events)
+        self._db.register("incoming", frame)
+        self._db.execute("CREATE TABLE events AS SELECT * FROM incoming")
+        self._db.unregister("incoming")
         self._scripted: list[_Scripted] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -358,28 +262,6 @@ class PostHogFake:
 
     # ------------------------------------------------------------------ internals
 
-    @staticmethod
-    def _prepare(event: Mapping[str, Any]) -> _Event:
-        ts = event["timestamp"]
-        if not isinstance(ts, datetime) or ts.tzinfo is None:
-            raise ValueError(f"event timestamp must be an aware datetime, got {ts!r}")
-        ts = ts.astimezone(UTC)
-        uuid = str(event["uuid"]).lower()
-        properties = event.get("properties") or {}
-        raw_properties = (
-            properties
-            if isinstance(properties, str)
-            else json.dumps(properties, separators=(",", ":"))
-        )
-        fields = {
-            "uuid": uuid,
-            "event": str(event["event"]),
-            "distinct_id": str(event["distinct_id"]),
-            "timestamp": render_timestamp(ts),
-            "properties": raw_properties,
-        }
-        return _Event(key=(ts, uuid), fields=fields)
-
     def _handle(
         self, method: str, path: str, headers: Mapping[str, str], raw_body: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -454,30 +336,35 @@ class PostHogFake:
             )
         try:
             return 200, self._run(query_obj["query"]), {}
-        except _HogQLError as exc:
+        except HogQLError as exc:
             return 400, _error_body("validation_error", exc.code, exc.detail), {}
 
     def _run(self, query: str) -> dict[str, Any]:
-        parsed = _parse_query(query)
-        rows = [ev for ev in self._events if parsed.where is None or parsed.where(ev)]
-        for column, descending in reversed(parsed.order):
-            if column == "timestamp":
-                rows.sort(key=lambda ev: ev.key[0], reverse=descending)
-            else:
-                rows.sort(key=lambda ev, c=column: ev.fields[c], reverse=descending)
-
-        if parsed.limit is None:
-            page = rows[: DEFAULT_RETURNED_ROWS + 1]
-            has_more: bool | None = len(page) > DEFAULT_RETURNED_ROWS
-            rows = page[:DEFAULT_RETURNED_ROWS]
+        translated = translate(query)
+        if translated.limit is None:
+            sql = f"{translated.sql} LIMIT {DEFAULT_RETURNED_ROWS + 1}"
+        else:
+            sql = f"{translated.sql} LIMIT {min(translated.limit, self.max_limit)}"
+        with self._lock:
+            try:
+                rows = self._db.execute(sql).fetchall()
+            except duckdb.Error as exc:
+                # What ClickHouse rejects while running a query PostHog accepted.
+                detail = str(exc).strip().splitlines()[0]
+                raise HogQLError("illegal_type_of_argument", detail) from None
+        types = [c.expr.type_name for c in translated.columns]
+        if translated.limit is None:
+            has_more: bool | None = len(rows) > DEFAULT_RETURNED_ROWS
+            rows = rows[:DEFAULT_RETURNED_ROWS]
             limit: int | None = DEFAULT_RETURNED_ROWS
             offset: int | None = 0
             printed_limit = f"LIMIT {DEFAULT_RETURNED_ROWS + 1} OFFSET 0"
         else:
-            effective = min(parsed.limit, self.max_limit)
-            rows = rows[:effective]
             has_more, limit, offset = None, None, None
-            printed_limit = f"LIMIT {effective}"
+            printed_limit = f"LIMIT {min(translated.limit, self.max_limit)}"
+        results = [[_wire_value(v, t) for v, t in zip(row, types, strict=True)] for row in rows]
+        with self._lock:
+            self.result_rows.append(len(results))
 
         hogql = re.sub(r"\s+LIMIT\s+\d+\s*;?\s*$", "", query.strip(), flags=re.IGNORECASE)
         hogql = f"{hogql} {printed_limit}"
@@ -486,8 +373,8 @@ class PostHogFake:
             "cache_key": "cache_" + hashlib.md5(query.encode()).hexdigest(),
             "cache_target_age": _render_iso_z(now + timedelta(hours=6)),
             "calculation_trigger": None,
-            "clickhouse": f"/* fake */ {hogql} SETTINGS readonly=2, max_execution_time=60",
-            "columns": list(parsed.columns),
+            "clickhouse": f"/* fake: DuckDB */ {sql}",
+            "columns": [c.name for c in translated.columns],
             "error": None,
             "explain": None,
             "hasMore": has_more,
@@ -502,14 +389,14 @@ class PostHogFake:
             "query": query,
             "query_status": None,
             "resolved_date_range": None,
-            "results": [[ev.fields[c] for c in parsed.columns] for ev in rows],
+            "results": results,
             "timezone": "UTC",
             "timings": [
                 {"k": "./parse_select", "t": 0.0001},
                 {"k": "./clickhouse_execute", "t": 0.001},
                 {"k": ".", "t": 0.002},
             ],
-            "types": [[c, _COLUMN_TYPES[c]] for c in parsed.columns],
+            "types": [[c.name, t] for c, t in zip(translated.columns, types, strict=True)],
         }
 
 

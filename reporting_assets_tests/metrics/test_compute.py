@@ -7,6 +7,7 @@ import pytest
 
 from reporting_assets.lib.events import TYPED_SCHEMA
 from reporting_assets.metrics import compute, operations
+from reporting_assets.metrics.event_aggregates import RawAggregates
 
 DAY = date(2026, 3, 10)
 
@@ -57,10 +58,12 @@ ACCOUNTS = pl.DataFrame(
     orient="row",
 )
 DROPS = pl.DataFrame({"account_id": ["A"], "recent": [3], "weekly_before": [40.0]})
+AGGREGATES = RawAggregates(EVENTS)
+REVENUE_INPUTS = (AGGREGATES.revenue_events(), AGGREGATES.events_by_plan())
 
 
 def test_revenue_protection_total_by_hand():
-    table, at_risk = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
+    table, at_risk = compute.revenue_protection(*REVENUE_INPUTS, ACCOUNTS, DROPS, DAY)
     total = table.filter(pl.col("plan") == "total").row(0, named=True)
     assert total["opening_mrr"] == 2550  # 700 + 150 + 350 + 1000 + 200 + 150
     assert total["closing_mrr"] == 2900  # 700 + 0 + 300 + 600 + 1000 + 200 + 100
@@ -92,7 +95,7 @@ def test_revenue_protection_total_by_hand():
 
 
 def test_revenue_protection_by_plan_adds_up_for_every_plan():
-    table, _ = compute.revenue_protection(EVENTS, ACCOUNTS, DROPS, DAY)
+    table, _ = compute.revenue_protection(*REVENUE_INPUTS, ACCOUNTS, DROPS, DAY)
     assert table.get_column("plan").to_list() == [
         "starter",
         "growth",
@@ -211,7 +214,7 @@ def test_operational_efficiency_by_hand():
 
 
 def test_account_activity():
-    activity = compute.account_activity(EVENTS, DAY)
+    activity = compute.account_activity(AGGREGATES.activity(), DAY)
     a = activity.filter(pl.col("account_id") == "A").row(0, named=True)
     assert a["events"] == 3 and a["pageviews"] == 1 and a["active_users"] == 1
 

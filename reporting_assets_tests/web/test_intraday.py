@@ -33,6 +33,7 @@ from reporting_assets.distribution.realtime import alert_episodes, plan_notices
 from reporting_assets.lib.days import day_bounds_utc
 from reporting_assets.lib.events import read_batch_export, typed_events
 from reporting_assets.metrics.compute import NO_DROPS, revenue_protection
+from reporting_assets.metrics.event_aggregates import RawAggregates
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.intraday_events import (
     EventTally,
@@ -381,7 +382,10 @@ def test_the_hook_rate_of_a_demo_day_equals_the_daily_metric(hook, demo_company)
             "opening_mrr": pl.Float64,
         }
     )
-    table, _ = revenue_protection(events, accounts, NO_DROPS, day)
+    aggregates = RawAggregates(events)
+    table, _ = revenue_protection(
+        aggregates.revenue_events(), aggregates.events_by_plan(), accounts, NO_DROPS, day
+    )
     total = table.filter(pl.col("plan") == "total").to_dicts()[0]
     assert rate == pytest.approx(total["payment_failure_rate"])
     assert tally["payment_failed"].count == total["payments_failed"]

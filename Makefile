@@ -36,7 +36,9 @@ live-alert: setup
 ## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):
 ## the source stage, then the metric stage against pandas and bare DuckDB on the same day, then
 ## the metrics' event aggregates pushed down to PostHog (the local fake) against the raw pull,
-## and the raw aggregation's memory at MEMORY_EVENTS (10 M and 30 M by default).
+## and the raw aggregation's memory at MEMORY_EVENTS (10 M and 30 M by default); then the
+## rendering, delivery, weekly and monthly stages, and the whole daily chain on a day of
+## CHAIN_EVENTS (10 M by default), sources to emails in the outbox.
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
@@ -45,6 +47,7 @@ bench: setup
 	.venv/bin/python bench/bench_render.py
 	.venv/bin/python bench/bench_delivery.py
 	.venv/bin/python bench/bench_periods.py
+	.venv/bin/python bench/bench_chain.py --events $(or $(CHAIN_EVENTS),10000000)
 	.venv/bin/python bench/bench_web.py
 
 lint: setup-test

@@ -115,3 +115,24 @@ def test_the_gates_stay_exact_under_the_memory_limit(big_day, tmp_path):
     assert "column 'distinct_id' has 2 null values" in schema
     assert "null" in failed["posthog_events:complete"]
     assert not result.success
+
+
+def test_an_export_on_an_object_store_streams_like_a_local_one(demo_company, tmp_path):
+    import fsspec
+
+    from reporting_assets.lib.engine import EngineLimits
+    from reporting_assets.lib.event_files import stage_export
+
+    local = demo_company["path"] / "posthog" / "events"
+    store = fsspec.filesystem("memory")
+    for f in local.iterdir():
+        store.pipe(f"/export-{tmp_path.name}/{f.name}", f.read_bytes())
+    w = day_window("2026-03-08")  # the spring DST change: a 23-hour day
+    limits = EngineLimits(spill_dir=tmp_path / "spill")
+    remote = stage_export(f"memory://export-{tmp_path.name}", w.start_utc, w.end_utc,
+                          tmp_path / "remote.parquet", limits)  # fmt: skip
+    here = stage_export(str(local), w.start_utc, w.end_utc, tmp_path / "local.parquet", limits)
+    assert remote.problems == here.problems == []
+    assert remote.rows == here.rows == demo_company["events_per_day"]["2026-03-08"]
+    read = [pl.read_parquet(p).sort("uuid") for p in (remote.path, here.path)]
+    assert read[0].equals(read[1])

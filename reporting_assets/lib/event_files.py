@@ -70,7 +70,9 @@ def _scannable(con: duckdb.DuckDBPyConnection, path: UPath) -> str:
     """How DuckDB names `path`: a local path, or the URL with its filesystem registered."""
     if path.protocol in ("", "file", "local"):
         return quoted(str(Path(path.path)))
-    con.register_filesystem(path.fs)
+    protocols = path.fs.protocol if isinstance(path.fs.protocol, tuple) else (path.fs.protocol,)
+    if not set(protocols) & set(con.list_filesystems()):
+        con.register_filesystem(path.fs)
     return quoted(str(path))
 
 

@@ -209,7 +209,8 @@ def property_problems(
     # Only events that mention a money field need the (slower) per-key type inspection; and
     # properties that are not JSON left `account_id` empty when the events were typed, so only
     # those events are parsed again.
-    mentions = " OR ".join(f"contains(properties, '\"{key}\"')" for key in ALLOWED_JSON_TYPES)
+    keys = "|".join(ALLOWED_JSON_TYPES)
+    mentions = f"regexp_matches(properties, '\"(?:{keys})\"')"
     invalid = con.execute(
         f"SELECT count(*) FROM {relation} WHERE {'account_id IS NULL AND ' if typed else ''}"
         "properties IS NOT NULL AND NOT json_valid(properties)"

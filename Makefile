@@ -34,7 +34,9 @@ live-alert: setup
 	POSTHOG_HOOK_SECRET=$(HOOK_SECRET) .venv/bin/reporting intraday replay
 
 ## Measure the pipeline at volume (EVENTS=1000000 by default; EVENTS=10000000 for 10 M):
-## the source stage, then the metric stage against pandas and bare DuckDB on the same day.
+## the source stage, then the metric stage against pandas and bare DuckDB on the same day;
+## rendering, delivery, the weekly and monthly jobs, the web app; and a 30-day backfill through
+## the run queue on a throwaway PostgreSQL (2 runs at once against 1).
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
@@ -42,6 +44,7 @@ bench: setup
 	.venv/bin/python bench/bench_delivery.py
 	.venv/bin/python bench/bench_periods.py
 	.venv/bin/python bench/bench_web.py
+	.venv/bin/python bench/bench_backfill.py
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports

@@ -20,8 +20,8 @@ DEFAULT_LIMIT = 1
 
 POOL_LIMITS = {
     # One day's events at a time, from the Query API or the export: PostHog's HogQL API has a
-    # small per-team budget shared with the analysts' own queries, and a day of 10 M events
-    # peaks at about 9 GB in this process (bench/RESULTS.md), so two at once would not fit.
+    # small per-team query budget, shared with the analysts' own queries, and a day of events is
+    # the heaviest step in memory (bench/RESULTS.md, source stage).
     POSTHOG_API: 1,
     # Two reads at once across all runs: two runs of the multiprocess executor (two steps each on
     # two cores) would otherwise read four views at once; a PostgreSQL warehouse sees at most

@@ -37,8 +37,9 @@ live-alert: setup
 ## the source stage, then the metric stage against pandas and bare DuckDB on the same day, then
 ## the metrics' event aggregates pushed down to PostHog (the local fake) against the raw pull,
 ## and the raw aggregation's memory at MEMORY_EVENTS (10 M and 30 M by default); then the
-## rendering, delivery, weekly and monthly stages, and the whole daily chain on a day of
-## CHAIN_EVENTS (10 M by default), sources to emails in the outbox.
+## rendering, delivery, weekly and monthly stages, the whole daily chain on a day of
+## CHAIN_EVENTS (10 M by default) from sources to emails in the outbox, the web app, and a
+## 30-day backfill through the run queue on a throwaway PostgreSQL (2 runs at once against 1).
 bench: setup
 	.venv/bin/python bench/bench_sources.py --events $(or $(EVENTS),1000000)
 	.venv/bin/python bench/bench_metrics.py --events $(or $(EVENTS),1000000)
@@ -49,6 +50,7 @@ bench: setup
 	.venv/bin/python bench/bench_periods.py
 	.venv/bin/python bench/bench_chain.py --events $(or $(CHAIN_EVENTS),10000000)
 	.venv/bin/python bench/bench_web.py
+	.venv/bin/python bench/bench_backfill.py
 
 lint: setup-test
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports

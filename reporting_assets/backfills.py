@@ -32,6 +32,8 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
 )
 
+from reporting_assets.partitions import CADENCE_TAG, cadence
+
 WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 BACKFILL_TAG = "dagster/backfill"
 # Each run executes its steps in one process: on a laptop-sized machine a backfill of many small
@@ -71,7 +73,9 @@ def submit(instance: dg.DagsterInstance, defs: dg.Definitions, job_name: str,
         backfill_id=make_new_backfill_id(),
         asset_graph=defs.resolve_asset_graph(),
         backfill_timestamp=time.time(),
-        tags={"reporting/job": job_name},
+        # The cadence tag puts the runs under the run queue's tag limits (a backfill of months
+        # goes one month at a time, as the month-end schedule's runs do).
+        tags={"reporting/job": job_name, CADENCE_TAG: cadence(job.partitions_def) or "other"},
         dynamic_partitions_store=instance,
         partitions_by_assets=[
             PartitionsByAssetSelector(asset_key=key, partitions=span)

@@ -92,3 +92,20 @@ def period_days(window: dg.TimeWindow, timezone: str = REPORT_TZ) -> tuple[date,
     start = window.start.astimezone(tz).date()
     last = window.end.astimezone(tz).date() - timedelta(days=1)
     return start, last, min(last, latest_complete_day(timezone=timezone))
+
+
+# The run tag the run queue limits by cadence (deploy/dagster.yaml: month-ends one at a time);
+# the schedules and `reporting backfill` put it on their runs.
+CADENCE_TAG = "reporting/cadence"
+
+
+def cadence(partitions_def: dg.PartitionsDefinition | None) -> str | None:
+    """The cadence of one of the partitions above (daily, weekly, monthly, quarterly, yearly)."""
+    named = {
+        "daily": daily_partitions,
+        "weekly": weekly_partitions,
+        "monthly": monthly_partitions,
+        "quarterly": quarterly_partitions,
+        "yearly": yearly_partitions,
+    }
+    return next((name for name, pdef in named.items() if pdef == partitions_def), None)

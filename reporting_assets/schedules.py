@@ -21,9 +21,8 @@ from reporting_assets.jobs import (
     strategic_review_job,
     weekly_report_job,
 )
-from reporting_assets.partitions import REPORT_TZ
+from reporting_assets.partitions import CADENCE_TAG, REPORT_TZ
 
-CADENCE_TAG = "reporting/cadence"
 MONTH_END_CRON = "59 23 L * *"
 QUARTER_END_CRON = "59 23 L 3,6,9,12 *"
 YEAR_END_CRON = "59 23 31 12 *"

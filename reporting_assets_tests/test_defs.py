@@ -13,6 +13,7 @@ import dagster as dg
 
 from reporting_assets.config import get_settings
 from reporting_assets.definitions import defs
+from reporting_assets.lib.pools import POOL_LIMITS
 from reporting_assets_tests.conftest import TODAY
 
 ROOT = Path(__file__).parents[1]
@@ -171,6 +172,35 @@ EXPECTED_SCHEDULES = {
     ),
     "strategic_review_job_schedule": ("strategic_review_job", "59 23 31 12 *", "America/New_York"),
 }
+
+
+# The assets that talk to an outside service, and the concurrency pool each queues for across
+# runs (limits: reporting_assets/lib/pools.py, written to the instance by `reporting pools`).
+WAREHOUSE_ANALYTICS = (
+    "business_history_monthly",
+    "business_analysis_monthly",
+    "churn_risk_monthly",
+)
+EXPECTED_POOLS = {
+    "posthog_events": "posthog_api",
+    **{s: "warehouse" for s in SOURCES - {"posthog_events"}},
+    **{a: "warehouse" for a in WAREHOUSE_ANALYTICS},
+    **{f"{r}_email": "smtp_relay" for r in REPORTS},
+    "daily_executive_slack": "slack_webhook",
+    "weekly_business_review_teams": "teams_webhook",
+    "monthly_board_report_webhook": "report_webhook",
+}
+
+
+def test_pool_snapshot():
+    graph = defs.resolve_asset_graph()
+    actual = {}
+    for key in graph.get_all_asset_keys():
+        for pool in graph.get(key).pools or ():
+            actual[key.to_user_string()] = pool
+    assert actual == EXPECTED_POOLS
+    # Every pool an asset names has its limit, and every limit is for a pool in use.
+    assert set(actual.values()) == set(POOL_LIMITS)
 
 
 def test_schedule_snapshot():

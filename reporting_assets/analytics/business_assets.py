@@ -14,6 +14,7 @@ from reporting_assets.analytics.monthly_common import (
     warehouse_history,
 )
 from reporting_assets.analytics.period_common import analytics_specs, snapshot_at
+from reporting_assets.lib.pools import WAREHOUSE
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
 from reporting_assets.metrics.periods import values_of
@@ -46,6 +47,7 @@ from reporting_assets.resources.storage import period_in
     ins={"revenue_protection_daily": period_in("revenue_protection_daily")},
     check_specs=analytics_specs("business_history_monthly"),
     code_version="2",
+    pool=WAREHOUSE,
 )
 def business_history_monthly(
     context: dg.AssetExecutionContext,
@@ -130,6 +132,7 @@ def business_history_monthly(
     kinds={"polars"},
     check_specs=analytics_specs("business_analysis_monthly"),
     code_version="2",
+    pool=WAREHOUSE,
 )
 def business_analysis_monthly(
     context: dg.AssetExecutionContext,

@@ -15,6 +15,7 @@ from reporting_assets.analytics.monthly_common import (
     warehouse_history,
 )
 from reporting_assets.analytics.period_common import analytics_specs
+from reporting_assets.lib.pools import WAREHOUSE
 from reporting_assets.metrics.gates import emit_checked
 from reporting_assets.metrics.period_assets import MONTHLY_GROUP
 from reporting_assets.metrics.windows import stacked
@@ -164,6 +165,7 @@ def forecasts_monthly(
     },
     check_specs=analytics_specs("churn_risk_monthly", BASELINE),
     code_version="2",
+    pool=WAREHOUSE,
 )
 def churn_risk_monthly(
     context: dg.AssetExecutionContext,

@@ -1,7 +1,7 @@
 """`reporting …`: the commands analysts and operators run.
 
 * demo company and demo run (`cli.demo`), config checks (`cli.configuration`)
-* runs and backfills of the jobs (`cli.runs`)
+* runs and backfills of the jobs (`cli.runs`); the concurrency pools' limits (`cli.pools`)
 * reviews (`cli.reviews`), the feed and acknowledgements (`cli.feed`)
 * the delivery ledger: resends and sends in doubt (`cli.deliveries`)
 * the app database's migrations (`cli.database`)
@@ -28,6 +28,7 @@ COMMANDS = {
     "demo": "demo:demo",
     "materialize": "runs:materialize",
     "backfill": "runs:backfill",
+    "pools": "pools:pools",
     "review": "reviews:review",
     "ack": "feed:ack",
     "decision-speed": "feed:decision_speed_command",

@@ -32,6 +32,7 @@ from reporting_assets.distribution.email import MessageFactory, dispatch
 from reporting_assets.distribution.notify import report_in_doubt
 from reporting_assets.distribution.webhooks import ChannelConfigError, deliver_to_hook
 from reporting_assets.lib.links import Links, report_path, report_url
+from reporting_assets.lib.pools import CHANNEL_POOLS
 from reporting_assets.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from reporting_assets.records.feed import Feed
 from reporting_assets.records.leases import DeliveryBusy, Lease
@@ -247,6 +248,7 @@ def _delivery_asset(key: str, channel: str) -> dg.AssetsDefinition:
         description=f"The {report_def.title} {what}. "
         + ("Held until a reviewer approves it." if report_def.approval == "manual" else ""),
         code_version="2",
+        pool=CHANNEL_POOLS.get(channel),
     )
     def _asset(
         context: dg.AssetExecutionContext,

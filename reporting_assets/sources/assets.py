@@ -97,6 +97,7 @@ def day_summary(con, day_file: Path) -> dict:
     check_specs=check_specs("posthog_events", [SCHEMA, COMPLETE]),
     ins={"earlier_counts": window_in("posthog_events", -VOLUME_WEEKS * 7, row_counts=True)},
     code_version="3",
+    pool="posthog_api",
 )
 def posthog_events(
     context: dg.AssetExecutionContext,
@@ -294,6 +295,7 @@ def _warehouse_asset(source: WarehouseSource) -> dg.AssetsDefinition:
         description=source.description,
         check_specs=check_specs(source.name, [COMPLETE]),
         code_version="2",
+        pool="warehouse",
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, app_db: AppDatabase

@@ -144,14 +144,15 @@ def main() -> None:
         shutil.copy(pristine, app_db)
         for suffix in ("-wal", "-shm"):
             Path(f"{app_db}{suffix}").unlink(missing_ok=True)
-        before = set(outbox.rglob("*.eml")) if outbox.exists() else set()
+        started = time.time()
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--worker", day], cwd=home, env=env,
                              capture_output=True, text=True, check=True)  # fmt: skip
         wall = time.perf_counter() - t0
         run = json.loads(out.stdout.strip().splitlines()[-1])
         run["wall"] = wall
-        run["emails"] = len(set(outbox.rglob("*.eml")) - before)
+        # A run rewrites the same files (<report>/<period>/<reader>.eml): count what it wrote.
+        run["emails"] = sum(f.stat().st_mtime >= started for f in outbox.rglob("*.eml"))
         runs.append(run)
         print(f"  run: job {run['total']:.1f} s, process {wall:.1f} s, {run['emails']} emails, "
               f"peak RSS {run['peak_mb']:,.0f} MB, success {run['success']}",
@@ -162,7 +163,8 @@ def main() -> None:
           f"({', '.join(f'{t:.1f}' for t in totals)}); whole process median "
           f"{statistics.median(r['wall'] for r in runs):.1f} s; goal {GOAL_S} s")  # fmt: skip
     print("slowest steps (last run): " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
-    print(f"failed checks: {runs[-1]['failed_checks'] or 'none'}")
+    print(f"failed checks: {runs[-1]['failed_checks'] or 'none'}; emails per run: "
+          f"{[r['emails'] for r in runs]}")  # fmt: skip
 
 
 if __name__ == "__main__":

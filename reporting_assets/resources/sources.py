@@ -53,17 +53,6 @@ class PostHogEventsResource(dg.ConfigurableResource):
             self.host, self.project_id or "", self.api_key, page_size=self.page_size
         )
 
-    def client(self) -> PostHogQueryClient:
-        """The Query API client (backend `query_api`)."""
-        if not self.api_key:
-            raise PostHogAuthError(
-                "PostHog API key is not set: export POSTHOG_API_KEY with a personal API key "
-                "that has the query:read scope"
-            )
-        return PostHogQueryClient(
-            self.host, self.project_id or "", self.api_key, page_size=self.page_size
-        )
-
     def events_between(
         self, start_utc: datetime, end_utc: datetime, problems: list[str] | None = None
     ) -> pl.DataFrame:
@@ -71,7 +60,7 @@ class PostHogEventsResource(dg.ConfigurableResource):
         event, distinct_id, timestamp, properties (raw JSON). Problems found in export files are
         appended to `problems`."""
         if self.backend == "query_api":
-            return self.client().fetch_events(start_utc, end_utc)
+            return self.query_client().fetch_events(start_utc, end_utc)
         return read_batch_export(str(resolve(self.export_path)), start_utc, end_utc, problems)
 
     def stage_day(
@@ -81,7 +70,7 @@ class PostHogEventsResource(dg.ConfigurableResource):
         the day ever in memory (export files streamed by DuckDB; API pages spooled one by
         one), with the problems found reading them."""
         if self.backend == "query_api":
-            pages = self.client().event_pages(start_utc, end_utc)
+            pages = self.query_client().event_pages(start_utc, end_utc)
             return stage_pages(pages, start_utc, end_utc, dest, limits)
         return stage_export(str(resolve(self.export_path)), start_utc, end_utc, dest, limits)
 

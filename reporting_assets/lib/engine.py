@@ -43,3 +43,8 @@ def connect(limits: EngineLimits | None = None) -> duckdb.DuckDBPyConnection:
         Path(limits.spill_dir).mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{Path(limits.spill_dir).as_posix()}'")
     return con
+
+
+def quoted(text: str) -> str:
+    """`text` as an SQL string literal (a file name in a query)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 from upath import UPath
 
-from reporting_assets.lib.engine import EngineLimits, connect
+from reporting_assets.lib.engine import EngineLimits, connect, quoted
 from reporting_assets.lib.events import (
     RAW_SCHEMA,
     conform_raw,
@@ -59,11 +59,6 @@ class StagedDay:
     path: Path
     rows: int
     problems: list[str] = field(default_factory=list)
-
-
-def quoted(text: str) -> str:
-    """`text` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _scannable(con: duckdb.DuckDBPyConnection, path: UPath) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.lib.event_files import quoted
+from reporting_assets.lib.engine import quoted
 from reporting_assets.lib.formatting import plural
 
 SAMPLES = 5

@@ -14,8 +14,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from reporting_assets.lib.engine import EngineLimits, connect
-from reporting_assets.lib.event_files import quoted
+from reporting_assets.lib.engine import EngineLimits, connect, quoted
 from reporting_assets.lib.events import property_problems
 from reporting_assets.lib.metadata import markdown_preview
 from reporting_assets.partitions import DayWindow, daily_partitions, day_window
